@@ -1,0 +1,292 @@
+"""Configuration, read once from the environment into one typed, frozen object.
+
+Only the CLI entry point calls ``Settings.from_env``; everything else receives the object. Every bad
+or missing value is collected and reported together in one ``ConfigError`` before anything connects,
+so an operator fixes a deploy in one round instead of one variable at a time. Secrets are wrapped
+in ``Secret`` so that printing the settings (``doctor``, logs, tracebacks) shows ``***``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from worker.errors import ConfigError
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+GENERATORS = ("offline", "openai")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; call ``reveal()`` where it is needed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (user name and host stay: they help debugging)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}:***@{host}{port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every variable of CONTRACT.md's environment table, parsed and validated."""
+
+    redis_url: Secret
+    redis_tls: bool
+    redis_tls_ca_file: Path | None
+    redis_tls_verify: bool
+    redis_max_retries: int
+    redis_retry_delay_ms: int
+    redis_retry_max_delay_ms: int
+    redis_connect_timeout_s: float
+    worker_queues: tuple[str, ...]
+    worker_shutdown_timeout_s: float
+    worker_heartbeat_interval_s: int
+    worker_stall_timeout_s: int
+    job_max_stalls: int
+    job_timeout_s: int
+    job_max_retries: int
+    curriculum_generator: str
+    openai_api_key: Secret | None
+    openai_base_url: str | None
+    curriculum_model: str
+    llm_concurrency: int
+    log_level: str
+    log_format: str
+    sentry_dsn: Secret | None
+    sentry_environment: str | None
+    render: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse ``environ`` (default ``os.environ``); raise one ConfigError listing every problem."""
+        reader = _Reader(os.environ if environ is None else environ)
+        settings = cls(**_parse_all(reader))
+        reader.problems.extend(_cross_checks(settings))
+        if reader.problems:
+            raise ConfigError(reader.problems)
+        return settings
+
+    @property
+    def redis_url_redacted(self) -> str:
+        return redact_url(self.redis_url.reveal())
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.redis_tls or urlsplit(self.redis_url.reveal()).scheme == "rediss"
+
+    def describe(self) -> dict[str, str]:
+        """Name → printable value, secrets hidden; for ``doctor`` and start-up logs."""
+        shown: dict[str, str] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "redis_url":
+                shown[field.name] = self.redis_url_redacted
+            elif isinstance(value, tuple):
+                shown[field.name] = ",".join(value)
+            else:
+                shown[field.name] = "" if value is None else str(value)
+        return shown
+
+
+def _parse_all(r: _Reader) -> dict[str, Any]:
+    api_key = r.secret("OPENAI_API_KEY")
+    is_render = bool(r.text("RENDER", ""))
+    return {
+        "redis_url": Secret(r.redis_url("REDIS_URL", "redis://localhost:6379/0")),
+        "redis_tls": r.boolean("REDIS_TLS", False),
+        "redis_tls_ca_file": r.existing_file("REDIS_TLS_CA_FILE"),
+        "redis_tls_verify": r.boolean("REDIS_TLS_VERIFY", True),
+        "redis_max_retries": r.integer("REDIS_MAX_RETRIES", 3, low=0, high=100),
+        "redis_retry_delay_ms": r.integer("REDIS_RETRY_DELAY", 1000, low=1, high=600_000),
+        "redis_retry_max_delay_ms": r.integer("REDIS_RETRY_MAX_DELAY", 5000, low=1, high=3_600_000),
+        "redis_connect_timeout_s": r.number("REDIS_CONNECT_TIMEOUT", 10.0, low=0.1, high=300),
+        "worker_queues": r.names("WORKER_QUEUES", "curriculum_generation"),
+        "worker_shutdown_timeout_s": r.number("WORKER_SHUTDOWN_TIMEOUT", 25.0, low=0, high=3600),
+        "worker_heartbeat_interval_s": r.integer("WORKER_HEARTBEAT_INTERVAL", 10, low=1, high=600),
+        "worker_stall_timeout_s": r.integer("WORKER_STALL_TIMEOUT", 60, low=2, high=86_400),
+        "job_max_stalls": r.integer("JOB_MAX_STALLS", 1, low=0, high=100),
+        "job_timeout_s": r.integer("JOB_TIMEOUT", 900, low=1, high=86_400),
+        "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
+        "curriculum_generator": r.choice(
+            "CURRICULUM_GENERATOR", "openai" if api_key else "offline", GENERATORS
+        ),
+        "openai_api_key": api_key,
+        "openai_base_url": r.http_url("OPENAI_BASE_URL"),
+        "curriculum_model": r.text("CURRICULUM_MODEL", "gpt-4o-mini"),
+        "llm_concurrency": r.integer("LLM_CONCURRENCY", 8, low=1, high=64),
+        "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
+        "sentry_dsn": r.secret("SENTRY_DSN"),
+        "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
+        "render": is_render,
+    }
+
+
+def _cross_checks(s: Settings) -> list[str]:
+    problems = []
+    if s.redis_retry_max_delay_ms < s.redis_retry_delay_ms:
+        problems.append("REDIS_RETRY_MAX_DELAY: must not be below REDIS_RETRY_DELAY")
+    if s.curriculum_generator == "openai" and s.openai_api_key is None:
+        problems.append("OPENAI_API_KEY: required when CURRICULUM_GENERATOR=openai")
+    if s.worker_stall_timeout_s <= s.worker_heartbeat_interval_s:
+        problems.append("WORKER_STALL_TIMEOUT: must be longer than WORKER_HEARTBEAT_INTERVAL")
+    return problems
+
+
+class _Reader:
+    """Reads variables, recording a problem (and returning the default) for each bad one."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def _get(self, name: str) -> str | None:
+        raw = self.environ.get(name)
+        if raw is None or raw.strip() == "":
+            return None
+        return raw.strip()
+
+    def _parse(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return default
+
+    def text(self, name: str, default: str) -> str:
+        return self._parse(name, default, str)
+
+    def secret(self, name: str) -> Secret | None:
+        raw = self._get(name)
+        return Secret(raw) if raw else None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            word = raw.lower()
+            if word in TRUE_WORDS or word in FALSE_WORDS:
+                return word in TRUE_WORDS
+            raise ValueError(f"expected true or false, got {raw!r}")
+
+        return self._parse(name, default, parse)
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        def parse(raw: str) -> int:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"expected a whole number, got {raw!r}") from None
+            return _in_range(value, low, high)
+
+        return self._parse(name, default, parse)
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        def parse(raw: str) -> float:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"expected a number, got {raw!r}") from None
+            if not math.isfinite(value):
+                raise ValueError(f"expected a finite number, got {raw!r}")
+            return _in_range(value, low, high)
+
+        return self._parse(name, default, parse)
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False) -> str:
+        def parse(raw: str) -> str:
+            value = raw.upper() if upper else raw.lower()
+            if value not in allowed:
+                raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+            return value
+
+        return self._parse(name, default, parse)
+
+    def names(self, name: str, default: str) -> tuple[str, ...]:
+        def parse(raw: str) -> tuple[str, ...]:
+            items = tuple(item.strip() for item in raw.split(","))
+            if any(not item for item in items):
+                raise ValueError(f"empty queue name in {raw!r}")
+            if len(set(items)) != len(items):
+                raise ValueError(f"duplicate queue name in {raw!r}")
+            return items
+
+        return self._parse(name, parse(default), parse)
+
+    def existing_file(self, name: str) -> Path | None:
+        def parse(raw: str) -> Path | None:
+            path = Path(raw).expanduser()
+            if not path.is_file():
+                raise ValueError(f"no readable file at {raw}")
+            return path
+
+        return self._parse(name, None, parse)
+
+    def http_url(self, name: str) -> str | None:
+        def parse(raw: str) -> str | None:
+            if urlsplit(raw).scheme not in ("http", "https") or not urlsplit(raw).hostname:
+                raise ValueError("expected an http:// or https:// URL")
+            return raw
+
+        return self._parse(name, None, parse)
+
+    def redis_url(self, name: str, default: str) -> str:
+        def parse(raw: str) -> str:
+            try:
+                parts = urlsplit(raw)
+                parts.port  # noqa: B018 - raises ValueError on a malformed port
+            except ValueError:
+                # The URL may hold a password: describe the problem, never echo the value.
+                raise ValueError("malformed URL (bad port?)") from None
+            if parts.scheme not in ("redis", "rediss"):
+                raise ValueError(f"scheme must be redis:// or rediss://, got {parts.scheme or 'none'!r}")
+            if not parts.hostname:
+                raise ValueError("URL has no host")
+            return raw
+
+        return self._parse(name, default, parse)
+
+
+def _in_range(value: T, low: Any, high: Any) -> T:
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}, got {value}")
+    return value
