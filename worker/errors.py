@@ -42,6 +42,12 @@ class Unhealthy(WorkerError):
     """A health check found problems."""
 
 
+class JobNotFound(WorkerError):
+    """No job with that id exists (or its result has expired)."""
+
+    exit_code = EXIT_USAGE
+
+
 class JobFailed(WorkerError):
     """A job the CLI waited for ended in failure."""
 

@@ -1,0 +1,135 @@
+"""What other Python services (and the CLI) use to enqueue curricula and follow them.
+
+Everything here needs only a Redis connection: enqueue a request, read a job's status, wait for
+its result, list and requeue failed jobs. Reads never trigger RQ's registry cleanup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from worker.errors import JobNotFound, RequestInvalid
+from worker.jsonjob import JsonJob, JsonQueue
+from worker.settings import Settings
+
+CURRICULUM_FUNC = "jobs.curriculum.generate_curriculum"
+QUEUE = "curriculum_generation"
+RESULT_TTL_S = 24 * 3600
+FAILURE_TTL_S = 7 * 24 * 3600
+TERMINAL = frozenset({"finished", "failed", "stopped", "canceled"})
+
+
+def validate_request(request: Any) -> dict[str, Any]:
+    """The request as the job will see it, or RequestInvalid naming each bad field."""
+    from jobs.models import parse_request
+
+    return parse_request(request).model_dump(mode="json")
+
+
+def enqueue_curriculum(connection: Redis, request: Any, *, queue: str = QUEUE,
+                       settings: Settings | None = None) -> tuple[str, str]:
+    """Validate and enqueue; returns (job_id, status)."""
+    body = validate_request(request)
+    job = JsonQueue(queue, connection=connection).enqueue(
+        CURRICULUM_FUNC,
+        body,
+        job_timeout=settings.job_timeout_s if settings else None,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+    )
+    return job.id, str(job.get_status(refresh=False))
+
+
+def fetch(connection: Redis, job_id: str) -> Job:
+    try:
+        return JsonJob.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or its result expired)") from None
+    except ValueError as exc:
+        raise RequestInvalid([f"job_id: {exc}"]) from None
+
+
+def job_status(connection: Redis, job_id: str) -> dict[str, Any]:
+    """The contract's ``status --json`` object; absent values are None."""
+    job = fetch(connection, job_id)
+    status = str(job.get_status(refresh=False))
+    result = job.return_value() if status == "finished" else None
+    return {
+        "job_id": job.id,
+        "status": status,
+        "progress": job.meta.get("progress"),
+        "result": result,
+        "error": failure_reason(job) if status in ("failed", "stopped") else None,
+    }
+
+
+def failure_reason(job: Job) -> str | None:
+    """The last line of the stored exception: the reason, without the traceback."""
+    text = job.exc_info
+    if not text:
+        return None
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, poll_s: float = 0.5,
+             on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Poll until the job ends (or ``timeout_s`` passes); returns its status object."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last_progress = None
+    while True:
+        outcome = job_status(connection, job_id)
+        if on_progress and outcome["progress"] and outcome["progress"] != last_progress:
+            last_progress = outcome["progress"]
+            on_progress(last_progress)
+        if outcome["status"] in TERMINAL or (deadline is not None and time.monotonic() >= deadline):
+            return outcome
+        time.sleep(poll_s)
+
+
+def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]]:
+    entries = []
+    for name in queues:
+        registry = FailedJobRegistry(name, connection=connection, job_class=JsonJob)
+        for job_id in registry.get_job_ids(cleanup=False):
+            try:
+                job = JsonJob.fetch(job_id, connection=connection)
+            except NoSuchJobError:
+                continue
+            entries.append({
+                "job_id": job.id,
+                "queue": name,
+                "func": _func_name(job),
+                "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+                "reason": failure_reason(job),
+            })
+    return entries
+
+
+def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[str] | None) -> list[str]:
+    """Requeue the given failed jobs (all when ``job_ids`` is None); returns the ids requeued."""
+    requeued = []
+    for name in queues:
+        registry = FailedJobRegistry(name, connection=connection, job_class=JsonJob)
+        present = registry.get_job_ids(cleanup=False)
+        for job_id in present if job_ids is None else [j for j in job_ids if j in present]:
+            registry.requeue(job_id)
+            requeued.append(job_id)
+    missing = [] if job_ids is None else sorted(set(job_ids) - set(requeued))
+    if missing:
+        raise JobNotFound(f"not in any failed-job registry: {', '.join(missing)}")
+    return requeued
+
+
+def _func_name(job: Job) -> str | None:
+    try:
+        return str(job.func_name)
+    except Exception:
+        return None

@@ -1,0 +1,75 @@
+"""Shared fixtures: private redis-server instances (plain and TLS) and a clean environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import trustme
+
+from tests.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parents[1]
+TLS_PASSWORD = "tls-secret-pw-4d1f"  # noqa: S105 - a throwaway password the tests look for in output
+
+# Variables the service reads; tests start from an environment without any of them.
+_OURS = ("REDIS_", "WORKER_", "JOB_", "CURRICULUM_", "OPENAI_", "LLM_", "LOG_", "SENTRY_", "RENDER")
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    env.update(overrides)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m worker`` as an operator would, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, input=input)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A private, empty Redis for one test."""
+    client = redis_server.client()
+    client.flushall()
+    yield redis_server.url
+    client.close()
+
+
+@pytest.fixture
+def conn(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    folder = tmp_path_factory.mktemp("tls")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "server.key"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tls_server(tls_ca: Path) -> Iterator[RedisServer]:
+    server = RedisServer(password=TLS_PASSWORD, tls=True, tls_dir=tls_ca).start()
+    yield server
+    server.stop()

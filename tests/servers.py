@@ -1,0 +1,96 @@
+"""Real redis-server processes for tests: plain, TLS (trustme certificates) and killable ones."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    """One redis-server on a free port; ``restart()`` keeps the port and (with AOF) the data."""
+
+    password: str | None = None
+    tls: bool = False
+    appendonly: bool = False
+    tls_dir: Path | None = None
+    port: int = field(default_factory=free_port)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cw-redis-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        cmd = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
+               "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+               "--logfile", str(self.workdir / "redis.log")]
+        if self.password:
+            cmd += ["--requirepass", self.password]
+        if self.tls:
+            assert self.tls_dir is not None
+            cmd += ["--port", "0", "--tls-port", str(self.port),
+                    "--tls-cert-file", str(self.tls_dir / "server.pem"),
+                    "--tls-key-file", str(self.tls_dir / "server.key"),
+                    "--tls-ca-cert-file", str(self.tls_dir / "ca.pem"),
+                    "--tls-auth-clients", "no"]
+        else:
+            cmd += ["--port", str(self.port)]
+        return cmd
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._answers():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start: {self.log_tail()}")
+
+    def _answers(self) -> bool:
+        if self.tls:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return True
+            return False
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def client(self) -> redis.Redis:
+        assert not self.tls, "use a TLS-configured client for the TLS server"
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=5)
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}localhost:{self.port}/0"
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self) -> str:
+        log = self.workdir / "redis.log"
+        return log.read_text()[-2000:] if log.exists() else "(no log)"

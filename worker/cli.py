@@ -1,0 +1,79 @@
+"""``curriculum-worker``: the command line, and the only place that reads the environment.
+
+Each command receives the parsed ``Settings`` through the click context. Errors of the service's
+own tree are printed (redacted) and turned into the contract's exit codes here, at the boundary,
+so no command needs its own ``sys.exit`` for failures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from worker.errors import EXIT_USAGE, WorkerError
+from worker.logs import Redactor, configure_logging, secret_values
+from worker.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def load_settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Runs and operates the curriculum-generation worker."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    ctx.obj = settings
+
+
+def emit_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=None, sort_keys=False, default=str))
+
+
+def _register_commands() -> None:
+    from worker.commands import doctor, jobs, run
+
+    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor):
+        cli.add_command(command)
+    try:
+        from worker.commands import stats
+    except ImportError:  # pragma: no cover - the probe lands separately
+        return
+    cli.add_command(stats.stats)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, mapping our errors to exit codes."""
+    redact: Callable[[str], str] = Redactor()
+    try:
+        cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
+    except WorkerError as exc:
+        try:
+            redact = Redactor(secret_values(Settings.from_env()))
+        except WorkerError:
+            pass
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(0)

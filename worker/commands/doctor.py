@@ -1,0 +1,114 @@
+"""``curriculum-worker doctor``: is this deployment's Redis set up the way a job queue needs?
+
+Prints the redacted configuration, connects (exit 3 with a likely fix if it cannot), then reports
+TLS, latency, server facts and hazards. Exit 1 when a hazard would lose jobs (eviction) or the
+scratch-key round trip fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+from typing import Any
+
+import click
+from redis import Redis
+
+from worker.connection import connect, endpoint
+from worker.settings import Settings
+
+PINGS = 40
+SCRATCH_PREFIX = "curriculum-worker:doctor:"
+
+
+def latency_ms(connection: Redis, count: int = PINGS) -> dict[str, float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        connection.ping()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    p99_index = min(len(samples) - 1, int(round(0.99 * (len(samples) - 1))))
+    return {"p50": round(statistics.median(samples), 3), "p99": round(samples[p99_index], 3)}
+
+
+def tls_facts(connection: Redis) -> dict[str, Any] | None:
+    conn = connection.connection_pool.get_connection()
+    try:
+        sock = getattr(conn, "_sock", None)
+        version = getattr(sock, "version", None)
+        cipher = getattr(sock, "cipher", None)
+        if version is None or cipher is None:
+            return None
+        return {"version": version(), "cipher": (cipher() or ("?",))[0]}
+    finally:
+        connection.connection_pool.release(conn)
+
+
+def scratch_roundtrip(connection: Redis) -> bool:
+    key = SCRATCH_PREFIX + secrets.token_hex(8)
+    value = secrets.token_hex(8)
+    try:
+        connection.set(key, value, ex=60)
+        return connection.get(key) == value.encode()
+    finally:
+        connection.delete(key)
+
+
+def hazards(policy: str, persistence: dict[str, Any]) -> list[str]:
+    found = []
+    if policy != "noeviction":
+        found.append(f"maxmemory-policy is {policy}: Redis may evict job keys under memory pressure "
+                     "(lost jobs); set it to noeviction")
+    if persistence["aof"] is False and persistence["rdb"] is False:
+        found.append("no persistence (AOF and RDB snapshots both off): a Redis restart loses every queued job")
+    return found
+
+
+def _config(connection: Redis, name: str) -> str | None:
+    try:
+        value = connection.config_get(name).get(name)
+    except Exception:  # managed Redis often disables CONFIG
+        return None
+    return None if value is None else str(value)
+
+
+def server_facts(connection: Redis) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """INFO, the eviction policy and persistence (None where the server will not say)."""
+    info = connection.info()
+    policy = _config(connection, "maxmemory-policy") or str(info.get("maxmemory_policy", "unknown"))
+    save = _config(connection, "save")
+    persistence = {"aof": bool(info.get("aof_enabled")), "rdb": None if save is None else bool(save.strip())}
+    return info, policy, persistence
+
+
+@click.command()
+@click.pass_obj
+def doctor(settings: Settings) -> None:
+    """Connection and configuration check: TLS, auth, latency, server facts, hazards."""
+    click.echo("configuration:")
+    for name, value in settings.describe().items():
+        click.echo(f"  {name} = {value}")
+    where = endpoint(settings)
+    click.echo(f"connecting to {where} ...")
+    connection = connect(settings)
+    click.echo("  connected and authenticated" if "***@" in settings.redis_url_redacted else "  connected")
+    if where.scheme == "rediss":
+        tls = tls_facts(connection)
+        verify = "verified" if settings.redis_tls_verify else "NOT VERIFIED (REDIS_TLS_VERIFY=false)"
+        click.echo(f"  tls: {tls['version']} {tls['cipher']}, certificate {verify}" if tls else "  tls: ?")
+    lat = latency_ms(connection)
+    click.echo(f"  latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms over {PINGS} PINGs")
+    info, policy, persistence = server_facts(connection)
+    click.echo(f"  server: redis {info.get('redis_version')} ({info.get('redis_mode', 'standalone')}), "
+               f"maxmemory-policy {policy}")
+    rdb = {None: "unknown", True: "on", False: "off"}[persistence["rdb"]]
+    click.echo(f"  persistence: aof {'on' if persistence['aof'] else 'off'}, rdb snapshots {rdb}")
+    ok = scratch_roundtrip(connection)
+    click.echo(f"  write/read/delete of a scratch key: {'ok' if ok else 'FAILED'}")
+    found = hazards(policy, persistence)
+    for hazard in found:
+        click.echo(f"  warning: {hazard}")
+    if not ok or policy != "noeviction":
+        raise click.exceptions.Exit(1)

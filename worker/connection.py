@@ -1,0 +1,195 @@
+"""The one factory for Redis clients, and the start-up connect loop.
+
+``build_redis`` is the only place TLS, timeouts and retries are set. Every option goes into the
+connection pool's kwargs, because RQ rebuilds clients in child processes from those kwargs.
+
+Three retry layers exist in this service and each is defined once: the start-up connect loop here,
+per-command retries (redis-py ``Retry`` below), and per-job retries (``worker.retries``). The
+start-up loop pings with per-command retries switched off, so the two layers never multiply.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import AbstractBackoff, EqualJitterBackoff, NoBackoff
+from redis.retry import Retry
+
+from worker.errors import RedisUnavailable
+from worker.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CLIENT_NAME = "curriculum-worker"
+RETRYABLE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where we connect, in words safe to print: no password."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def effective_url(settings: Settings) -> str:
+    """The URL to dial: ``REDIS_TLS=true`` upgrades ``redis://`` to ``rediss://``.
+
+    Rewriting the scheme (rather than passing ``ssl=True``) keeps one switch for TLS, and redis-py
+    rejects ``ssl=True`` alongside a ``rediss://`` URL.
+    """
+    url = settings.redis_url.reveal()
+    if settings.redis_tls and url.startswith("redis://"):
+        return "rediss://" + url[len("redis://") :]
+    return url
+
+
+def endpoint(settings: Settings) -> Endpoint:
+    parts = urlsplit(effective_url(settings))
+    return Endpoint(parts.scheme, parts.hostname or "localhost", parts.port or 6379)
+
+
+def backoff_policy(settings: Settings) -> AbstractBackoff:
+    """Capped exponential backoff with equal jitter: never shorter than half the step, never past the cap."""
+    return EqualJitterBackoff(
+        cap=settings.redis_retry_max_delay_ms / 1000, base=settings.redis_retry_delay_ms / 1000
+    )
+
+
+def command_retry(settings: Settings) -> Retry:
+    return Retry(backoff_policy(settings), settings.redis_max_retries, RETRYABLE_ERRORS)
+
+
+def _tls_kwargs(settings: Settings) -> dict[str, object]:
+    if not settings.redis_tls_verify:
+        # Only for servers with self-signed certificates (e.g. Heroku Redis); `run` logs a warning.
+        return {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    kwargs: dict[str, object] = {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+    }
+    if settings.redis_tls_ca_file is not None:
+        kwargs["ssl_ca_certs"] = str(settings.redis_tls_ca_file)
+    return kwargs
+
+
+def build_redis(settings: Settings) -> redis.Redis:
+    """A client configured from settings. It does not connect until first used."""
+    kwargs: dict[str, object] = {
+        "socket_connect_timeout": settings.redis_connect_timeout_s,
+        "socket_timeout": settings.redis_connect_timeout_s,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry": command_retry(settings),
+        "client_name": CLIENT_NAME,
+    }
+    if endpoint(settings).scheme == "rediss":
+        kwargs.update(_tls_kwargs(settings))
+    return redis.Redis.from_url(effective_url(settings), **kwargs)
+
+
+def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> redis.Redis:
+    """Build a client and PING until it answers, or raise RedisUnavailable with a likely fix.
+
+    Transient errors are retried ``REDIS_MAX_RETRIES`` times with the backoff policy; TLS and
+    authentication failures are not, since waiting does not fix a certificate or a password.
+    """
+    client = build_redis(settings)
+    client.set_retry(Retry(NoBackoff(), 0, RETRYABLE_ERRORS))
+    backoff = backoff_policy(settings)
+    where = endpoint(settings)
+    attempt = 0
+    try:
+        while True:
+            try:
+                client.ping()
+                return client
+            except redis.RedisError as exc:
+                diagnosis = diagnose(exc, where)
+                if not diagnosis.transient or attempt >= settings.redis_max_retries:
+                    _log_unavailable(where, diagnosis, attempt)
+                    client.close()
+                    raise RedisUnavailable(diagnosis.message) from exc
+                delay = backoff.compute(attempt)
+                attempt += 1
+                logger.warning(
+                    "redis.retrying %s: %s; attempt %d of %d in %.2fs",
+                    where,
+                    diagnosis.reason,
+                    attempt,
+                    settings.redis_max_retries,
+                    delay,
+                    extra={"event": "redis.retrying", "endpoint": str(where), "attempt": attempt,
+                           "max_retries": settings.redis_max_retries, "delay_s": round(delay, 3)},
+                )
+                sleep(delay)
+    finally:
+        client.set_retry(command_retry(settings))
+
+
+def _log_unavailable(where: Endpoint, diagnosis: Diagnosis, retries: int) -> None:
+    logger.error(
+        "redis.unavailable %s",
+        diagnosis.message,
+        extra={"event": "redis.unavailable", "endpoint": str(where), "retries": retries},
+    )
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    reason: str
+    hint: str
+    transient: bool
+    where: Endpoint
+
+    @property
+    def message(self) -> str:
+        return f"cannot use Redis at {self.where} ({self.where.scheme}): {self.reason}. {self.hint}"
+
+
+def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
+    """Turn a redis-py error into a reason an operator can act on."""
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, redis.AuthenticationError) or "wrongpass" in lowered or "noauth" in lowered:
+        return Diagnosis("authentication failed", "Check the password in REDIS_URL.", False, where)
+    if "certificate verify failed" in lowered or isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+        return Diagnosis(
+            "TLS certificate verification failed",
+            "Set REDIS_TLS_CA_FILE to the CA bundle that signed the server's certificate "
+            "(or, for a self-signed certificate you accept, REDIS_TLS_VERIFY=false).",
+            False,
+            where,
+        )
+    if "ssl" in lowered or "tls" in lowered or "wrong version number" in lowered:
+        return Diagnosis(f"TLS handshake failed ({_short(text)})",
+                         "Check that the server speaks TLS on this port and the scheme is right.",
+                         False, where)
+    if where.scheme == "redis" and ("reset by peer" in lowered or "closed by server" in lowered):
+        return Diagnosis("connection reset during the handshake",
+                         "The server probably expects TLS: use a rediss:// URL (or REDIS_TLS=true).",
+                         True, where)
+    if isinstance(exc, redis.TimeoutError) or "timed out" in lowered:
+        return Diagnosis("timed out", "Check host, port and firewall, or raise REDIS_CONNECT_TIMEOUT.",
+                         True, where)
+    if "refused" in lowered:
+        return Diagnosis("connection refused", "Is Redis running and listening on this host and port?",
+                         True, where)
+    if isinstance(exc, redis.ConnectionError):
+        return Diagnosis(f"connection failed ({_short(text)})", "Check REDIS_URL.", True, where)
+    return Diagnosis(f"Redis error ({_short(text)})", "Check REDIS_URL and the server's logs.", False, where)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

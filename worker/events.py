@@ -1,0 +1,80 @@
+"""Lifecycle events, logged the same way from whichever process they happen in.
+
+Each function emits one line whose ``event`` is a name from CONTRACT.md, with the job's id, queue
+and function as context. Argument values are never logged: they may hold user data, and a failed
+job's exception message is trimmed for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rq.job import Job
+
+logger = logging.getLogger("worker.events")
+MAX_ERROR_CHARS = 500
+
+
+def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
+    """job_id, queue and func of a job, without deserializing anything that might fail."""
+    try:
+        func = job.func_name
+    except Exception:
+        func = None
+    return {"job_id": job.id, "queue": queue or job.origin, "func": func}
+
+
+def _emit(level: int, event: str, job: Job | None, text: str = "", **fields: Any) -> None:
+    context = job_context(job, fields.pop("queue", None)) if job is not None else {}
+    context.update(fields)
+    detail = " ".join(f"{k}={v}" for k, v in context.items() if v is not None)
+    logger.log(level, "%s %s%s", event, detail, f" {text}" if text else "", extra={"event": event, **context})
+
+
+def error_text(exc: BaseException | None) -> str:
+    text = str(exc) if exc is not None else ""
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def job_started(job: Job) -> None:
+    _emit(logging.INFO, "job.started", job)
+
+
+def job_finished(job: Job, duration_ms: int) -> None:
+    _emit(logging.INFO, "job.finished", job, duration_ms=duration_ms)
+
+
+def job_failed(job: Job, exc: BaseException | None, *, attempt: int, will_retry: bool,
+               duration_ms: int | None = None, exc_type: str | None = None) -> None:
+    _emit(
+        logging.WARNING if will_retry else logging.ERROR,
+        "job.failed",
+        job,
+        exc_type=exc_type or (type(exc).__name__ if exc is not None else None),
+        error=error_text(exc),
+        attempt=attempt,
+        will_retry=will_retry,
+        duration_ms=duration_ms,
+    )
+
+
+def job_retrying(job: Job, *, attempt: int, delay_s: float) -> None:
+    _emit(logging.INFO, "job.retrying", job, attempt=attempt, delay_s=delay_s)
+
+
+def job_stalled(job: Job, *, worker: str | None, stalls: int, queue: str) -> None:
+    _emit(logging.WARNING, "job.stalled", job, queue=queue, worker=worker, stalls=stalls)
+
+
+def job_requeued(job: Job, *, reason: str, queue: str | None = None) -> None:
+    _emit(logging.WARNING, "job.requeued", job, queue=queue, reason=reason)
+
+
+def job_refused(job: Job, queue: str, reason: str) -> None:
+    _emit(logging.ERROR, "job.refused", job, queue=queue, reason=reason)
+
+
+def worker_event(event: str, name: str, **fields: Any) -> None:
+    detail = " ".join(f"{k}={v}" for k, v in fields.items())
+    logger.info("%s %s %s", event, name, detail, extra={"event": event, "worker": name, **fields})
