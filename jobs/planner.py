@@ -51,11 +51,15 @@ class LevelProfile:
 
 
 PROFILES: dict[Level, LevelProfile] = {
-    "beginner": LevelProfile(lesson_minutes=45, max_lessons_per_week=8, lessons_per_module=4, utilisation=0.85),
+    "beginner": LevelProfile(
+        lesson_minutes=45, max_lessons_per_week=8, lessons_per_module=4, utilisation=0.85
+    ),
     "intermediate": LevelProfile(
         lesson_minutes=60, max_lessons_per_week=6, lessons_per_module=5, utilisation=0.90
     ),
-    "advanced": LevelProfile(lesson_minutes=90, max_lessons_per_week=5, lessons_per_module=6, utilisation=0.95),
+    "advanced": LevelProfile(
+        lesson_minutes=90, max_lessons_per_week=5, lessons_per_module=6, utilisation=0.95
+    ),
 }
 
 
@@ -171,7 +175,9 @@ def plan(request: CurriculumRequest) -> Plan:
         for position in range(size):
             week, minutes = slots[cursor]
             phase = phases[index] if phases[index] != "overview" else _overview_phase(cursor, total)
-            lessons.append(LessonSlot(f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, phase))
+            lessons.append(
+                LessonSlot(f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, phase)
+            )
             cursor += 1
         modules.append(ModuleSlot(index, phases[index], tuple(lessons)))
     return Plan(request.level, weekly, capacity, tuple(modules))
@@ -180,11 +186,77 @@ def plan(request: CurriculumRequest) -> Plan:
 # --- objectives ---------------------------------------------------------------------------------
 
 _STOPWORDS = frozenset(
-    "the and for with from into that this these those what when where which while how why who "
-    "are was were can could should would will able use using used understand learn learning know "
-    "about your their our its them they you write build make basic basics advanced intermediate "
-    "beginner introduction intro core concepts fundamentals practice project applied module lesson "
-    "des les une pour avec und der die das".split()
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "into",
+        "that",
+        "this",
+        "these",
+        "those",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "how",
+        "why",
+        "who",
+        "are",
+        "was",
+        "were",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "able",
+        "use",
+        "using",
+        "used",
+        "understand",
+        "learn",
+        "learning",
+        "know",
+        "about",
+        "your",
+        "their",
+        "our",
+        "its",
+        "them",
+        "they",
+        "you",
+        "write",
+        "build",
+        "make",
+        "basic",
+        "basics",
+        "advanced",
+        "intermediate",
+        "beginner",
+        "introduction",
+        "intro",
+        "core",
+        "concepts",
+        "fundamentals",
+        "practice",
+        "project",
+        "applied",
+        "module",
+        "lesson",
+        "des",
+        "les",
+        "une",
+        "pour",
+        "avec",
+        "und",
+        "der",
+        "die",
+        "das",
+    ]
 )
 
 
@@ -273,7 +345,9 @@ def assemble(
     for week in range(1, request.duration_weeks + 1):
         in_week = [ls for ls in the_plan.lessons if ls.week == week]
         schedule.append(
-            ScheduleWeek(week=week, lesson_ids=[ls.id for ls in in_week], minutes=sum(ls.minutes for ls in in_week))
+            ScheduleWeek(
+                week=week, lesson_ids=[ls.id for ls in in_week], minutes=sum(ls.minutes for ls in in_week)
+            )
         )
     return Curriculum(
         topic=request.topic,
@@ -295,7 +369,9 @@ def assemble(
 def _schedule_problems(curriculum: Curriculum, lessons: dict[str, Lesson], order: list[str]) -> list[str]:
     problems = []
     if len(curriculum.schedule) != curriculum.duration_weeks:
-        problems.append(f"schedule has {len(curriculum.schedule)} weeks, expected {curriculum.duration_weeks}")
+        problems.append(
+            f"schedule has {len(curriculum.schedule)} weeks, expected {curriculum.duration_weeks}"
+        )
     if [w.week for w in curriculum.schedule] != list(range(1, len(curriculum.schedule) + 1)):
         problems.append("schedule weeks are not numbered 1..n in order")
     cap = _decimal_minutes(curriculum.hours_per_week)
@@ -323,7 +399,9 @@ def _coverage_problems(curriculum: Curriculum, request: CurriculumRequest | None
         if [e.objective for e in curriculum.objectives_coverage] != list(request.objectives):
             problems.append("objectives_coverage does not list the requested objectives")
         echoed = ("topic", "level", "duration_weeks", "hours_per_week")
-        problems += [f"{f} differs from the request" for f in echoed if getattr(curriculum, f) != getattr(request, f)]
+        problems += [
+            f"{f} differs from the request" for f in echoed if getattr(curriculum, f) != getattr(request, f)
+        ]
     return problems
 
 

@@ -96,4 +96,5 @@ def guarded_progress(progress: ProgressFn) -> ProgressFn:
                         type(exc).__name__,
                         extra={"event": "progress.failed", "stage": stage},
                     )
+
     return report

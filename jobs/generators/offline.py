@@ -88,7 +88,7 @@ _LESSON_SUMMARIES: dict[Phase, str] = {
     "core": "Builds a working understanding of the core ideas behind “{focus}”: what they are, "
     "when they apply and how they connect to earlier lessons.",
     "practice": "Consolidates “{focus}” through hands-on work, with feedback on common mistakes.",
-    "project": "Advances the capstone: a realistic {topic} task of your choosing that draws on the whole course.",
+    "project": "Advances the capstone: a realistic {topic} task of your choice that uses the whole course.",
 }
 
 _LEVEL_NOTES: dict[Level, str] = {
@@ -209,7 +209,10 @@ class OfflineGenerator:
             title = _DEEPER[module.phase][(depth - 1) % len(_DEEPER[module.phase])].format(**values)
         kind, description = _ASSESSMENTS[level]
         if module.phase == "project":
-            kind, description = "project presentation", "Present the capstone and explain the choices behind it."
+            kind, description = (
+                "project presentation",
+                "Present the capstone and explain the choices behind it.",
+            )
         assessment = Assessment(
             title=f"{title}: {kind}",
             kind=kind,
