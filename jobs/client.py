@@ -44,7 +44,7 @@ def enqueue_curriculum(connection: Redis, request: Any, *, queue: str = QUEUE,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
     )
-    return job.id, str(job.get_status(refresh=False))
+    return job.id, job.get_status(refresh=False).value
 
 
 def fetch(connection: Redis, job_id: str) -> Job:
@@ -59,7 +59,7 @@ def fetch(connection: Redis, job_id: str) -> Job:
 def job_status(connection: Redis, job_id: str) -> dict[str, Any]:
     """The contract's ``status --json`` object; absent values are None."""
     job = fetch(connection, job_id)
-    status = str(job.get_status(refresh=False))
+    status = job.get_status(refresh=False).value
     result = job.return_value() if status == "finished" else None
     return {
         "job_id": job.id,

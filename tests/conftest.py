@@ -15,7 +15,7 @@ import trustme
 from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
-TLS_PASSWORD = "tls-secret-pw-4d1f"  # noqa: S105 - a throwaway password the tests look for in output
+TLS_PASSWORD = "tls-secret-pw-4d1f"
 
 # Variables the service reads; tests start from an environment without any of them.
 _OURS = ("REDIS_", "WORKER_", "JOB_", "CURRICULUM_", "OPENAI_", "LLM_", "LOG_", "SENTRY_", "RENDER")

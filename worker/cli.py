@@ -7,6 +7,7 @@ so no command needs its own ``sys.exit`` for failures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -46,11 +47,6 @@ def _register_commands() -> None:
 
     for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor):
         cli.add_command(command)
-    try:
-        from worker.commands import stats
-    except ImportError:  # pragma: no cover - the probe lands separately
-        return
-    cli.add_command(stats.stats)
 
 
 _register_commands()
@@ -62,10 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
     except WorkerError as exc:
-        try:
+        with contextlib.suppress(WorkerError):
             redact = Redactor(secret_values(Settings.from_env()))
-        except WorkerError:
-            pass
         click.echo(f"error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:

@@ -15,14 +15,14 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
 
-class JsonJob(Job):  # type: ignore[misc]
+class JsonJob(Job):
     """An RQ job whose payload, meta and result are always JSON, whatever serializer is passed."""
 
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer: Any = None) -> None:
         super().__init__(id=id, connection=connection, serializer=JSONSerializer)
 
 
-class JsonQueue(Queue):  # type: ignore[misc]
+class JsonQueue(Queue):
     """An RQ queue that creates and fetches JsonJob, serialized as JSON."""
 
     job_class = JsonJob

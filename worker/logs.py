@@ -70,6 +70,19 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+class QuietLibraries(logging.Filter):
+    """Keep RQ's warnings and errors only: its INFO lines repeat our lifecycle events and print job
+    descriptions, which hold argument values. RQ resets its loggers' levels when a worker starts, so
+    this is a handler filter rather than a logger level."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("rq.") or record.levelno >= self.level
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
 
@@ -101,13 +114,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Install one handler on the root logger. Called once, by the CLI."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.addFilter(QuietLibraries(max(logging.WARNING, logging.getLevelName(settings.log_level))))
     handler.addFilter(RedactionFilter(Redactor(secret_values(settings))))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
-    # RQ's own INFO lines repeat our lifecycle events and print job descriptions, which hold
-    # argument values; keep its warnings and errors only.
-    logging.getLogger("rq").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     logging.captureWarnings(True)

@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import time
 from typing import Any
 
 from redis import Redis
 from rq.exceptions import DeserializationError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
+from jobs import context
 from jobs.registry import is_registered
 from worker import events
 from worker.jsonjob import JsonJob, JsonQueue
@@ -52,7 +54,7 @@ def refusal_reason(job: Job) -> str | None:
     return None
 
 
-class CurriculumWorker(Worker):  # type: ignore[misc]
+class CurriculumWorker(Worker):
     """RQ's forking worker, vetting jobs before they run and logging their lifecycle."""
 
     job_class = JsonJob
@@ -73,6 +75,22 @@ class CurriculumWorker(Worker):  # type: ignore[misc]
         self.log_result_lifespan = False
         self._job_started_at = 0.0
 
+    # -- worker lifecycle ---------------------------------------------------------------------------
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        events.worker_event("worker.started", self.name, queues=",".join(self.queue_names()), pid=os.getpid())
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name)
+        super().request_stop(signum, frame)
+
+    def teardown(self) -> None:
+        super().teardown()
+        if not self.is_horse:
+            events.worker_event("worker.stopped", self.name, jobs_ok=self.successful_job_count,
+                                jobs_failed=self.failed_job_count)
+
     # -- vetting, in the parent, before any fork ------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -86,7 +104,7 @@ class CurriculumWorker(Worker):  # type: ignore[misc]
         """Fail a job without importing or calling anything it names."""
         events.job_refused(job, queue.name, reason)
         with self.connection.pipeline() as pipe:
-            job.set_status("failed", pipeline=pipe)
+            job.set_status(JobStatus.FAILED, pipeline=pipe)
             job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=self.name)
             # A single-queue worker dequeues through RQ's intermediate list; drop the entry so
             # RQ's maintenance does not "fail" the job a second time.
@@ -115,6 +133,7 @@ class CurriculumWorker(Worker):  # type: ignore[misc]
 
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None) -> CurriculumWorker:
+    context.install(settings)
     return CurriculumWorker(
         list(queues or settings.worker_queues),
         settings=settings,

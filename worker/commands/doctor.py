@@ -29,7 +29,7 @@ def latency_ms(connection: Redis, count: int = PINGS) -> dict[str, float]:
         connection.ping()
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
-    p99_index = min(len(samples) - 1, int(round(0.99 * (len(samples) - 1))))
+    p99_index = min(len(samples) - 1, round(0.99 * (len(samples) - 1)))
     return {"p50": round(statistics.median(samples), 3), "p99": round(samples[p99_index], 3)}
 
 

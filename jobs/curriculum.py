@@ -1,0 +1,40 @@
+"""``jobs.curriculum.generate_curriculum``: the job other services enqueue.
+
+A thin wrapper: it turns the worker's settings into a generator configuration, reports progress
+into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq import get_current_job
+
+from jobs.cache import Cache
+from jobs.context import current_settings
+from jobs.generation import generate
+from jobs.generators import GeneratorConfig
+from worker.settings import Settings
+
+
+def generator_config(settings: Settings) -> GeneratorConfig:
+    return GeneratorConfig(
+        name="openai" if settings.curriculum_generator == "openai" else "offline",
+        api_key=settings.openai_api_key.reveal() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+        model=settings.curriculum_model,
+        concurrency=settings.llm_concurrency,
+    )
+
+
+def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
+    """Generate a curriculum for ``request`` (see CONTRACT.md) and return it as JSON-able data."""
+    job = get_current_job()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if job is not None:
+            job.meta["progress"] = {"stage": stage, "done": done, "total": total}
+            job.save_meta()  # type: ignore[no-untyped-call]
+
+    cache = Cache(job.connection) if job is not None else None
+    return generate(request, generator_config(current_settings()), progress, cache)
