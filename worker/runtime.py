@@ -83,10 +83,10 @@ class CurriculumWorker(Worker):
 
     def request_stop(self, signum: int, frame: Any) -> None:
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name)
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def teardown(self) -> None:
-        super().teardown()
+        super().teardown()  # type: ignore[no-untyped-call]
         if not self.is_horse:
             events.worker_event("worker.stopped", self.name, jobs_ok=self.successful_job_count,
                                 jobs_failed=self.failed_job_count)
