@@ -16,18 +16,18 @@ $(STAMP): requirements-dev.lock pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check worker jobs tests bench
+	$(BIN)/ruff check worker jobs tests bench scripts
 	$(BIN)/mypy
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 
 lint: $(STAMP)
-	$(BIN)/ruff check worker jobs tests bench
+	$(BIN)/ruff check worker jobs tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

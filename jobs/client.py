@@ -72,7 +72,8 @@ def job_status(connection: Redis, job_id: str) -> dict[str, Any]:
 
 def failure_reason(job: Job) -> str | None:
     """The last line of the stored exception: the reason, without the traceback."""
-    text = job.exc_info
+    result = job.latest_result()
+    text = result.exc_string if result is not None else None
     if not text:
         return None
     lines = [line for line in str(text).strip().splitlines() if line.strip()]

@@ -105,10 +105,17 @@ def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> 
     Transient errors are retried ``REDIS_MAX_RETRIES`` times with the backoff policy; TLS and
     authentication failures are not, since waiting does not fix a certificate or a password.
     """
+    where = endpoint(settings)
+    if where.scheme == "rediss" and not settings.redis_tls_verify:
+        logger.warning(
+            "redis.tls_unverified REDIS_TLS_VERIFY=false: the certificate of %s is NOT verified; "
+            "anyone on the network path can impersonate the server. Prefer REDIS_TLS_CA_FILE.",
+            where,
+            extra={"event": "redis.tls_unverified", "endpoint": str(where)},
+        )
     client = build_redis(settings)
     client.set_retry(Retry(NoBackoff(), 0, RETRYABLE_ERRORS))
     backoff = backoff_policy(settings)
-    where = endpoint(settings)
     attempt = 0
     try:
         while True:

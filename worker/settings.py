@@ -281,6 +281,10 @@ class _Reader:
                 raise ValueError(f"scheme must be redis:// or rediss://, got {parts.scheme or 'none'!r}")
             if not parts.hostname:
                 raise ValueError("URL has no host")
+            if "ssl" in parts.query.lower():
+                # redis-py lets URL options override ours: ?ssl_cert_reqs=none would switch
+                # verification off without the start-up warning.
+                raise ValueError("TLS options in the URL are not accepted; use REDIS_TLS_VERIFY / REDIS_TLS_CA_FILE")
             return raw
 
         return self._parse(name, default, parse)
