@@ -69,7 +69,7 @@ def test_offline_is_deterministic() -> None:
 def test_offline_is_topic_aware_and_progresses() -> None:
     """Titles name the topic and objectives, go from foundations to a capstone, and map objectives."""
     objectives = ["Write unit tests with pytest", "Use list comprehensions"]
-    req, result = offline({"topic": "Python programming", "objectives": objectives, "duration_weeks": 6})
+    _, result = offline({"topic": "Python programming", "objectives": objectives, "duration_weeks": 6})
     titles = [m.title for m in result.modules]
     assert titles[0] == "Foundations of Python programming"
     assert titles[-1] == "Applied project: Python programming"
