@@ -77,7 +77,7 @@ def test_second_identical_request_makes_no_model_calls(
     assert llm.requests == calls
     assert first.model_dump(exclude={"generated_at"}) == second.model_dump(exclude={"generated_at"})
     ttl = conn.ttl(next(iter(conn.scan_iter(match=cache.redis_key("llm", "*")))))
-    assert 3500 < int(ttl) <= 3600  # type: ignore[arg-type]
+    assert 3500 < int(ttl) <= 3600
 
 
 def test_generate_uses_and_fills_the_content_cache(llm: LLMServer, cache: Cache, conn: redis.Redis) -> None:
@@ -86,7 +86,7 @@ def test_generate_uses_and_fills_the_content_cache(llm: LLMServer, cache: Cache,
     first = generate(REQUEST, openai_config(llm), lambda s, d, t: stages.append(s), cache)
     key = content_key(parse_request(REQUEST), "openai", "test-model")
     assert cache.get_curriculum(key) == first
-    assert 86000 < int(conn.ttl(cache.redis_key("content", key))) <= 86400  # type: ignore[arg-type]
+    assert 86000 < int(conn.ttl(cache.redis_key("content", key))) <= 86400
     calls = llm.requests
     second = generate(REQUEST, openai_config(llm), lambda s, d, t: stages.append(s), cache)
     assert second == first and llm.requests == calls

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,6 +66,7 @@ def test_list_item_paths_and_unknown_fields() -> None:
 def test_missing_topic_and_non_object_input() -> None:
     """A missing topic is named, and a non-object request is rejected outright."""
     assert problems_of({}) == ("topic: is required",)
+    data: object
     for data in (None, [], "topic", 3):
         assert problems_of(data) == ("request: must be a JSON object",)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hypothesis import given, settings
 
 from jobs.generators import GeneratorConfig, build_generator
@@ -12,7 +14,7 @@ from tests.strategies import valid_requests
 OFFLINE = GeneratorConfig(name="offline")
 
 
-def offline(data: dict[str, object]) -> tuple[CurriculumRequest, Curriculum]:
+def offline(data: Mapping[str, object]) -> tuple[CurriculumRequest, Curriculum]:
     req = parse_request(data)
     return req, build_generator(OFFLINE).generate(req, lambda *a: None)
 
