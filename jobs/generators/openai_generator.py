@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from jobs.cache import Cache, llm_key
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 _Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=3000)]
 _ItemText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+
+
+def _drop_blank(value: object) -> object:
+    """Models sometimes pad lists with empty strings; drop those instead of re-asking."""
+    if isinstance(value, list):
+        return [item for item in value if not (isinstance(item, str) and not item.strip())]
+    return value
+
+
+_Items = Annotated[list[_ItemText], BeforeValidator(_drop_blank)]
 
 
 class _Reply(BaseModel):
@@ -44,7 +54,7 @@ class _AssessmentReply(_Reply):
 class _ModuleReply(_Reply):
     title: _Title
     summary: _Text
-    objectives: Annotated[list[_ItemText], Field(min_length=1, max_length=12)]
+    objectives: Annotated[_Items, Field(min_length=1, max_length=24)]
     lessons: Annotated[list[_Title], Field(min_length=1)]
     assessment: _AssessmentReply
 
@@ -55,7 +65,7 @@ class OutlineReply(_Reply):
 
 class LessonReply(_Reply):
     summary: _Text
-    activities: Annotated[list[_ItemText], Field(min_length=1, max_length=8)]
+    activities: Annotated[_Items, Field(min_length=1, max_length=12)]
 
 
 _OUTLINE_SCHEMA = {
@@ -187,7 +197,8 @@ class OpenAIGenerator:
     # --- stages ---
 
     def _outline(self, client: openai.OpenAI, request: CurriculumRequest, the_plan: Plan) -> OutlineReply:
-        homes = assign_objectives(request.objectives, [m.phase for m in the_plan.modules])
+        objectives = [o for o in request.objectives if o]  # blank objectives carry nothing to cover
+        homes = assign_objectives(objectives, [m.phase for m in the_plan.modules])
         task = {
             "task": "outline",
             "instructions": (
@@ -201,13 +212,13 @@ class OpenAIGenerator:
             "language": request.language,
             "duration_weeks": request.duration_weeks,
             "hours_per_week": request.hours_per_week,
-            "objectives": list(request.objectives),
+            "objectives": objectives,
             "modules": [
                 {
                     "phase": module.phase,
                     "lessons": len(module.lessons),
                     "objectives_to_cover": [
-                        o for o, h in zip(request.objectives, homes, strict=True) if h == module.index
+                        o for o, h in zip(objectives, homes, strict=True) if h == module.index
                     ],
                 }
                 for module in the_plan.modules
