@@ -189,6 +189,7 @@ def test_probe_changes_nothing_and_sends_only_reads(redis_url: str, conn: redis.
     populate(conn)
     age_head_job(conn, json_queue(conn), 300)
     before = digest(conn)
+    calls_before = _command_calls(conn)
     with Monitor(redis_url) as watching:
         for fmt in ([], ["--json"], ["--prometheus"]):
             run_cli("stats", *fmt, "--max-queued", "0", "--max-failed", "0", "--max-age", "1",
@@ -196,6 +197,12 @@ def test_probe_changes_nothing_and_sends_only_reads(redis_url: str, conn: redis.
         conn.echo(SENTINEL)
         watching.thread.join(5)
     assert digest(conn) == before
+    # MONITOR hides admin commands such as CONFIG; INFO commandstats counts them per subcommand.
+    ran = {name.removeprefix("cmdstat_").upper() for name, calls in _command_calls(conn).items()
+           if calls != calls_before.get(name, 0)}
+    ours = {"ECHO", "MONITOR", "INFO", "SCAN", "TYPE", "DUMP", "PTTL"}  # this test's own digest and monitor
+    assert ran - ours <= READ_ONLY | {"|".join(pair) for pair in READ_ONLY_SUBCOMMANDS}, ran
+    assert "CONFIG|GET" in ran
     seen = {command.split()[0].upper() for command in watching.commands}
     assert {"ZCOUNT", "HMGET", "LLEN"} <= seen, seen  # MONITOR did see the probe's reads
     for command in watching.commands:
