@@ -67,6 +67,8 @@ def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometh
 
 
 class _Check:
+    """One probe configuration, run once or repeatedly on one connection."""
+
     def __init__(self, settings: Settings, connection: redis.Redis, queues: tuple[str, ...],
                  limits: probe.Limits, strict: bool) -> None:
         self.settings = settings
