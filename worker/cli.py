@@ -43,9 +43,9 @@ def emit_json(payload: Any) -> None:
 
 
 def _register_commands() -> None:
-    from worker.commands import doctor, jobs, run
+    from worker.commands import doctor, jobs, run, stats
 
-    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor):
+    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor, stats.stats):
         cli.add_command(command)
 
 

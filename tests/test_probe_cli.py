@@ -1,0 +1,296 @@
+"""``curriculum-worker stats`` as an operator runs it: exit codes, formats, secrecy, read-only, round trips."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.conftest import ROOT, TLS_PASSWORD, clean_env, run_cli
+from tests.servers import RedisServer, free_port
+from tests.test_probe import (
+    CANARY,
+    QUEUE,
+    _fill,
+    age_head_job,
+    json_queue,
+    populate,
+    register_worker,
+    stall,
+    start_job,
+)
+
+SENTINEL = "probe-test-monitor-end"
+#: Commands the probe (and redis-py's connection handshake) may send; all leave the data untouched.
+READ_ONLY = {"PING", "INFO", "SUNION", "LLEN", "LINDEX", "ZCARD", "ZCOUNT", "HMGET", "HELLO", "AUTH", "SELECT"}
+READ_ONLY_SUBCOMMANDS = {("CONFIG", "GET"), ("CLIENT", "SETNAME"), ("CLIENT", "SETINFO")}
+
+
+def env_for(url: str, **extra: str) -> dict[str, str]:
+    return clean_env(**{"REDIS_URL": url, "REDIS_MAX_RETRIES": "0", "REDIS_CONNECT_TIMEOUT": "2", **extra})
+
+
+def stats_json(redis_url: str, *args: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli("stats", "--json", *args, env=env_for(redis_url))
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout + result.stderr
+    return result.returncode, json.loads(lines[0])
+
+
+# -- exit codes -----------------------------------------------------------------------------------
+
+
+def test_healthy_exits_0_with_the_contract_json(redis_url: str, conn: redis.Redis) -> None:
+    """A probe finding no problems exits 0 and prints the contract's object on one line."""
+    register_worker(conn, [QUEUE], state="idle")
+    code, report = stats_json(redis_url)
+    assert code == 0
+    assert report["status"] == "ok"
+    assert report["workers"] == {"total": 1, "busy": 0, "idle": 1}
+    assert report["redis"]["url"] == redis_url and report["redis"]["tls"] is False
+    assert list(report["queues"]) == [QUEUE]
+
+
+def _queued(conn: redis.Redis) -> None:
+    json_queue(conn).enqueue(CANARY)
+    json_queue(conn).enqueue(CANARY)
+
+
+def _failed(conn: redis.Redis) -> None:
+    populate(conn)
+
+
+def _old(conn: redis.Redis) -> None:
+    _queued(conn)
+    age_head_job(conn, json_queue(conn), 120)
+
+
+def _stalled(conn: redis.Redis) -> None:
+    json_queue(conn).enqueue(CANARY)
+    _, execution = start_job(conn, json_queue(conn))
+    stall(conn, json_queue(conn), execution)
+
+
+@pytest.mark.parametrize(("option", "setup", "expected"), [
+    (["--max-queued", "1"], _queued, f"queue {QUEUE}: 2 jobs queued, above --max-queued 1"),
+    (["--max-failed", "0"], _failed, f"queue {QUEUE}: 1 failed jobs, above --max-failed 0"),
+    (["--max-age", "60"], _old, f"queue {QUEUE}: oldest queued job waited 12"),
+    (["--max-stalled", "0"], _stalled, f"queue {QUEUE}: 1 stalled jobs, above --max-stalled 0"),
+    (["--min-workers", "1"], lambda conn: None, "workers: 0 live, below --min-workers 1"),
+], ids=["max-queued", "max-failed", "max-age", "max-stalled", "min-workers"])
+def test_each_threshold_exits_1(redis_url: str, conn: redis.Redis, option: list[str],
+                                setup: Callable[[redis.Redis], None], expected: str) -> None:
+    """Each breached threshold exits 1 with a problem naming the queue, the value and the limit."""
+    setup(conn)
+    code, report = stats_json(redis_url, *option)
+    assert code == 1
+    assert report["status"] == "unhealthy"
+    assert len(report["problems"]) == 1 and report["problems"][0].startswith(expected), report["problems"]
+
+
+def test_warnings_exit_1_only_with_strict(redis_url: str, conn: redis.Redis) -> None:
+    """Warnings alone exit 0; with --strict they exit 1."""
+    register_worker(conn, [QUEUE], state="idle")
+    code, report = stats_json(redis_url)
+    assert code == 0 and report["warnings"]  # the test server has no persistence
+    code, report = stats_json(redis_url, "--strict")
+    assert code == 1 and report["status"] == "unhealthy" and report["problems"] == []
+
+
+def test_unreachable_exits_3_fast_without_the_password() -> None:
+    """A closed port exits 3 within the connect timeout, naming host, port and scheme but no password."""
+    port = free_port()
+    url = f"redis://default:hunter2-secret@localhost:{port}/0"
+    started = time.monotonic()
+    result = run_cli("stats", env=env_for(url, REDIS_CONNECT_TIMEOUT="1"))
+    assert result.returncode == 3
+    assert time.monotonic() - started < 10
+    assert f"redis://localhost:{port}" in result.stderr and "(redis)" in result.stderr
+    assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_unreachable_prometheus_reports_down() -> None:
+    """With --prometheus an unreachable Redis still yields curriculum_worker_up 0 (and exit 3)."""
+    result = run_cli("stats", "--prometheus", env=env_for(f"redis://localhost:{free_port()}/0"))
+    assert result.returncode == 3
+    assert "curriculum_worker_up 0" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("args", [["--json", "--prometheus"], ["--max-queued", "-1"], ["--watch", "0"],
+                                  ["--max-age", "soon"], ["-q", ""]])
+def test_bad_usage_exits_2(redis_url: str, args: list[str]) -> None:
+    """Contradictory or malformed options exit 2."""
+    assert run_cli("stats", *args, env=env_for(redis_url)).returncode == 2
+
+
+# -- secrecy over TLS -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [[], ["--json"], ["--prometheus"]], ids=["table", "json", "prometheus"])
+def test_tls_with_password_never_shows_it(tls_server: RedisServer, tls_ca: Path, fmt: list[str]) -> None:
+    """Over verified TLS with a password, no output holds the password; the JSON URL shows ***."""
+    env = env_for(tls_server.url, REDIS_TLS_CA_FILE=str(tls_ca / "ca.pem"))
+    result = run_cli("stats", *fmt, env=env)
+    assert result.returncode == 0, result.stderr
+    assert TLS_PASSWORD not in result.stdout + result.stderr
+    if fmt == ["--json"]:
+        report = json.loads(result.stdout)
+        assert report["redis"]["url"] == f"rediss://:***@localhost:{tls_server.port}/0"
+        assert report["redis"]["tls"] is True
+        assert not any("plain TCP" in w for w in report["warnings"])
+
+
+# -- read-only ------------------------------------------------------------------------------------
+
+
+def digest(conn: redis.Redis) -> dict[bytes, tuple[Any, ...]]:
+    """Every key's type, serialized value and whether it has a TTL."""
+    return {key: (conn.type(key), conn.dump(key), conn.pttl(key) > 0) for key in conn.scan_iter(count=1000)}
+
+
+class Monitor:
+    """MONITOR in a thread, recording every command until the test ECHOes the sentinel."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.commands: list[str] = []
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with self.client.monitor() as monitor:
+            self.ready.set()
+            for entry in monitor.listen():
+                if SENTINEL in entry["command"]:
+                    return
+                self.commands.append(entry["command"])
+
+    def __enter__(self) -> Monitor:
+        self.thread.start()
+        assert self.ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
+def test_probe_changes_nothing_and_sends_only_reads(redis_url: str, conn: redis.Redis) -> None:
+    """Every key is byte-identical after the probe, and MONITOR saw only read commands from it."""
+    populate(conn)
+    age_head_job(conn, json_queue(conn), 300)
+    before = digest(conn)
+    calls_before = _command_calls(conn)
+    with Monitor(redis_url) as watching:
+        for fmt in ([], ["--json"], ["--prometheus"]):
+            run_cli("stats", *fmt, "--max-queued", "0", "--max-failed", "0", "--max-age", "1",
+                    "--max-stalled", "0", "--min-workers", "9", "--strict", env=env_for(redis_url))
+        conn.echo(SENTINEL)
+        watching.thread.join(5)
+    assert digest(conn) == before
+    # MONITOR hides admin commands such as CONFIG; INFO commandstats counts them per subcommand.
+    ran = {name.removeprefix("cmdstat_").upper() for name, calls in _command_calls(conn).items()
+           if calls != calls_before.get(name, 0)}
+    ours = {"ECHO", "MONITOR", "INFO", "SCAN", "TYPE", "DUMP", "PTTL"}  # this test's own digest and monitor
+    assert ran - ours <= READ_ONLY | {"|".join(pair) for pair in READ_ONLY_SUBCOMMANDS}, ran
+    assert "CONFIG|GET" in ran
+    seen = {command.split()[0].upper() for command in watching.commands}
+    assert {"ZCOUNT", "HMGET", "LLEN"} <= seen, seen  # MONITOR did see the probe's reads
+    for command in watching.commands:
+        words = command.upper().split()
+        assert words[0] in READ_ONLY or tuple(words[:2]) in READ_ONLY_SUBCOMMANDS, command
+
+
+def _command_calls(conn: redis.Redis) -> dict[str, int]:
+    return {name: stats["calls"] for name, stats in conn.info("commandstats").items()}
+
+
+def _cli_commands(redis_url: str, conn: redis.Redis) -> dict[str, int]:
+    before = _command_calls(conn)
+    assert run_cli("stats", "--json", env=env_for(redis_url)).returncode == 0
+    after = _command_calls(conn)
+    return {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name, 0)}
+
+
+def test_cli_commands_do_not_grow_with_jobs(redis_url: str, conn: redis.Redis) -> None:
+    """INFO commandstats: the whole `stats` run sends the same commands at 10 and at 2000 jobs."""
+    _fill(conn, 10)
+    small = _cli_commands(redis_url, conn)
+    conn.flushall()
+    _fill(conn, 2000)
+    large = _cli_commands(redis_url, conn)
+    assert small == large
+    assert small["cmdstat_lindex"] == 1 and small["cmdstat_hmget"] == 2  # one head job, one worker
+
+
+# -- formats --------------------------------------------------------------------------------------
+
+SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{[^}]*\})? (?P<value>\S+)$')
+LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def test_prometheus_output_parses(redis_url: str, conn: redis.Redis) -> None:
+    """Every sample is `name{labels} value` with a HELP and TYPE line for its metric, values are numbers."""
+    populate(conn)
+    result = run_cli("stats", "--prometheus", "-q", QUEUE, "-q", "other", env=env_for(redis_url))
+    assert result.returncode == 0, result.stderr
+    helped, typed, samples = set(), set(), {}
+    for line in result.stdout.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+        elif line.startswith("# TYPE "):
+            assert line.split()[3] == "gauge"
+            typed.add(line.split()[2])
+        else:
+            match = SAMPLE.match(line)
+            assert match, line
+            labels = dict(LABEL.findall(match["labels"] or ""))
+            assert match["name"] in helped and match["name"] in typed, line
+            samples[(match["name"], tuple(sorted(labels.items())))] = float(match["value"])
+    assert samples[("curriculum_worker_up", ())] == 1
+    assert samples[("curriculum_worker_jobs", (("queue", QUEUE), ("state", "failed")))] == 1
+    assert samples[("curriculum_worker_jobs", (("queue", "other"), ("state", "queued")))] == 0
+    assert samples[("curriculum_worker_stalled_jobs", (("queue", QUEUE),))] == 1
+    assert samples[("curriculum_worker_workers", (("state", "busy"),))] == 2
+    assert samples[("curriculum_worker_redis_latency_seconds", ())] < 1
+    assert samples[("curriculum_worker_problems", ())] == 0
+
+
+def test_table_is_the_default(redis_url: str, conn: redis.Redis) -> None:
+    """Without a format option the probe prints a readable table with each queue and the verdict."""
+    populate(conn)
+    result = run_cli("stats", env=env_for(redis_url))
+    assert result.returncode == 0
+    assert re.search(rf"^{QUEUE}\s+2\s+2\s+1\s+1\s+1\s+1\s+1\s+1\s", result.stdout, re.M), result.stdout
+    assert "status   ok" in result.stdout
+
+
+def test_python_m_worker_probe_is_the_same_command(redis_url: str) -> None:
+    """`python -m worker.probe` takes the same options and prints the same report."""
+    result = subprocess.run([sys.executable, "-m", "worker.probe", "--json", "--min-workers", "1"],
+                            env=env_for(redis_url), capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["problems"] == ["workers: 0 live, below --min-workers 1"]
+
+
+def test_watch_repeats_until_interrupted(redis_url: str) -> None:
+    """--watch prints a fresh report every interval until Ctrl+C, then exits with the last verdict."""
+    process = subprocess.Popen([sys.executable, "-m", "worker", "stats", "--json", "--watch", "0.2",
+                                "--min-workers", "1"], env=env_for(redis_url), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(3)]
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=10)
+    assert process.returncode == 1
+    reports = [json.loads(line) for line in [*lines, *stdout.splitlines()]]
+    assert len(reports) >= 3 and all(r["status"] == "unhealthy" for r in reports)

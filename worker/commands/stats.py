@@ -1,0 +1,187 @@
+"""``curriculum-worker stats``: the queue-statistics health probe, as a table, JSON or Prometheus text.
+
+The measuring lives in ``worker.probe``; this module parses options, connects, renders and maps the
+verdict to the contract's exit codes: 0 healthy, 1 problems (or warnings with ``--strict``),
+2 bad usage, 3 Redis unreachable. Exit 1 is raised as ``Unhealthy`` (not ``click.exceptions.Exit``,
+which ``cli.main``'s non-standalone click call would swallow into exit 0). ``--prometheus`` output
+suits node_exporter's textfile collector and push gateways; when Redis cannot be reached it still
+prints ``curriculum_worker_up 0``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+import redis
+
+from worker import probe
+from worker.connection import connect, diagnose, endpoint
+from worker.errors import RedisUnavailable, Unhealthy, WorkerError
+from worker.settings import Settings
+
+Renderer = Callable[[dict[str, Any]], str]
+
+
+@click.command()
+@click.option("-q", "--queue", "queues", multiple=True, metavar="QUEUE",
+              help="Queue to report (repeatable; default: WORKER_QUEUES).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--prometheus", is_flag=True, help="Print Prometheus text exposition format.")
+@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Check again every SECONDS until Ctrl+C.")
+@click.option("--max-queued", type=click.IntRange(min=0), metavar="N", help="Problem: more than N jobs queued.")
+@click.option("--max-failed", type=click.IntRange(min=0), metavar="N", help="Problem: more than N failed jobs.")
+@click.option("--max-age", "max_age_s", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Problem: the oldest queued job waited longer than SECONDS.")
+@click.option("--max-stalled", type=click.IntRange(min=0), metavar="N", help="Problem: more than N stalled jobs.")
+@click.option("--min-workers", type=click.IntRange(min=0), metavar="N", help="Problem: fewer than N live workers.")
+@click.option("--strict", is_flag=True, help="Warnings are problems too (exit 1).")
+@click.pass_obj
+def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometheus: bool, watch: float | None,
+          strict: bool, **thresholds: Any) -> None:
+    """Queue-statistics health probe: counts, workers, hazards; read-only."""
+    if as_json and prometheus:
+        raise click.UsageError("--json and --prometheus cannot be combined")
+    if any(not name.strip() for name in queues):
+        raise click.UsageError("--queue: empty queue name")
+    render: Renderer = render_json if as_json else render_prometheus if prometheus else render_table
+    try:
+        connection = connect(settings)
+    except RedisUnavailable:
+        if prometheus:
+            click.echo(render_prometheus_down())
+        raise
+    check = _Check(settings, connection, queues or settings.worker_queues, probe.Limits(**thresholds), strict)
+    try:
+        verdict = check.watch(render, watch) if watch else check.once(render)
+    finally:
+        connection.close()
+    if verdict is not None:
+        raise verdict
+
+
+class _Check:
+    """One probe configuration, run once or repeatedly on one connection."""
+
+    def __init__(self, settings: Settings, connection: redis.Redis, queues: tuple[str, ...],
+                 limits: probe.Limits, strict: bool) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.queues = queues
+        self.limits = limits
+        self.strict = strict
+
+    def report(self) -> dict[str, Any]:
+        settings = self.settings
+        try:
+            raw = probe.collect(self.connection, self.queues, redis_url=settings.redis_url_redacted,
+                                tls=settings.uses_tls,
+                                heartbeat_stale_s=max(probe.HEARTBEAT_STALE_S, settings.worker_stall_timeout_s))
+        except redis.RedisError as exc:
+            raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+        return probe.evaluate(raw, self.limits, strict=self.strict)
+
+    def once(self, render: Renderer) -> WorkerError | None:
+        """Print one report; return the error that gives the exit code (None: healthy, exit 0)."""
+        report = self.report()
+        click.echo(render(report))
+        if report["status"] == "ok":
+            return None
+        return Unhealthy(f"unhealthy: {len(report['problems'])} problem(s), {len(report['warnings'])} warning(s)"
+                         + (" (--strict)" if self.strict else ""))
+
+    def watch(self, render: Renderer, interval: float) -> WorkerError | None:
+        """Re-check until Ctrl+C; a Redis outage is shown and waited out. The last verdict decides the exit."""
+        verdict: WorkerError | None = None
+        try:
+            while True:
+                if render is render_table and sys.stdout.isatty():
+                    click.clear()
+                try:
+                    verdict = self.once(render)
+                except RedisUnavailable as exc:
+                    verdict = exc
+                    click.echo(f"error: {exc}", err=True)
+                    if render is render_prometheus:
+                        click.echo(render_prometheus_down())
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            return verdict
+
+
+# -- renderers ----------------------------------------------------------------------------------
+
+
+def render_json(report: dict[str, Any]) -> str:
+    """Exactly the contract's object, on one line."""
+    return json.dumps(report, default=str)
+
+
+def render_table(report: dict[str, Any]) -> str:
+    server = report["redis"]
+    lines = [f"redis    {server['url']}  version {server['version'] or '?'}  latency {server['latency_ms']} ms  "
+             f"tls {'on' if server['tls'] else 'off'}  maxmemory-policy {server['maxmemory_policy'] or '?'}"]
+    width = max([5, *(len(name) for name in report["queues"])])
+    headers = [*probe.COUNTS, "oldest"]
+    lines.append("  ".join([f"{'queue':<{width}}", *(f"{h:>9}" for h in headers)]))
+    for name, counts in report["queues"].items():
+        age = counts["oldest_queued_age_s"]
+        cells = [*(str(counts[key]) for key in probe.COUNTS), "-" if age is None else f"{age:.1f}s"]
+        lines.append("  ".join([f"{name:<{width}}", *(f"{c:>9}" for c in cells)]))
+    workers = report["workers"]
+    lines.append(f"workers  total {workers['total']}  busy {workers['busy']}  idle {workers['idle']}")
+    lines += [f"problem: {text}" for text in report["problems"]]
+    lines += [f"warning: {text}" for text in report["warnings"]]
+    lines.append(f"status   {report['status']}  (checked at {report['checked_at']})")
+    return "\n".join(lines)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if isinstance(value, bool | int) else repr(float(value))
+
+
+def _metric(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    return lines + [f"{name}{labels} {_number(value)}" for labels, value in samples]
+
+
+def render_prometheus(report: dict[str, Any]) -> str:
+    queues = report["queues"]
+    workers = report["workers"]
+    other = workers["total"] - workers["busy"] - workers["idle"]
+    checked = datetime.strptime(report["checked_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    lines = [
+        *_metric("curriculum_worker_up", "1 when the probe reached Redis.", [("", 1)]),
+        *_metric("curriculum_worker_jobs", "Jobs per queue and state (started counts executions).",
+                 [(f'{{queue="{_label(q)}",state="{state}"}}', c[state])
+                  for q, c in queues.items() for state in probe.COUNTS if state != "stalled"]),
+        *_metric("curriculum_worker_stalled_jobs", "Started executions whose lease has expired.",
+                 [(f'{{queue="{_label(q)}"}}', c["stalled"]) for q, c in queues.items()]),
+        *_metric("curriculum_worker_oldest_queued_age_seconds", "Wait of the queue's head job (0 when empty).",
+                 [(f'{{queue="{_label(q)}"}}', c["oldest_queued_age_s"] or 0) for q, c in queues.items()]),
+        *_metric("curriculum_worker_workers", "Live workers serving these queues, by state.",
+                 [('{state="busy"}', workers["busy"]), ('{state="idle"}', workers["idle"]),
+                  ('{state="other"}', other)]),
+        *_metric("curriculum_worker_redis_latency_seconds", "Round trip of one PING.",
+                 [("", report["redis"]["latency_ms"] / 1000)]),
+        *_metric("curriculum_worker_problems", "Thresholds breached.", [("", len(report["problems"]))]),
+        *_metric("curriculum_worker_warnings", "Hazards found.", [("", len(report["warnings"]))]),
+        *_metric("curriculum_worker_healthy", "1 when status is ok.", [("", report["status"] == "ok")]),
+        *_metric("curriculum_worker_last_check_timestamp_seconds", "When the probe ran (Unix time).",
+                 [("", checked)]),
+    ]
+    return "\n".join(lines)
+
+
+def render_prometheus_down() -> str:
+    return "\n".join(_metric("curriculum_worker_up", "1 when the probe reached Redis.", [("", 0)]))
