@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, mapping our errors to exit codes."""
     redact: Callable[[str], str] = Redactor()
     try:
-        cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
+        # Outside standalone mode click returns (rather than raises) the code of ctx.exit(code).
+        code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
     except WorkerError as exc:
         with contextlib.suppress(WorkerError):
             redact = Redactor(secret_values(Settings.from_env()))
@@ -70,4 +71,4 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

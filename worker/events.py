@@ -46,13 +46,13 @@ def job_finished(job: Job, duration_ms: int) -> None:
 
 
 def job_failed(job: Job, exc: BaseException | None, *, attempt: int, will_retry: bool,
-               duration_ms: int | None = None, exc_type: str | None = None) -> None:
+               duration_ms: int | None = None, exc_type: str | None = None, error: str | None = None) -> None:
     _emit(
         logging.WARNING if will_retry else logging.ERROR,
         "job.failed",
         job,
         exc_type=exc_type or (type(exc).__name__ if exc is not None else None),
-        error=error_text(exc),
+        error=error if error is not None else error_text(exc),
         attempt=attempt,
         will_retry=will_retry,
         duration_ms=duration_ms,

@@ -83,6 +83,8 @@ class Settings:
     job_max_stalls: int
     job_timeout_s: int
     job_max_retries: int
+    job_retry_delay_s: int
+    job_retry_max_delay_s: int
     curriculum_generator: str
     openai_api_key: Secret | None
     openai_base_url: str | None
@@ -145,6 +147,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "job_max_stalls": r.integer("JOB_MAX_STALLS", 1, low=0, high=100),
         "job_timeout_s": r.integer("JOB_TIMEOUT", 900, low=1, high=86_400),
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
+        "job_retry_delay_s": r.integer("JOB_RETRY_DELAY", 10, low=1, high=3600),
+        "job_retry_max_delay_s": r.integer("JOB_RETRY_MAX_DELAY", 300, low=1, high=86_400),
         "curriculum_generator": r.choice(
             "CURRICULUM_GENERATOR", "openai" if api_key else "offline", GENERATORS
         ),
@@ -164,6 +168,8 @@ def _cross_checks(s: Settings) -> list[str]:
     problems = []
     if s.redis_retry_max_delay_ms < s.redis_retry_delay_ms:
         problems.append("REDIS_RETRY_MAX_DELAY: must not be below REDIS_RETRY_DELAY")
+    if s.job_retry_max_delay_s < s.job_retry_delay_s:
+        problems.append("JOB_RETRY_MAX_DELAY: must not be below JOB_RETRY_DELAY")
     if s.curriculum_generator == "openai" and s.openai_api_key is None:
         problems.append("OPENAI_API_KEY: required when CURRICULUM_GENERATOR=openai")
     if s.worker_stall_timeout_s <= s.worker_heartbeat_interval_s:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import click
+import redis
 
-from worker.connection import connect
+from worker import reporting
+from worker.connection import connect, diagnose, endpoint
+from worker.errors import RedisUnavailable
 from worker.runtime import build_worker
 from worker.settings import Settings
 
@@ -15,6 +18,13 @@ from worker.settings import Settings
 @click.pass_obj
 def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
     """Start the worker (what the Procfile and render.yaml start)."""
+    reporting.init_sentry(settings)
     connection = connect(settings)
     worker = build_worker(settings, connection, list(queues) or None)
-    worker.work(burst=burst, logging_level=None, with_scheduler=True)
+    try:
+        worker.work(burst=burst, logging_level=None, with_scheduler=True)
+    except redis.RedisError as exc:
+        # Never exit 0 on a Redis error: a supervisor must see that the worker died.
+        raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+    if worker.fatal_error is not None:
+        raise worker.fatal_error

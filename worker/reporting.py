@@ -1,0 +1,72 @@
+"""Sentry, when ``SENTRY_DSN`` is set: RQ's integration plus the events it does not see.
+
+Sentry's RqIntegration reports exceptions raised by jobs, but not a job whose work horse was
+killed (SIGKILL, OOM), a stalled job or a refused one; those are sent here as messages tagged with
+the job's id, queue and function. Nothing is sent, and nothing is imported, when Sentry is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from rq.job import Job
+
+from worker.settings import Settings
+
+logger = logging.getLogger(__name__)
+_enabled = False
+
+
+def init_sentry(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
+    """Start Sentry if configured; returns whether it is on."""
+    global _enabled
+    if settings.sentry_dsn is None:
+        return False
+    import sentry_sdk
+    from sentry_sdk.integrations.rq import RqIntegration
+
+    env = os.environ if environ is None else environ
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.reveal(),
+        environment=settings.sentry_environment or env.get("RENDER_SERVICE_NAME") or "development",
+        release=env.get("RENDER_GIT_COMMIT") or None,
+        integrations=[RqIntegration()],
+        send_default_pii=False,
+        # Job arguments may hold user data; keep local variables out of stack traces.
+        include_local_variables=False,
+    )
+    _enabled = True
+    logger.info("sentry.enabled", extra={"event": "sentry.enabled"})
+    return True
+
+
+def _tags(job: Job) -> dict[str, Any]:
+    from worker.events import job_context
+
+    return {k: v for k, v in job_context(job).items() if v is not None}
+
+
+def capture_event(event: str, job: Job, message: str) -> None:
+    if not _enabled:
+        return
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        for key, value in _tags(job).items():
+            scope.set_tag(key, str(value))
+        scope.set_tag("event", event)
+        sentry_sdk.capture_message(f"{event}: {message}", level="error")
+
+
+def capture_job_exception(job: Job, exc: BaseException | None) -> None:
+    if not _enabled or exc is None:
+        return
+    import sentry_sdk
+
+    with sentry_sdk.new_scope() as scope:
+        for key, value in _tags(job).items():
+            scope.set_tag(key, str(value))
+        sentry_sdk.capture_exception(exc)

@@ -1,0 +1,87 @@
+"""Surviving Redis outages: the worker waits Redis out with the settings' backoff, then resumes.
+
+RQ's dequeue loop retries a lost connection forever, doubling up to a minute, while other Redis
+errors make ``work()`` return and the process exit 0, so a supervisor thinks all is well. Here the
+dequeue loop retries ``REDIS_MAX_RETRIES`` times with the same capped, jittered backoff as start-up
+(logging ``redis.retrying``), and then ends the worker with ``RedisUnavailable``: exit code 3.
+Short blips inside a job are absorbed below this, by redis-py's per-command ``Retry``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import WorkerStatus
+
+from worker.connection import backoff_policy, diagnose, endpoint
+from worker.errors import RedisUnavailable
+from worker.mixins import WorkerBase
+
+logger = logging.getLogger(__name__)
+
+
+class ResilientDequeueMixin(WorkerBase):
+    fatal_error: RedisUnavailable | None = None
+    _redis_failures = 0
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
+                                     max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
+        """Wait for the next job; ``None`` when a burst run finds the queues empty."""
+        self.procline("Listening on " + ",".join(self.queue_names()))
+        while True:
+            try:
+                self.set_state(WorkerStatus.IDLE)
+                self.heartbeat()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                result = self.queue_class.dequeue_any(
+                    self._ordered_queues, timeout, connection=self.connection, job_class=self.job_class,
+                    serializer=self.serializer, death_penalty_class=self.death_penalty_class,
+                )
+                self._redis_recovered()
+                if result is not None:
+                    self.reorder_queues(reference_queue=result[1])
+                    result[0].redis_server_version = self.get_redis_server_version()
+                    self.heartbeat()
+                return result
+            except DequeueTimeout:
+                self._redis_recovered()
+                if self._stop_requested:
+                    return None
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._redis_failed(exc)
+
+    def _redis_recovered(self) -> None:
+        if self._redis_failures:
+            logger.info("redis.recovered after %d failed attempt(s)", self._redis_failures,
+                        extra={"event": "redis.recovered", "attempts": self._redis_failures})
+        self._redis_failures = 0
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        where = endpoint(self.settings)
+        diagnosis = diagnose(exc, where)
+        if self._redis_failures >= self.settings.redis_max_retries:
+            self.fatal_error = RedisUnavailable(diagnosis.message)
+            logger.error("redis.unavailable %s", diagnosis.message,
+                         extra={"event": "redis.unavailable", "endpoint": str(where),
+                                "retries": self._redis_failures})
+            raise self.fatal_error from exc
+        delay = backoff_policy(self.settings).compute(self._redis_failures)
+        self._redis_failures += 1
+        logger.warning("redis.retrying %s: %s; attempt %d of %d in %.2fs", where, diagnosis.reason,
+                       self._redis_failures, self.settings.redis_max_retries, delay,
+                       extra={"event": "redis.retrying", "endpoint": str(where), "attempt": self._redis_failures,
+                              "max_retries": self.settings.redis_max_retries, "delay_s": round(delay, 3)})
+        time.sleep(delay)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except redis.RedisError as exc:
+            # Redis is gone; the worker's key expires on its own. Don't mask why we are stopping.
+            logger.warning("could not deregister from Redis: %s", exc, extra={"event": "worker.teardown_failed"})

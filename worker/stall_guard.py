@@ -1,0 +1,90 @@
+"""Stalled-job recovery inside the worker: leases on started jobs, and a sweep on every tick.
+
+RQ notices an abandoned job only after its registry entry expires (about 90 s past the last
+heartbeat) and a maintenance pass runs (every 10 minutes). Here every execution's registry score is
+a lease of ``WORKER_STALL_TIMEOUT`` seconds, renewed on each heartbeat, and every worker sweeps its
+queues once per heartbeat interval, idle or busy. A killed job is back on its queue within
+stall timeout + one heartbeat interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from rq.job import Job
+
+from worker import events, reporting
+from worker.mixins import WorkerBase
+from worker.stalls import STALLED_TOO_OFTEN, StallOutcome, StallSweeper
+
+logger = logging.getLogger(__name__)
+
+
+class StallGuardMixin(WorkerBase):
+    _sweeper: StallSweeper | None = None
+    _last_sweep = 0.0
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        # The lease: a started job whose worker is silent this long is stalled (worker/stalls.py).
+        return self.settings.worker_stall_timeout_s
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.is_horse:
+            self.sweep_if_due()
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except redis.RedisError as exc:
+            # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
+            logger.warning("heartbeat missed: %s", exc, extra={"event": "worker.heartbeat_missed"})
+        self.sweep_if_due()
+
+    def clean_registries(self) -> None:
+        # Settle expired leases our way before RQ's cleanup treats them as "abandoned".
+        self.sweep_if_due(force=True)
+        super().clean_registries()
+
+    def sweep_if_due(self, force: bool = False) -> list[StallOutcome]:
+        now = time.monotonic()
+        if not force and now - self._last_sweep < self.settings.worker_heartbeat_interval_s:
+            return []
+        self._last_sweep = now
+        if self._sweeper is None:
+            self._sweeper = StallSweeper(self.connection, self.queue_names(),
+                                         max_stalls=self.settings.job_max_stalls)
+        try:
+            outcomes = self._sweeper.sweep()
+        except redis.RedisError as exc:
+            logger.warning("stall sweep skipped: %s", exc, extra={"event": "worker.sweep_failed"})
+            return []
+        for outcome in outcomes:
+            self._report(outcome)
+        return outcomes
+
+    def _report(self, outcome: StallOutcome) -> None:
+        if outcome.action == "cleaned":
+            logger.info("registry.cleaned job_id=%s: finished job left in the started registry",
+                        outcome.job_id, extra={"event": "registry.cleaned", "job_id": outcome.job_id})
+            return
+        job = self.job_class(outcome.job_id, connection=self.connection)
+        try:
+            job.refresh()
+        except Exception:
+            logger.warning("stalled job %s vanished", outcome.job_id, extra={"event": "job.stalled"})
+            return
+        events.job_stalled(job, worker=outcome.worker or None, stalls=outcome.stalls, queue=outcome.queue)
+        reporting.capture_event("job.stalled", job, f"worker {outcome.worker or '?'} went silent")
+        if outcome.action == "requeued":
+            events.job_requeued(job, reason="stalled", queue=outcome.queue)
+            return
+        reason = f"JobStalled: {STALLED_TOO_OFTEN} ({outcome.stalls} stalls, limit {self.settings.job_max_stalls})"
+        with self.connection.pipeline() as pipe:
+            job._handle_failure(reason, pipeline=pipe, worker_name=self.name)
+            pipe.execute()
+        events.job_failed(job, None, attempt=outcome.stalls, will_retry=False, exc_type="JobStalled",
+                          error=STALLED_TOO_OFTEN)
