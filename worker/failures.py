@@ -18,14 +18,18 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 
 from worker import events, reporting
+from worker.errors import TransientJobError
 from worker.mixins import WorkerBase
 from worker.retries import RETRIES_FIELD, RetryDecision, decide
 
 logger = logging.getLogger(__name__)
 
 
-class WorkHorseKilled(Exception):
-    """The work horse died from a signal (SIGKILL, OOM killer) or exited abnormally."""
+class WorkHorseKilled(TransientJobError):
+    """The work horse died from a signal (SIGKILL, OOM killer) or exited abnormally.
+
+    Transient: the usual cause is memory pressure from something else on the machine; a job that
+    kills its horse every time still stops after JOB_MAX_RETRIES."""
 
 
 class FailureHandlingMixin(WorkerBase):

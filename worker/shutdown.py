@@ -9,8 +9,12 @@ counted neither as a retry nor as a stall, and the worker exits 0.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -24,6 +28,22 @@ from worker.mixins import WorkerBase
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_REQUEUES_FIELD = "cw_shutdown_requeues"
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent dies.
+
+    Registered to run in every child the worker forks (work horses, RQ's scheduler). Without it, a
+    worker killed by SIGKILL or the OOM killer leaves its horse running unsupervised; the stall
+    sweep would then requeue a job that is still being worked on, and it would run twice.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class DeadlineShutdownMixin(WorkerBase):

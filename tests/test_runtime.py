@@ -1,0 +1,209 @@
+"""The runtime against real worker processes and real redis-servers: kills, deploys and outages."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from tests.conftest import clean_env
+from tests.servers import RedisServer
+from tests.workers import WorkerProcess
+from worker.jsonjob import JsonQueue
+
+PASSWORD = "runtime-pw-5e8a"
+API_KEY = "sk-runtime-test-key-0c41"
+QUEUE = "curriculum_generation"
+ALL_LOGS: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    srv = RedisServer(password=PASSWORD, appendonly=True).start()
+    yield srv
+    srv.stop()
+    # Over every run in this module, no secret reached a log line.
+    joined = "\n".join(ALL_LOGS)
+    assert PASSWORD not in joined and API_KEY not in joined
+
+
+@pytest.fixture
+def conn(server: RedisServer) -> Iterator[redis.Redis]:
+    client = server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def workers(server: RedisServer) -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+        ALL_LOGS.append(worker.text())
+
+
+def start(workers: list[WorkerProcess], server: RedisServer, *args: str, **env: str) -> WorkerProcess:
+    settings = {"REDIS_URL": server.url, "LOG_FORMAT": "json", "WORKER_HEARTBEAT_INTERVAL": "1",
+                "WORKER_STALL_TIMEOUT": "3", "WORKER_SHUTDOWN_TIMEOUT": "2", "OPENAI_API_KEY": API_KEY,
+                "CURRICULUM_GENERATOR": "offline", "REDIS_RETRY_DELAY": "200", "REDIS_RETRY_MAX_DELAY": "1000",
+                "JOB_RETRY_DELAY": "1", **env}
+    worker = WorkerProcess(clean_env(**settings), *args)
+    workers.append(worker)
+    return worker
+
+
+def canary(conn: redis.Redis, sleep_s: float) -> Job:
+    return JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", sleep_s)
+
+
+def fetch(conn: redis.Redis, job: Job) -> Job:
+    return Job.fetch(job.id, connection=conn, serializer=JSONSerializer)
+
+
+def failure(job: Job) -> str:
+    result = job.latest_result()
+    return (result.exc_string or "") if result is not None else ""
+
+
+def test_killed_worker_job_is_recovered_by_another(server: RedisServer, conn: redis.Redis,
+                                                  workers: list[WorkerProcess]) -> None:
+    """SIGKILL mid-job: another worker notices the stall within the lease and completes the job."""
+    job = canary(conn, 4)
+    first = start(workers, server)
+    first.wait_for("job.started", job_id=job.id)
+    first.kill_hard()
+    killed_at = time.monotonic()
+
+    second = start(workers, server)
+    stalled = second.wait_for("job.stalled", job_id=job.id, timeout=20)
+    detected_after = time.monotonic() - killed_at
+    assert stalled["stalls"] == 1 and stalled["worker"]
+    second.wait_for("job.requeued", job_id=job.id, reason="stalled")
+    second.wait_for("job.finished", job_id=job.id, timeout=20)
+    assert fetch(conn, job).get_status() == "finished"
+    # Lease (3 s) + one sweep interval (1 s); generous slack for a loaded machine.
+    assert detected_after < 3 + 1 + 6
+
+
+def test_too_many_stalls_fail_the_job_with_the_reason(server: RedisServer, conn: redis.Redis,
+                                                      workers: list[WorkerProcess]) -> None:
+    """Past JOB_MAX_STALLS a stalled job is failed for good with 'stalled too many times'."""
+    job = canary(conn, 30)
+    first = start(workers, server, JOB_MAX_STALLS="0")
+    first.wait_for("job.started", job_id=job.id)
+    first.kill_hard()
+
+    second = start(workers, server, JOB_MAX_STALLS="0")
+    failed = second.wait_for("job.failed", job_id=job.id, timeout=20)
+    assert failed["exc_type"] == "JobStalled" and failed["will_retry"] is False
+    job = fetch(conn, job)
+    assert job.get_status() == "failed"
+    assert "stalled too many times" in failure(job)
+    assert conn.zscore(f"rq:failed:{QUEUE}", job.id) is not None
+    assert not second.events("job.started"), "a job failed for stalling must not run again"
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "(zombie)" not in status.read()
+    except OSError:
+        return False
+
+
+def test_parent_killed_alone_takes_its_children_down(server: RedisServer, conn: redis.Redis,
+                                                     workers: list[WorkerProcess]) -> None:
+    """If only the worker process dies, its work horse (and scheduler) die with it: no unsupervised run."""
+    job = canary(conn, 30)
+    worker = start(workers, server)
+    worker.wait_for("job.started", job_id=job.id)
+    children = worker.children()
+    assert children
+    worker.process.kill()
+    worker.process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in children)
+
+
+def test_sigterm_requeues_the_running_job_and_exits_0(server: RedisServer, conn: redis.Redis,
+                                                      workers: list[WorkerProcess]) -> None:
+    """SIGTERM during a long job: exit 0 within the shutdown timeout, job back at the front, untouched."""
+    job = canary(conn, 5)
+    other = canary(conn, 0)
+    first = start(workers, server)
+    first.wait_for("job.started", job_id=job.id)
+    first.terminate()
+    signalled = time.monotonic()
+    assert first.wait(timeout=20) == 0
+    assert time.monotonic() - signalled < 2 + 5  # WORKER_SHUTDOWN_TIMEOUT plus a margin
+    first.wait_for("job.requeued", job_id=job.id, reason="shutdown")
+    assert [e["event"] for e in first.events() if e.get("job_id") == job.id].count("job.failed") == 0
+    assert conn.lindex(f"rq:queue:{QUEUE}", 0) == job.id.encode(), "requeued at the front"
+    assert conn.hget(job.key, "status") == b"queued"
+    assert conn.hget(job.key, "cw_retries") is None and conn.hget(job.key, "cw_stalls") is None
+
+    second = start(workers, server, "--burst")
+    assert second.wait(timeout=30) == 0
+    for done in (job, other):
+        assert fetch(conn, done).get_status() == "finished"
+
+
+def test_second_signal_requeues_at_once(server: RedisServer, conn: redis.Redis,
+                                        workers: list[WorkerProcess]) -> None:
+    """A second SIGTERM does not wait for WORKER_SHUTDOWN_TIMEOUT."""
+    job = canary(conn, 60)
+    worker = start(workers, server, WORKER_SHUTDOWN_TIMEOUT="120")
+    worker.wait_for("job.started", job_id=job.id)
+    worker.terminate()
+    worker.wait_for("worker.stopping")
+    worker.terminate()
+    assert worker.wait(timeout=15) == 0
+    worker.wait_for("job.requeued", job_id=job.id, reason="shutdown")
+    assert conn.hget(job.key, "status") == b"queued"
+
+
+def test_transient_failure_is_retried_permanent_is_not(server: RedisServer, conn: redis.Redis,
+                                                       workers: list[WorkerProcess]) -> None:
+    """A job killed by the OOM killer (transient) is retried with backoff; a bad request is not."""
+    bad = JsonQueue(QUEUE, connection=conn).enqueue("jobs.curriculum.generate_curriculum", {"topic": ""})
+    slow = canary(conn, 30)
+    worker = start(workers, server, JOB_MAX_RETRIES="1")
+    failed_bad = worker.wait_for("job.failed", job_id=bad.id)
+    assert failed_bad["will_retry"] is False and failed_bad["exc_type"] == "RequestInvalid"
+
+    worker.wait_for("job.started", job_id=slow.id)
+    os.kill(worker.work_horse(), 9)
+    killed = worker.wait_for("job.failed", job_id=slow.id)
+    assert killed["exc_type"] == "WorkHorseKilled" and killed["will_retry"] is True and killed["attempt"] == 1
+    worker.wait_for("job.retrying", job_id=slow.id)
+    worker.wait_for("job.started", job_id=slow.id, count=2, timeout=20)
+    assert conn.hget(slow.key, "cw_retries") == b"1"
+
+
+def test_redis_restart_mid_run_loses_nothing(server: RedisServer, conn: redis.Redis,
+                                             workers: list[WorkerProcess]) -> None:
+    """Redis (append-only) killed and restarted mid-run: every job completes once, the worker stays up."""
+    jobs = [canary(conn, 0.4) for _ in range(8)]
+    worker = start(workers, server, REDIS_MAX_RETRIES="6")
+    worker.wait_for("job.finished", count=2, timeout=30)
+    server.stop(kill=True)
+    time.sleep(0.5)
+    server.start()
+    worker.wait_for("job.finished", count=len(jobs), timeout=60)
+    assert worker.process.poll() is None, "the worker must survive the outage"
+    client = server.client()
+    for job in jobs:
+        assert client.hget(job.key, "status") == b"finished"
+    started = [e["job_id"] for e in worker.events("job.started")]
+    assert sorted(started) == sorted(job.id for job in jobs), "each job ran exactly once"
+    worker.terminate()
+    assert worker.wait(timeout=20) == 0
