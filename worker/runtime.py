@@ -3,8 +3,9 @@
 ``CurriculumWorker`` is RQ's forking ``Worker`` with the gaps closed that matter in production,
 one concern per mixin: stalled-job leases and sweeps (``stall_guard``), a shutdown deadline that
 requeues instead of dropping (``shutdown``), retry classification and lifecycle events
-(``failures``), bounded waits for Redis (``resilience``). This module adds vetting: jobs are checked
-before a work horse is forked (JSON payload, registered function).
+(``failures``), bounded waits for Redis (``resilience``), periodic jobs (``periodic``). This
+module adds vetting: jobs are checked before a work horse is forked (JSON payload, registered
+function).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from jobs.registry import is_registered
 from worker import events, reporting
 from worker.failures import FailureHandlingMixin
 from worker.jsonjob import JsonJob, JsonQueue
+from worker.periodic import PeriodicMixin
 from worker.resilience import ResilientDequeueMixin
 from worker.settings import Settings
 from worker.shutdown import DeadlineShutdownMixin, die_with_parent
@@ -58,7 +60,7 @@ def refusal_reason(job: Job) -> str | None:
 
 
 class CurriculumWorker(
-    DeadlineShutdownMixin, StallGuardMixin, FailureHandlingMixin, ResilientDequeueMixin, Worker
+    DeadlineShutdownMixin, StallGuardMixin, PeriodicMixin, FailureHandlingMixin, ResilientDequeueMixin, Worker
 ):
     """RQ's forking worker, vetting jobs before they run; see the mixins for the rest."""
 

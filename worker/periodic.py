@@ -1,0 +1,79 @@
+"""Periodic jobs (rq-scheduler), run from the worker's own tick: no extra process or service.
+
+At start every worker registers ``jobs.periodic.PERIODIC_JOBS`` under their stable ids (idempotent:
+the same hash and sorted-set member are rewritten, never added twice). Then, once per
+``SCHEDULER_INTERVAL``, one worker at a time (rq-scheduler's lock) moves due jobs onto their
+queues. rq-scheduler has no serializer option; its ``job_class``/``queue_class`` arguments take
+our JSON-only classes, so scheduled jobs are JSON like every other job. One-off ``enqueue_at`` /
+``enqueue_in`` and retry delays use RQ's built-in scheduler, which the worker also runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+import redis
+from rq_scheduler import Scheduler
+
+from jobs.periodic import PERIODIC_JOBS, PeriodicJob
+from jobs.registry import is_registered
+from worker.jsonjob import JsonJob, JsonQueue
+from worker.mixins import WorkerBase
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_INTERVAL_S = 10
+
+
+def build_scheduler(connection: redis.Redis, queue_name: str) -> Scheduler:
+    return Scheduler(queue_name=queue_name, connection=connection, interval=SCHEDULER_INTERVAL_S,
+                     job_class=JsonJob, queue_class=JsonQueue)
+
+
+def register_periodic(scheduler: Scheduler, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> list[str]:
+    """Create or update each periodic job under its stable id; returns the ids."""
+    for job in jobs:
+        if not is_registered(job.func):
+            raise ValueError(f"periodic job {job.id}: {job.func} is not a registered job function")
+        scheduler.cron(job.cron, job.func, args=list(job.args), id=job.id, queue_name=scheduler.queue_name,
+                       description=job.description or job.id, result_ttl=3600)
+    return [job.id for job in jobs]
+
+
+class PeriodicMixin(WorkerBase):
+    _scheduler: Scheduler | None = None
+    _last_schedule_pass = 0.0
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        # rq-scheduler calls crontab in a way that warns on every pass; the times are right.
+        warnings.filterwarnings("ignore", message="Version 0.22.0", category=FutureWarning)
+        self._scheduler = build_scheduler(self.connection, self.queue_names()[0])
+        ids = register_periodic(self._scheduler)
+        logger.info("periodic.registered %s", ",".join(ids), extra={"event": "periodic.registered", "ids": ids})
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.is_horse:
+            self.schedule_if_due()
+
+    def schedule_if_due(self) -> None:
+        now = time.monotonic()
+        if self._scheduler is None or now - self._last_schedule_pass < SCHEDULER_INTERVAL_S:
+            return
+        self._last_schedule_pass = now
+        try:
+            if not self._scheduler.acquire_lock():
+                return
+            try:
+                for job in list(self._scheduler.get_jobs_to_queue()):
+                    self._scheduler.enqueue_job(job)
+                    logger.info("periodic.enqueued %s", job.id,
+                                extra={"event": "periodic.enqueued", "job_id": job.id, "queue": job.origin})
+            finally:
+                self._scheduler.remove_lock()
+        except redis.RedisError as exc:
+            logger.warning("periodic pass skipped: %s", exc, extra={"event": "periodic.skipped"})
