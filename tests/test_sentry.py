@@ -1,0 +1,58 @@
+"""Sentry: refused and killed jobs reach a (local, real HTTP) Sentry endpoint; the DSN key never logs."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from tests.conftest import clean_env, run_cli
+
+SENTRY_KEY = "0123456789abcdef0123456789abcdef"
+
+
+class _Ingest(BaseHTTPRequestHandler):
+    received: list[bytes]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.server.received.append(body)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ingest)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_refused_job_is_reported_to_sentry(sentry: ThreadingHTTPServer, conn: redis.Redis, redis_url: str) -> None:
+    """A refused job sends a Sentry event tagged with the job; the DSN's key is not in the logs."""
+    job = Queue("curriculum_generation", connection=conn, serializer=JSONSerializer).enqueue("os.system", "true")
+    dsn = f"http://{SENTRY_KEY}@127.0.0.1:{sentry.server_address[1]}/1"
+    result = run_cli("run", "--burst", env=clean_env(REDIS_URL=redis_url, SENTRY_DSN=dsn,
+                                                     RENDER_GIT_COMMIT="abc123", LOG_FORMAT="json"))
+    assert result.returncode == 0, result.stderr
+    bodies = b"\n".join(sentry.received).decode()  # type: ignore[attr-defined]
+    assert "job.refused" in bodies
+    assert job.id in bodies
+    assert "abc123" in bodies, "release comes from RENDER_GIT_COMMIT"
+    assert SENTRY_KEY not in result.stderr + result.stdout
