@@ -83,7 +83,8 @@ def summarize(result: dict[str, Any]) -> None:
         print(f"  week {week['week']}: {len(week['lesson_ids'])} lessons, {week['minutes']} min")
     for item in result["objectives_coverage"]:
         print(f"  objective {item['objective']!r} -> {', '.join(item['modules'])}")
-    print(f"  total {result['total_minutes']} min of {result['duration_weeks'] * result['hours_per_week'] * 60}")
+    available = result["duration_weeks"] * result["hours_per_week"] * 60
+    print(f"  total {result['total_minutes']} min of {available:g} available")
 
 
 def main() -> None:
