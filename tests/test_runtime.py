@@ -110,6 +110,19 @@ def test_too_many_stalls_fail_the_job_with_the_reason(server: RedisServer, conn:
     assert not second.events("job.started"), "a job failed for stalling must not run again"
 
 
+def test_job_taken_by_a_worker_that_died_before_starting_it_goes_back(
+        server: RedisServer, conn: redis.Redis, workers: list[WorkerProcess]) -> None:
+    """A job left in RQ's intermediate list (taken off the queue, never started) is requeued and runs."""
+    job = canary(conn, 0)
+    # What a worker killed between BLMOVE and starting the job leaves behind.
+    conn.lmove(f"rq:queue:{QUEUE}", f"rq:queue:{QUEUE}:intermediate")
+    assert conn.llen(f"rq:queue:{QUEUE}") == 0
+    worker = start(workers, server)
+    worker.wait_for("job.requeued", job_id=job.id, reason="orphaned", timeout=20)
+    worker.wait_for("job.finished", job_id=job.id, timeout=20)
+    assert conn.llen(f"rq:queue:{QUEUE}:intermediate") == 0
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:

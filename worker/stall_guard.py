@@ -56,7 +56,8 @@ class StallGuardMixin(WorkerBase):
         self._last_sweep = now
         if self._sweeper is None:
             self._sweeper = StallSweeper(self.connection, self.queue_names(),
-                                         max_stalls=self.settings.job_max_stalls)
+                                         max_stalls=self.settings.job_max_stalls,
+                                         orphan_after_s=self.settings.worker_stall_timeout_s)
         try:
             outcomes = self._sweeper.sweep()
         except redis.RedisError as exc:
@@ -76,6 +77,9 @@ class StallGuardMixin(WorkerBase):
             job.refresh()
         except Exception:
             logger.warning("stalled job %s vanished", outcome.job_id, extra={"event": "job.stalled"})
+            return
+        if outcome.action == "orphan_requeued":
+            events.job_requeued(job, reason="orphaned", queue=outcome.queue)
             return
         events.job_stalled(job, worker=outcome.worker or None, stalls=outcome.stalls, queue=outcome.queue)
         reporting.capture_event("job.stalled", job, f"worker {outcome.worker or '?'} went silent")

@@ -73,6 +73,19 @@ end
 return out
 """
 
+# Moves one job from the intermediate list back to the front of its queue, if it is still there
+# and still only queued (a live worker marks it started within milliseconds of taking it).
+#   KEYS: intermediate list, queue list, job hash, first-seen key     ARGV: job id
+_MOVE_BACK_LUA = """
+if redis.call('HGET', KEYS[3], 'status') ~= 'queued' then return 0 end
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[4])
+  return 1
+end
+return 0
+"""
+
 SWEEP_BATCH = 100
 STALLED_TOO_OFTEN = "stalled too many times"
 
@@ -91,13 +104,15 @@ class StallOutcome:
 class StallSweeper:
     """Finds stalled jobs in the given queues and requeues them, or fails them past ``max_stalls``."""
 
-    def __init__(self, connection: Redis, queues: Sequence[str], *, max_stalls: int,
+    def __init__(self, connection: Redis, queues: Sequence[str], *, max_stalls: int, orphan_after_s: float,
                  failure_ttl_s: int = DEFAULT_FAILURE_TTL) -> None:
         self.connection = connection
         self.queues = list(queues)
         self.max_stalls = max_stalls
+        self.orphan_after_s = orphan_after_s
         self.failure_ttl_s = failure_ttl_s
         self._script = connection.register_script(_SWEEP_LUA)
+        self._move_back = connection.register_script(_MOVE_BACK_LUA)
 
     def sweep(self, now: float | None = None) -> list[StallOutcome]:
         moment = time.time() if now is None else now
@@ -110,7 +125,30 @@ class StallSweeper:
                     Job.redis_job_namespace_prefix, utcformat(datetime.fromtimestamp(moment, UTC))]
             for job_id, action, stalls, worker in self._script(keys=keys, args=args):
                 outcomes.append(StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker)))
+            outcomes.extend(self._recover_orphans(name, queue_key, moment))
         return outcomes
+
+    def _recover_orphans(self, name: str, queue_key: str, now: float) -> list[StallOutcome]:
+        """Jobs a worker took off the queue (into RQ's intermediate list) but died before starting.
+
+        They hold no lease, so the sweep above cannot see them; RQ's own cleanup would *fail* them
+        after ten minutes. An entry still ``queued`` across sweeps ``orphan_after_s`` apart goes back.
+        """
+        intermediate = f"{queue_key}:intermediate"
+        recovered = []
+        for raw in self.connection.lrange(intermediate, 0, SWEEP_BATCH - 1):
+            job_id = _text(raw)
+            seen_key = f"{intermediate}:cw_seen:{job_id}"
+            if self.connection.hget(Job.redis_job_namespace_prefix + job_id, "status") != b"queued":
+                self.connection.delete(seen_key)
+                continue
+            if self.connection.set(seen_key, repr(now), nx=True, ex=int(self.orphan_after_s * 4) + 60):
+                continue
+            first_seen = float(self.connection.get(seen_key) or now)
+            keys = [intermediate, queue_key, Job.redis_job_namespace_prefix + job_id, seen_key]
+            if now - first_seen >= self.orphan_after_s and self._move_back(keys=keys, args=[job_id]):
+                recovered.append(StallOutcome(job_id, name, "orphan_requeued", 0, ""))
+        return recovered
 
 
 def _text(value: bytes | str) -> str:
