@@ -92,3 +92,34 @@ def test_failed_lists_reasons_and_requeues(redis_url: str) -> None:
     assert conn.lrange("rq:queue:curriculum_generation", 0, -1) == [job.id.encode()]
     missing = run_cli("failed", "--requeue", "ghost-id", env=env)
     assert missing.returncode == 2 and "ghost-id" in missing.stderr
+
+
+def test_status_of_a_failed_job_exits_1_with_its_error(redis_url: str) -> None:
+    """A failed job's status carries the reason, and the command exits 1."""
+    import redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    env = env_for(redis_url)
+    conn = redis.Redis.from_url(redis_url)
+    job = Queue("curriculum_generation", connection=conn, serializer=JSONSerializer).enqueue(
+        "jobs.diagnostics.canary", 999)
+    assert run_cli("run", "--burst", env=env).returncode == 0
+    result = run_cli("status", job.id, "--json", env=env)
+    assert result.returncode == 1
+    outcome = json.loads(result.stdout)
+    assert outcome["status"] == "failed" and "sleep_s" in outcome["error"] and outcome["result"] is None
+
+
+def test_doctor_exits_1_when_redis_may_evict_jobs(redis_url: str) -> None:
+    """An eviction policy other than noeviction is a hazard that loses jobs: doctor exits 1."""
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    conn.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        result = run_cli("doctor", env=env_for(redis_url))
+    finally:
+        conn.config_set("maxmemory-policy", "noeviction")
+    assert result.returncode == 1
+    assert "maxmemory-policy is allkeys-lru" in result.stdout
