@@ -39,8 +39,12 @@ class FailureHandlingMixin(WorkerBase):
     def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
         self._job_started_at = time.monotonic()
         self._decision = None
-        events.job_started(job)
         return bool(super().perform_job(job, queue, execution))
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        # Logged once Redis says "started", so the event and the job's status agree.
+        events.job_started(job)
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Any) -> None:
         super().handle_job_success(job, queue, started_job_registry, execution)

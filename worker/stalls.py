@@ -66,6 +66,14 @@ for _, member in ipairs(members) do
       redis.call('ZADD', KEYS[4], ARGV[3], job_id)
       table.insert(out, {job_id, 'failed', stalls, worker})
     end
+  elseif status == 'queued' then
+    -- Taken by a worker that died before starting it: back on the queue, not counted as a stall.
+    redis.call('LREM', KEYS[3], 0, job_id)
+    if not redis.call('LPOS', KEYS[2], job_id) then
+      redis.call('LPUSH', KEYS[2], job_id)
+      redis.call('SADD', KEYS[5], KEYS[2])
+    end
+    table.insert(out, {job_id, 'orphan_requeued', 0, ''})
   else
     table.insert(out, {job_id, 'cleaned', 0, ''})
   end
@@ -79,7 +87,7 @@ return out
 _MOVE_BACK_LUA = """
 if redis.call('HGET', KEYS[3], 'status') ~= 'queued' then return 0 end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
-  redis.call('LPUSH', KEYS[2], ARGV[1])
+  if not redis.call('LPOS', KEYS[2], ARGV[1]) then redis.call('LPUSH', KEYS[2], ARGV[1]) end
   redis.call('DEL', KEYS[4])
   return 1
 end
