@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from jobs.cache import Cache, content_key
 from jobs.generators import GeneratorConfig, ProgressFn, build_generator, guarded_progress
+from jobs.invariants import check_invariants, invariant_problems
 from jobs.models import Curriculum, CurriculumRequest, parse_request
-from jobs.planner import check_invariants, invariant_problems
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from redis.retry import Retry
 from jobs.cache import Cache, content_key
 from jobs.generation import generate
 from jobs.generators import GeneratorConfig, build_generator
+from jobs.invariants import check_invariants
 from jobs.models import Curriculum, parse_request
-from jobs.planner import check_invariants
 from tests.llm_server import LLMServer
 from worker.errors import RequestInvalid
 

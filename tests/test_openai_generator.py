@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from jobs.generators import GeneratorConfig, build_generator
+from jobs.invariants import check_invariants
 from jobs.models import CurriculumRequest, parse_request
-from jobs.planner import check_invariants, plan
+from jobs.planner import plan
 from tests.llm_server import LLMServer
 from tests.strategies import valid_requests
 from worker.errors import PermanentJobError, TransientJobError

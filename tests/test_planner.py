@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from hypothesis import given, settings
 
 from jobs.generators import GeneratorConfig, build_generator
+from jobs.invariants import CurriculumInvariantError, check_invariants, invariant_problems
 from jobs.models import Curriculum, CurriculumRequest, parse_request
-from jobs.planner import MAX_LESSONS, CurriculumInvariantError, check_invariants, invariant_problems, plan
+from jobs.planner import MAX_LESSONS, plan
 from tests.strategies import valid_requests
 
 OFFLINE = GeneratorConfig(name="offline")
