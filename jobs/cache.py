@@ -27,14 +27,15 @@ LLM_TTL_S = 3600
 CONTENT_TTL_S = 24 * 3600
 
 
-def _digest(payload: object) -> str:
+def digest(payload: object) -> str:
+    """sha256 of the canonical JSON of ``payload`` (sorted keys, no whitespace)."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def content_key(request: CurriculumRequest, generator: str, model: str) -> str:
     """Cache key of a finished curriculum: request, generator, model and ``PROMPT_VERSION``."""
-    return _digest(
+    return digest(
         {
             "request": request.model_dump(mode="json"),
             "generator": generator,
@@ -46,7 +47,7 @@ def content_key(request: CurriculumRequest, generator: str, model: str) -> str:
 
 def llm_key(messages: Sequence[dict[str, str]], model: str, **params: object) -> str:
     """Cache key of one model reply: the messages, the model and any request parameters."""
-    return _digest(
+    return digest(
         {"messages": list(messages), "model": model, "params": params, "prompt_version": PROMPT_VERSION}
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -34,16 +35,32 @@ def validate_request(request: Any) -> dict[str, Any]:
 
 
 def enqueue_curriculum(connection: Redis, request: Any, *, queue: str = QUEUE,
-                       settings: Settings | None = None) -> tuple[str, str]:
-    """Validate and enqueue; returns (job_id, status)."""
+                       settings: Settings | None = None, dedupe: bool = True) -> tuple[str, str]:
+    """Validate and enqueue; returns (job_id, status).
+
+    With ``dedupe`` (the default) a request equal to one already queued, running, or finished with
+    its result still stored returns that job instead (see ``jobs.idempotency``); its status then
+    says which: ``finished`` means the result can be read at once.
+    """
+    from jobs.idempotency import enqueue_once, idempotency_key  # pydantic loads only when enqueueing
+
     body = validate_request(request)
-    job = JsonQueue(queue, connection=connection).enqueue(
-        CURRICULUM_FUNC,
-        body,
-        job_timeout=settings.job_timeout_s if settings else None,
-        result_ttl=RESULT_TTL_S,
-        failure_ttl=FAILURE_TTL_S,
-    )
+    job_queue = JsonQueue(queue, connection=connection)
+
+    def enqueue(pipeline: Pipeline | None, job_id: str | None) -> Job:
+        return job_queue.enqueue_call(
+            CURRICULUM_FUNC,
+            args=(body,),
+            timeout=settings.job_timeout_s if settings else None,
+            result_ttl=RESULT_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            job_id=job_id,
+            pipeline=pipeline,
+        )
+
+    if dedupe:
+        return enqueue_once(connection, idempotency_key(body), enqueue, ttl_s=RESULT_TTL_S)
+    job = enqueue(None, None)
     return job.id, job.get_status(refresh=False).value
 
 

@@ -1,7 +1,8 @@
 """``jobs.curriculum.generate_curriculum``: the job other services enqueue.
 
 A thin wrapper: it turns the worker's settings into a generator configuration, reports progress
-into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches.
+into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches and for the
+lock that keeps identical requests running at once from being generated twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from jobs.cache import Cache
 from jobs.context import current_settings
 from jobs.generation import generate
 from jobs.generators import GeneratorConfig
+from jobs.singleflight import SingleFlight
 from worker.settings import Settings
 
 
@@ -36,5 +38,8 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
 
+    settings = current_settings()
     cache = Cache(job.connection) if job is not None else None
-    return generate(request, generator_config(current_settings()), progress, cache)
+    # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.
+    flight = SingleFlight(job.connection, wait_s=settings.job_timeout_s) if job is not None else None
+    return generate(request, generator_config(settings), progress, cache, flight)

@@ -43,9 +43,10 @@ def emit_json(payload: Any) -> None:
 
 
 def _register_commands() -> None:
-    from worker.commands import doctor, jobs, run, stats
+    from worker.commands import doctor, jobs, run, schema, stats
 
-    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor, stats.stats):
+    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor, stats.stats,
+                    schema.schema):
         cli.add_command(command)
 
 

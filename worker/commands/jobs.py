@@ -33,15 +33,22 @@ def _read_request(file: TextIO | None, topics: tuple[str, ...]) -> list[Any]:
 @click.option("--wait", is_flag=True, help="Show progress and print the result.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-q", "--queue", default=None, help="Queue (default: the first of WORKER_QUEUES).")
+@click.option("--no-dedupe", is_flag=True,
+              help="Always enqueue a new job, even when the same request is queued, running or finished.")
 @click.pass_obj
 def enqueue(settings: Settings, file: TextIO | None, topics: tuple[str, ...], wait: bool, as_json: bool,
-            queue: str | None) -> None:
-    """Validate a curriculum request, enqueue it and print the job id."""
+            queue: str | None, no_dedupe: bool) -> None:
+    """Validate a curriculum request, enqueue it and print the job id.
+
+    A request equal to one already queued, running or finished (result still stored) prints that
+    job's id instead of enqueueing it again; --no-dedupe turns this off.
+    """
     requests = _read_request(file, topics)
     connection = connect(settings)
     queue_name = queue or settings.worker_queues[0]
     for request in requests:
-        job_id, status = client.enqueue_curriculum(connection, request, queue=queue_name, settings=settings)
+        job_id, status = client.enqueue_curriculum(connection, request, queue=queue_name, settings=settings,
+                                                   dedupe=not no_dedupe)
         if not wait:
             emit_json({"job_id": job_id, "status": status}) if as_json else click.echo(job_id)
             continue
