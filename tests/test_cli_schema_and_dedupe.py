@@ -81,3 +81,10 @@ def test_enqueue_of_a_finished_request_reports_it_finished(redis_url: str) -> No
     assert run_cli("run", "--burst", env=env).returncode == 0
     again = json.loads(run_cli("enqueue", "--topic", "Set theory", "--json", env=env).stdout)
     assert again == {"job_id": first["job_id"], "status": "finished"}
+
+
+def test_schema_needs_no_valid_configuration() -> None:
+    """`schema` works even where the environment is broken: it reads no settings."""
+    result = run_cli("schema", "--compact", env=clean_env(REDIS_MAX_RETRIES="not-a-number"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["type"] == "object"

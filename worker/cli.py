@@ -23,16 +23,17 @@ from worker.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def load_settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
+# Commands that need neither Redis nor configuration: they work even where the environment is
+# not (yet) set up, e.g. a web service fetching the request schema in its own CI.
+NO_SETTINGS = frozenset({"schema"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Runs and operates the curriculum-generation worker."""
+    if ctx.invoked_subcommand in NO_SETTINGS:
+        return
     settings = Settings.from_env()
     configure_logging(settings)
     ctx.obj = settings
