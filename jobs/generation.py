@@ -52,15 +52,16 @@ def generate(
     if cache is None:
         return _generate(generator, parsed, progress, None, key, context)
     hit = _cached(cache, key, parsed)
-    if hit is None and flight is not None:
+    if hit is None:
+        if flight is None:
+            return _generate(generator, parsed, progress, cache, key, context)
+
         def lookup() -> dict[str, Any] | None:
             return _cached(cache, key, parsed)
 
         with flight.turn(key, lookup, lambda: guarded_progress(progress)("waiting", 0, 1)) as hit:
             if hit is None:
                 return _generate(generator, parsed, progress, cache, key, context)
-    if hit is None:
-        return _generate(generator, parsed, progress, cache, key, context)
     logger.info("curriculum served from cache", extra={"event": "curriculum.cached", **context})
     guarded_progress(progress)("cached", 1, 1)
     return hit
