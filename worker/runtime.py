@@ -31,7 +31,7 @@ from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicMixin
 from worker.resilience import ResilientDequeueMixin
 from worker.settings import Settings
-from worker.shutdown import DeadlineShutdownMixin, die_with_parent
+from worker.shutdown import DeadlineShutdownMixin
 from worker.stall_guard import StallGuardMixin
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,6 @@ class CurriculumWorker(
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None) -> CurriculumWorker:
     context.install(settings)
-    os.register_at_fork(after_in_child=die_with_parent)
     return CurriculumWorker(
         list(queues or settings.worker_queues),
         settings=settings,

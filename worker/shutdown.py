@@ -10,7 +10,6 @@ counted neither as a retry nor as a stall, and the worker exits 0.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -31,19 +30,30 @@ SHUTDOWN_REQUEUES_FIELD = "cw_shutdown_requeues"
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when its parent dies.
+_forking_pid = 0
 
-    Registered to run in every child the worker forks (work horses, RQ's scheduler). Without it, a
-    worker killed by SIGKILL or the OOM killer leaves its horse running unsupervised; the stall
-    sweep would then requeue a job that is still being worked on, and it would run twice.
+
+def install_die_with_parent() -> None:
+    """Linux: every child forked from now on (work horses, RQ's scheduler) dies with its parent.
+
+    Without it, a worker killed by SIGKILL or the OOM killer leaves its horse running unsupervised;
+    the stall sweep would then requeue a job that is still being worked on, and it would run twice.
+    ``prctl`` is resolved once here: looking libc up in every child costs a subprocess per job.
     """
     if not sys.platform.startswith("linux"):
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def before_fork() -> None:
+        global _forking_pid
+        _forking_pid = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != _forking_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    os.register_at_fork(before=before_fork, after_in_child=in_child)
 
 
 class DeadlineShutdownMixin(WorkerBase):

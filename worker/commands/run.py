@@ -10,6 +10,7 @@ from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable
 from worker.runtime import build_worker
 from worker.settings import Settings
+from worker.shutdown import install_die_with_parent
 
 
 @click.command()
@@ -19,6 +20,7 @@ from worker.settings import Settings
 def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
     """Start the worker (what the Procfile and render.yaml start)."""
     reporting.init_sentry(settings)
+    install_die_with_parent()
     connection = connect(settings)
     worker = build_worker(settings, connection, list(queues) or None)
     try:
