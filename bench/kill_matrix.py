@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import random
 import signal
 import sys
@@ -61,7 +62,9 @@ class Kill:
 def settings_env(redis_url: str) -> dict[str, str]:
     return worker_env(redis_url, WORKER_HEARTBEAT_INTERVAL=str(HEARTBEAT_S),
                       WORKER_STALL_TIMEOUT=str(STALL_TIMEOUT_S), WORKER_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT_S),
-                      JOB_MAX_STALLS="50", JOB_RETRY_DELAY="1", LOG_LEVEL="INFO")
+                      JOB_MAX_STALLS="50", JOB_RETRY_DELAY="1", LOG_LEVEL="INFO",
+                      # SIGABRT then dumps every thread's stack into the log: see ``stuck_after_sigterm``.
+                      PYTHONFAULTHANDLER="1")
 
 
 def start_time(pid: int) -> str | None:
@@ -106,6 +109,7 @@ class Matrix:
         self.kills: list[Kill] = []
         self.unexpected_exits = 0
         self.job_ids: list[str] = []
+        self.stuck: list[dict[str, Any]] = []
 
     def spawn(self, *args: str) -> WorkerProcess:
         proc = WorkerProcess(self.env, *args)
@@ -150,9 +154,34 @@ class Matrix:
             time.sleep(0.5)
         return False
 
+    def stuck_after_sigterm(self, grace_s: float = SHUTDOWN_TIMEOUT_S + 10) -> list[dict[str, Any]]:
+        """SIGTERMed workers still running ``grace_s`` after the signal; SIGABRT logs where they are stuck."""
+        stuck = []
+        for kill in self.kills:
+            proc = kill.victim
+            if kill.kind != "sigterm":
+                continue
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=max(0.0, kill.at + grace_s - time.time()))
+            if proc.process.poll() is not None:
+                continue
+            after_s = round(time.time() - kill.at, 1)
+            proc.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=10)
+            lines = proc.text().splitlines()
+            events = [json.loads(x) for x in lines if x.startswith("{")]
+            stuck.append({"still_running_after_s": after_s, "log": str(proc.log_path),
+                          "last_event": events[-1]["event"] if events else None,
+                          "alive_before_sigterm_s": round(kill.at - parse_ts(events[0]["timestamp"]), 2)
+                          if events else None,
+                          "stack": [x for x in lines if not x.startswith("{")][-60:]})
+        return stuck
+
     def drain(self) -> int:
         """Survivors finish what they can, stop on SIGTERM; then burst workers drain the rest."""
         self.wait_all_ended(timeout=60 + 2 * STALL_TIMEOUT_S + self.args.jobs * self.args.max_sleep / 3)
+        self.stuck = self.stuck_after_sigterm()
         for proc in self.live:
             proc.terminate()
         for proc in self.live:
@@ -236,6 +265,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
         "busy_sigkills": busy_sigkills, "stalls_detected": len(stalled), "interrupted_not_detected": undetected,
         "requeued_on_sigterm": requeued_shutdown,
         "sigterm_exit_codes": {str(k): v for k, v in sigterm_exits.items()},
+        "stuck_after_sigterm": m.stuck,
         "orphans_alive_after_parent_kill": orphans,
         "unexpected_worker_exits": m.unexpected_exits,
         "stall_latency_s": {"n": len(latencies), "p50": median(latencies),
@@ -265,7 +295,9 @@ def summary(r: dict[str, Any]) -> str:
         ("stall latency worst (s)", lat["worst"], f"<= {lat['bound']}",
          "ok" if lat["worst"] <= lat["bound"] else "over"),
         ("requeued on SIGTERM", r["requeued_on_sigterm"], "", ""),
-        ("SIGTERM exit codes", r["sigterm_exit_codes"], "all 0", ""),
+        ("SIGTERM exit codes (-6: stuck, see below)", r["sigterm_exit_codes"], "all 0", ""),
+        ("SIGTERMed workers still running at the end", len(r["stuck_after_sigterm"]), "0",
+         "ok" if not r["stuck_after_sigterm"] else "FINDING"),
         ("children alive after parent SIGKILL", r["orphans_alive_after_parent_kill"], "0", ""),
         ("final status", r["final_status"], "", ""),
         ("wall time (s)", r["wall_s"], "", ""),
@@ -296,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         result = analyse(matrix, final, bursts, time.monotonic() - began)
         conn.close()
     print(summary(result))
+    for stuck in result["stuck_after_sigterm"]:
+        print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
+              f"log {stuck['log']}; its stack on SIGABRT:")
+        print("\n".join(stuck["stack"]))
     print(f"written to {write_results({'kill_matrix': result}, 'kill_matrix.json')}")
     return 1 if result["lost"] or result["finished_twice"] else 0
 
