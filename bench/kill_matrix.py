@@ -247,6 +247,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
         busy_sigkills += bool(interrupted)
         undetected += len(interrupted - {e["job_id"] for e in hits})
     orphans = sum(1 for k in m.kills for pid, st in k.orphans if st and start_time(pid) == st)
+    sigterm_busy = sum(1 for k in m.kills if k.kind == "sigterm"
+                       and any(e.get("event") == "worker.stopping" and e.get("busy") for e in k.victim.events()))
     sigterm_exits = Counter(k.victim.process.poll() for k in m.kills if k.kind == "sigterm")
 
     return {
@@ -263,7 +265,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
         "max_runs_of_one_job": max(started.values(), default=0),
         "job_started_events": sum(started.values()),
         "busy_sigkills": busy_sigkills, "stalls_detected": len(stalled), "interrupted_not_detected": undetected,
-        "requeued_on_sigterm": requeued_shutdown,
+        "requeued_on_sigterm": requeued_shutdown, "sigterm_while_busy": sigterm_busy,
         "sigterm_exit_codes": {str(k): v for k, v in sigterm_exits.items()},
         "stuck_after_sigterm": m.stuck,
         "orphans_alive_after_parent_kill": orphans,
@@ -294,7 +296,8 @@ def summary(r: dict[str, Any]) -> str:
         ("stall latency p50 (s)", lat["p50"], f"<= {lat['bound']} (lease + 1 beat)", ""),
         ("stall latency worst (s)", lat["worst"], f"<= {lat['bound']}",
          "ok" if lat["worst"] <= lat["bound"] else "over"),
-        ("requeued on SIGTERM", r["requeued_on_sigterm"], "", ""),
+        ("SIGTERMs that hit a busy worker", r["sigterm_while_busy"], "", ""),
+        ("  jobs requeued at the shutdown deadline", r["requeued_on_sigterm"], "", ""),
         ("SIGTERM exit codes (-6: stuck, see below)", r["sigterm_exit_codes"], "all 0", ""),
         ("SIGTERMed workers still running at the end", len(r["stuck_after_sigterm"]), "0",
          "ok" if not r["stuck_after_sigterm"] else "FINDING"),
