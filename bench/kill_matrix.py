@@ -1,0 +1,343 @@
+"""Kill matrix: workers are SIGKILLed and SIGTERMed at random moments while they work a queue.
+
+``python -m bench.kill_matrix --jobs 200 --kills 100``
+
+Several ``curriculum-worker run`` processes work canary jobs with small random sleeps. At random
+moments one of them is hit with one of three signals and replaced at once by a fresh worker:
+
+* ``sigkill``        the worker and its children (work horse, scheduler) together, as when a
+                     container or machine dies (``WorkerProcess.kill_hard``);
+* ``sigkill-parent`` the worker alone; its children must die with it (PR_SET_PDEATHSIG);
+* ``sigterm``        a deploy: the running job gets WORKER_SHUTDOWN_TIMEOUT, then goes back.
+
+When the kills are done the survivors keep working until every job has ended (bounded), are
+stopped with SIGTERM, and a final ``--burst`` worker drains whatever is left. Reported:
+
+* lost jobs: not ``finished`` in Redis at the end (must be 0);
+* jobs run more than once (``job.started`` > 1): expected after kills, split into runs that were
+  interrupted and re-run, and jobs completed twice (``job.finished`` > 1, must be 0);
+* stall-detection latency: from a SIGKILL to the ``job.stalled`` event naming the killed worker,
+  worst case and p50, beside the designed bound (stall timeout + one heartbeat interval);
+* children of a ``sigkill-parent`` victim still alive afterwards (must be 0).
+
+Exits 1 if a job is lost or finished twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.common import QUEUE, median, parse_ts, percentile, private_redis, table, worker_env, write_results
+from tests.workers import WorkerProcess
+from worker.jsonjob import JsonQueue
+
+HEARTBEAT_S = 1
+STALL_TIMEOUT_S = 3
+SHUTDOWN_TIMEOUT_S = 1
+KINDS = ("sigkill", "sigkill-parent", "sigterm")
+KIND_WEIGHTS = (0.4, 0.3, 0.3)
+PER_JOB_OVERHEAD_S = 0.15  # fork + bookkeeping per job on this machine, for pacing the kills only
+
+
+@dataclass
+class Kill:
+    kind: str
+    at: float  # epoch seconds, taken just before the signal
+    victim: WorkerProcess
+    orphans: list[tuple[int, str]] = field(default_factory=list)  # (pid, /proc stat start time)
+
+
+def settings_env(redis_url: str) -> dict[str, str]:
+    return worker_env(redis_url, WORKER_HEARTBEAT_INTERVAL=str(HEARTBEAT_S),
+                      WORKER_STALL_TIMEOUT=str(STALL_TIMEOUT_S), WORKER_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT_S),
+                      JOB_MAX_STALLS="50", JOB_RETRY_DELAY="1", LOG_LEVEL="INFO",
+                      # SIGABRT then dumps every thread's stack into the log: see ``stuck_after_sigterm``.
+                      PYTHONFAULTHANDLER="1")
+
+
+def start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time), or None if the process is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = stat.rsplit(")", 1)[1].split()
+    return None if rest[0] in ("Z", "X") else rest[19]
+
+
+def hit(victim: WorkerProcess, kind: str) -> Kill:
+    kill = Kill(kind, time.time(), victim)
+    if kind == "sigkill":
+        with contextlib.suppress(ProcessLookupError):
+            victim.kill_hard()
+    elif kind == "sigkill-parent":
+        kill.orphans = [(pid, start_time(pid) or "") for pid in victim.children()]
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait(timeout=10)
+    else:
+        victim.terminate()
+    return kill
+
+
+def statuses(conn: redis.Redis, job_ids: list[str]) -> list[str]:
+    pipe = conn.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(f"rq:job:{job_id}", "status")
+    return [(s.decode() if s else "missing") for s in pipe.execute()]
+
+
+class Matrix:
+    def __init__(self, args: argparse.Namespace, redis_url: str, conn: redis.Redis) -> None:
+        self.args = args
+        self.env = settings_env(redis_url)
+        self.conn = conn
+        self.rng = random.Random(args.seed)
+        self.procs: list[WorkerProcess] = []
+        self.live: list[WorkerProcess] = []
+        self.kills: list[Kill] = []
+        self.unexpected_exits = 0
+        self.job_ids: list[str] = []
+        self.stuck: list[dict[str, Any]] = []
+
+    def spawn(self, *args: str) -> WorkerProcess:
+        proc = WorkerProcess(self.env, *args)
+        self.procs.append(proc)
+        return proc
+
+    def enqueue(self) -> None:
+        queue = JsonQueue(QUEUE, connection=self.conn)
+        for _ in range(self.args.jobs):
+            sleep_s = round(self.rng.uniform(self.args.min_sleep, self.args.max_sleep), 3)
+            # Keep results for the whole run: RQ's default 500 s result TTL would look like loss.
+            job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1)
+            self.job_ids.append(job.id)
+
+    def kill_phase(self) -> None:
+        a = self.args
+        self.live = [self.spawn() for _ in range(a.workers)]
+        for proc in self.live:
+            proc.wait_for("worker.started", timeout=30)
+        work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / a.workers
+        mean_gap = max(0.2, work_s / max(1, a.kills))
+        for _ in range(a.kills):
+            time.sleep(self.rng.uniform(0.3 * mean_gap, 1.7 * mean_gap))
+            self.replace_dead()
+            index = self.rng.randrange(len(self.live))
+            kind = self.rng.choices(KINDS, KIND_WEIGHTS)[0]
+            self.kills.append(hit(self.live[index], kind))
+            self.live[index] = self.spawn()
+
+    def replace_dead(self) -> None:
+        for index, proc in enumerate(self.live):
+            if proc.process.poll() is not None:
+                self.unexpected_exits += 1
+                self.live[index] = self.spawn()
+
+    def wait_all_ended(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(s in ("finished", "failed") for s in statuses(self.conn, self.job_ids)):
+                return True
+            self.replace_dead()
+            time.sleep(0.5)
+        return False
+
+    def stuck_after_sigterm(self, grace_s: float = SHUTDOWN_TIMEOUT_S + 10) -> list[dict[str, Any]]:
+        """SIGTERMed workers still running ``grace_s`` after the signal; SIGABRT logs where they are stuck."""
+        stuck = []
+        for kill in self.kills:
+            proc = kill.victim
+            if kill.kind != "sigterm":
+                continue
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=max(0.0, kill.at + grace_s - time.time()))
+            if proc.process.poll() is not None:
+                continue
+            after_s = round(time.time() - kill.at, 1)
+            proc.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=10)
+            lines = proc.text().splitlines()
+            events = [json.loads(x) for x in lines if x.startswith("{")]
+            stuck.append({"still_running_after_s": after_s, "log": str(proc.log_path),
+                          "last_event": events[-1]["event"] if events else None,
+                          "alive_before_sigterm_s": round(kill.at - parse_ts(events[0]["timestamp"]), 2)
+                          if events else None,
+                          "stack": [x for x in lines if not x.startswith("{")][-60:]})
+        return stuck
+
+    def drain(self) -> int:
+        """Survivors finish what they can, stop on SIGTERM; then burst workers drain the rest."""
+        self.wait_all_ended(timeout=60 + 2 * STALL_TIMEOUT_S + self.args.jobs * self.args.max_sleep / 3)
+        self.stuck = self.stuck_after_sigterm()
+        for proc in self.live:
+            proc.terminate()
+        for proc in self.live:
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=SHUTDOWN_TIMEOUT_S + 20)
+        bursts = 0
+        for _ in range(3):
+            if all(s == "finished" for s in statuses(self.conn, self.job_ids)):
+                break
+            time.sleep(STALL_TIMEOUT_S + HEARTBEAT_S)  # let any lease that is still running expire
+            bursts += 1
+            self.spawn("--burst").wait(timeout=300)
+        return bursts
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(Exception):
+                proc.stop()
+
+
+def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    """Worker name per process (by id()), and every event of every process."""
+    names: dict[int, str] = {}
+    everything: list[dict[str, Any]] = []
+    for proc in procs:
+        events = proc.events()
+        everything.extend(events)
+        started = next((e for e in events if e.get("event") == "worker.started"), None)
+        if started is not None:
+            names[id(proc)] = started["worker"]
+    return names, everything
+
+
+def unfinished_jobs(victim: WorkerProcess) -> set[str]:
+    """Jobs the victim started and did not end (finished, failed or requeued) before it died."""
+    started, ended = set(), set()
+    for e in victim.events():
+        if e.get("event") == "job.started":
+            started.add(e["job_id"])
+        elif e.get("event") in ("job.finished", "job.failed", "job.requeued"):
+            ended.add(e["job_id"])
+    return started - ended
+
+
+def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str, Any]:
+    names, events = event_index(m.procs)
+    started = Counter(e["job_id"] for e in events if e.get("event") == "job.started")
+    finished = Counter(e["job_id"] for e in events if e.get("event") == "job.finished")
+    stalled = [e for e in events if e.get("event") == "job.stalled"]
+    requeued_shutdown = sum(1 for e in events if e.get("event") == "job.requeued" and e.get("reason") == "shutdown")
+    by_status = Counter(final)
+    lost = [j for j, s in zip(m.job_ids, final, strict=True) if s != "finished"]
+
+    latencies: list[float] = []
+    busy_sigkills = undetected = 0
+    for kill in m.kills:
+        if kill.kind == "sigterm":
+            continue
+        name = names.get(id(kill.victim))
+        hits = [e for e in stalled if name is not None and e.get("worker") == name]
+        latencies.extend(parse_ts(e["timestamp"]) - kill.at for e in hits)
+        interrupted = unfinished_jobs(kill.victim)
+        busy_sigkills += bool(interrupted)
+        undetected += len(interrupted - {e["job_id"] for e in hits})
+    orphans = sum(1 for k in m.kills for pid, st in k.orphans if st and start_time(pid) == st)
+    sigterm_busy = sum(1 for k in m.kills if k.kind == "sigterm"
+                       and any(e.get("event") == "worker.stopping" and e.get("busy") for e in k.victim.events()))
+    sigterm_exits = Counter(k.victim.process.poll() for k in m.kills if k.kind == "sigterm")
+
+    return {
+        "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
+        "kinds": dict(Counter(k.kind for k in m.kills)),
+        "settings": {"heartbeat_s": HEARTBEAT_S, "stall_timeout_s": STALL_TIMEOUT_S,
+                     "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S, "max_stalls": 50,
+                     "sleep_s": [m.args.min_sleep, m.args.max_sleep]},
+        "final_status": dict(by_status), "lost": len(lost), "lost_ids": lost[:20],
+        "ran_more_than_once": sum(1 for c in started.values() if c > 1),
+        "interrupted_and_rerun": sum(1 for j, c in started.items() if c > 1 and finished[j] <= 1),
+        "finished_twice": sum(1 for c in finished.values() if c > 1),
+        "never_started": sum(1 for j in m.job_ids if started[j] == 0),
+        "max_runs_of_one_job": max(started.values(), default=0),
+        "job_started_events": sum(started.values()),
+        "busy_sigkills": busy_sigkills, "stalls_detected": len(stalled), "interrupted_not_detected": undetected,
+        "requeued_on_sigterm": requeued_shutdown, "sigterm_while_busy": sigterm_busy,
+        "sigterm_exit_codes": {str(k): v for k, v in sigterm_exits.items()},
+        "stuck_after_sigterm": m.stuck,
+        "orphans_alive_after_parent_kill": orphans,
+        "unexpected_worker_exits": m.unexpected_exits,
+        "stall_latency_s": {"n": len(latencies), "p50": median(latencies),
+                            "worst": max(latencies, default=float("nan")),
+                            "best": min(latencies, default=float("nan")),
+                            "p90": percentile(latencies, 90) if latencies else float("nan"),
+                            "bound": STALL_TIMEOUT_S + HEARTBEAT_S},
+        "final_bursts": bursts, "wall_s": round(wall_s, 1),
+    }
+
+
+def summary(r: dict[str, Any]) -> str:
+    lat = r["stall_latency_s"]
+    rows = [
+        ("jobs / kills / workers", f"{r['jobs']} / {r['kills']} / {r['workers']}", "", ""),
+        ("kills by kind", ", ".join(f"{k}={v}" for k, v in sorted(r["kinds"].items())), "", ""),
+        ("lost (not finished at the end)", r["lost"], "0", "ok" if r["lost"] == 0 else "FAIL"),
+        ("finished twice", r["finished_twice"], "0", "ok" if r["finished_twice"] == 0 else "FAIL"),
+        ("ran more than once", r["ran_more_than_once"], "expected after kills", ""),
+        ("  of which interrupted, then re-run", r["interrupted_and_rerun"], "", ""),
+        ("max runs of one job", r["max_runs_of_one_job"], "", ""),
+        ("SIGKILLs that hit a running job", r["busy_sigkills"], "", ""),
+        ("job.stalled events", r["stalls_detected"], "", ""),
+        ("interrupted jobs never detected", r["interrupted_not_detected"], "0",
+         "ok" if r["interrupted_not_detected"] == 0 else "CHECK"),
+        ("stall latency p50 (s)", lat["p50"], f"<= {lat['bound']} (lease + 1 beat)", ""),
+        ("stall latency worst (s)", lat["worst"], f"<= {lat['bound']}",
+         "ok" if lat["worst"] <= lat["bound"] else "over"),
+        ("SIGTERMs that hit a busy worker", r["sigterm_while_busy"], "", ""),
+        ("  jobs requeued at the shutdown deadline", r["requeued_on_sigterm"], "", ""),
+        ("SIGTERM exit codes (-6: stuck, see below)", r["sigterm_exit_codes"], "all 0", ""),
+        ("SIGTERMed workers still running at the end", len(r["stuck_after_sigterm"]), "0",
+         "ok" if not r["stuck_after_sigterm"] else "FINDING"),
+        ("children alive after parent SIGKILL", r["orphans_alive_after_parent_kill"], "0", ""),
+        ("final status", r["final_status"], "", ""),
+        ("wall time (s)", r["wall_s"], "", ""),
+    ]
+    return table("kill matrix", rows, ("figure", "value", "target", ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.kill_matrix", description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--min-sleep", type=float, default=0.1)
+    parser.add_argument("--max-sleep", type=float, default=1.5)
+    args = parser.parse_args(argv)
+    began = time.monotonic()
+    with private_redis() as server:
+        conn = server.client()
+        matrix = Matrix(args, server.url, conn)
+        try:
+            matrix.enqueue()
+            matrix.kill_phase()
+            bursts = matrix.drain()
+            final = statuses(conn, matrix.job_ids)
+        finally:
+            matrix.stop_all()
+        result = analyse(matrix, final, bursts, time.monotonic() - began)
+        conn.close()
+    print(summary(result))
+    for stuck in result["stuck_after_sigterm"]:
+        print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
+              f"log {stuck['log']}; its stack on SIGABRT:")
+        print("\n".join(stuck["stack"]))
+    print(f"written to {write_results({'kill_matrix': result}, 'kill_matrix.json')}")
+    return 1 if result["lost"] or result["finished_twice"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
