@@ -10,12 +10,14 @@ function).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
 import socket
 from typing import Any
 
+import redis
 from redis import Redis
 from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
@@ -24,7 +26,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from jobs import context
-from jobs.registry import is_registered
+from jobs.registry import REGISTERED_JOBS, is_registered
 from worker import events, reporting
 from worker.failures import FailureHandlingMixin
 from worker.jsonjob import JsonJob, JsonQueue
@@ -86,10 +88,18 @@ class CurriculumWorker(
         events.worker_event("worker.started", self.name, queues=",".join(self.queue_names()), pid=os.getpid())
 
     def teardown(self) -> None:
+        counts = self._job_counts() if not self.is_horse else {}
         super().teardown()
         if not self.is_horse:
-            events.worker_event("worker.stopped", self.name, jobs_ok=self.successful_job_count,
-                                jobs_failed=self.failed_job_count)
+            events.worker_event("worker.stopped", self.name, **counts)
+
+    def _job_counts(self) -> dict[str, int]:
+        # Work horses count their jobs in the worker's Redis hash; the parent's own counters stay 0.
+        try:
+            ok, failed = self.connection.hmget(self.key, "successful_job_count", "failed_job_count")
+        except redis.RedisError:
+            return {}
+        return {"jobs_ok": int(ok or 0), "jobs_failed": int(failed or 0)}
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         reason = refusal_reason(job)
@@ -113,8 +123,22 @@ class CurriculumWorker(
             pipe.execute()
 
 
+def preload_job_code(settings: Settings) -> None:
+    """Import the registered job modules (and the chosen generator) once, in the parent.
+
+    Work horses are forked per job: what the parent has imported they share copy-on-write, instead
+    of each importing pydantic models and the openai SDK again (tens of MB and milliseconds a job).
+    Only allowlisted modules are imported.
+    """
+    for func in sorted(REGISTERED_JOBS):
+        importlib.import_module(func.rsplit(".", 1)[0])
+    generator = "openai_generator" if settings.curriculum_generator == "openai" else "offline"
+    importlib.import_module(f"jobs.generators.{generator}")
+
+
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None) -> CurriculumWorker:
     context.install(settings)
+    preload_job_code(settings)
     return CurriculumWorker(
         list(queues or settings.worker_queues),
         settings=settings,
