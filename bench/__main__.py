@@ -24,6 +24,11 @@ BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, An
 
 
 def main(only: list[str]) -> int:
+    unknown = sorted(set(only) - {name for name, _, _ in BENCHMARKS})
+    if unknown:
+        names = ", ".join(name for name, _, _ in BENCHMARKS)
+        print(f"usage: python -m bench [NAME...]; unknown: {', '.join(unknown)}; names: {names}", file=sys.stderr)
+        return 2
     began = time.monotonic()
     results: dict[str, Any] = {"machine": machine()}
     print(f"machine: {results['machine']}\n", flush=True)

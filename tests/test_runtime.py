@@ -222,3 +222,15 @@ def test_redis_restart_mid_run_loses_nothing(server: RedisServer, conn: redis.Re
     assert sorted(started) == sorted(ours), "each job ran exactly once"
     worker.terminate()
     assert worker.wait(timeout=20) == 0
+
+
+def test_sigterm_while_still_connecting_exits_0(workers: list[WorkerProcess]) -> None:
+    """A deploy's SIGTERM that reaches a worker still waiting for Redis ends it cleanly (exit 0)."""
+    from tests.servers import free_port
+
+    worker = WorkerProcess(clean_env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", LOG_FORMAT="json",
+                                     REDIS_MAX_RETRIES="20", REDIS_RETRY_DELAY="500"))
+    workers.append(worker)
+    worker.wait_for("redis.retrying")
+    worker.terminate()
+    assert worker.wait(timeout=10) == 0

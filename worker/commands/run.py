@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import click
 import redis
 
@@ -13,12 +15,20 @@ from worker.settings import Settings
 from worker.shutdown import install_die_with_parent
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @click.command()
 @click.option("-q", "--queue", "queues", multiple=True, help="Queue to work (repeatable); default WORKER_QUEUES.")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.pass_obj
 def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
     """Start the worker (what the Procfile and render.yaml start)."""
+    # A deploy may signal a worker that is still starting (no job held yet): leave cleanly, exit 0,
+    # until RQ installs its own handlers in work().
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     reporting.init_sentry(settings)
     install_die_with_parent()
     connection = connect(settings)
