@@ -99,11 +99,46 @@ def build_redis(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(effective_url(settings), **kwargs)
 
 
+class Reconnect:
+    """The reconnect policy, shared by start-up and the worker's idle loop.
+
+    ``REDIS_MAX_RETRIES`` waits with the settings' backoff, each logged as ``redis.retrying``; then,
+    or at once for errors waiting cannot fix (TLS, auth), ``RedisUnavailable`` naming the fix.
+    """
+
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        self.backoff = backoff_policy(settings)
+        self.where = endpoint(settings)
+        self.failures = 0
+
+    def wait_or_give_up(self, exc: BaseException) -> None:
+        diagnosis = diagnose(exc, self.where)
+        limit = self.settings.redis_max_retries
+        if not diagnosis.transient or self.failures >= limit:
+            logger.error("redis.unavailable %s", diagnosis.message,
+                         extra={"event": "redis.unavailable", "endpoint": str(self.where),
+                                "retries": self.failures})
+            raise RedisUnavailable(diagnosis.message) from exc
+        delay = self.backoff.compute(self.failures)
+        self.failures += 1
+        logger.warning("redis.retrying %s: %s; attempt %d of %d in %.2fs", self.where, diagnosis.reason,
+                       self.failures, limit, delay,
+                       extra={"event": "redis.retrying", "endpoint": str(self.where), "attempt": self.failures,
+                              "max_retries": limit, "delay_s": round(delay, 3)})
+        self.sleep(delay)
+
+    def succeeded(self) -> int:
+        """Reset after a success; returns how many failures came before it."""
+        failures, self.failures = self.failures, 0
+        return failures
+
+
 def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> redis.Redis:
     """Build a client and PING until it answers, or raise RedisUnavailable with a likely fix.
 
-    Transient errors are retried ``REDIS_MAX_RETRIES`` times with the backoff policy; TLS and
-    authentication failures are not, since waiting does not fix a certificate or a password.
+    The PING runs with per-command retries off, so start-up waits follow ``Reconnect`` alone.
     """
     where = endpoint(settings)
     if where.scheme == "rediss" and not settings.redis_tls_verify:
@@ -115,42 +150,20 @@ def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> 
         )
     client = build_redis(settings)
     client.set_retry(Retry(NoBackoff(), 0, RETRYABLE_ERRORS))
-    backoff = backoff_policy(settings)
-    attempt = 0
+    reconnect = Reconnect(settings, sleep)
     try:
         while True:
             try:
                 client.ping()
                 return client
             except redis.RedisError as exc:
-                diagnosis = diagnose(exc, where)
-                if not diagnosis.transient or attempt >= settings.redis_max_retries:
-                    _log_unavailable(where, diagnosis, attempt)
+                try:
+                    reconnect.wait_or_give_up(exc)
+                except RedisUnavailable:
                     client.close()
-                    raise RedisUnavailable(diagnosis.message) from exc
-                delay = backoff.compute(attempt)
-                attempt += 1
-                logger.warning(
-                    "redis.retrying %s: %s; attempt %d of %d in %.2fs",
-                    where,
-                    diagnosis.reason,
-                    attempt,
-                    settings.redis_max_retries,
-                    delay,
-                    extra={"event": "redis.retrying", "endpoint": str(where), "attempt": attempt,
-                           "max_retries": settings.redis_max_retries, "delay_s": round(delay, 3)},
-                )
-                sleep(delay)
+                    raise
     finally:
         client.set_retry(command_retry(settings))
-
-
-def _log_unavailable(where: Endpoint, diagnosis: Diagnosis, retries: int) -> None:
-    logger.error(
-        "redis.unavailable %s",
-        diagnosis.message,
-        extra={"event": "redis.unavailable", "endpoint": str(where), "retries": retries},
-    )
 
 
 @dataclass(frozen=True)

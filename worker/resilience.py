@@ -10,7 +10,6 @@ Short blips inside a job are absorbed below this, by redis-py's per-command ``Re
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from rq.exceptions import DequeueTimeout
@@ -18,7 +17,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
 
-from worker.connection import backoff_policy, diagnose, endpoint
+from worker.connection import Reconnect
 from worker.errors import RedisUnavailable
 from worker.mixins import WorkerBase
 
@@ -27,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 class ResilientDequeueMixin(WorkerBase):
     fatal_error: RedisUnavailable | None = None
-    _redis_failures = 0
+    _reconnect: Reconnect | None = None
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
@@ -56,28 +55,24 @@ class ResilientDequeueMixin(WorkerBase):
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._redis_failed(exc)
 
+    @property
+    def reconnect(self) -> Reconnect:
+        if self._reconnect is None:
+            self._reconnect = Reconnect(self.settings)
+        return self._reconnect
+
     def _redis_recovered(self) -> None:
-        if self._redis_failures:
-            logger.info("redis.recovered after %d failed attempt(s)", self._redis_failures,
-                        extra={"event": "redis.recovered", "attempts": self._redis_failures})
-        self._redis_failures = 0
+        failures = self.reconnect.succeeded()
+        if failures:
+            logger.info("redis.recovered after %d failed attempt(s)", failures,
+                        extra={"event": "redis.recovered", "attempts": failures})
 
     def _redis_failed(self, exc: BaseException) -> None:
-        where = endpoint(self.settings)
-        diagnosis = diagnose(exc, where)
-        if self._redis_failures >= self.settings.redis_max_retries:
-            self.fatal_error = RedisUnavailable(diagnosis.message)
-            logger.error("redis.unavailable %s", diagnosis.message,
-                         extra={"event": "redis.unavailable", "endpoint": str(where),
-                                "retries": self._redis_failures})
-            raise self.fatal_error from exc
-        delay = backoff_policy(self.settings).compute(self._redis_failures)
-        self._redis_failures += 1
-        logger.warning("redis.retrying %s: %s; attempt %d of %d in %.2fs", where, diagnosis.reason,
-                       self._redis_failures, self.settings.redis_max_retries, delay,
-                       extra={"event": "redis.retrying", "endpoint": str(where), "attempt": self._redis_failures,
-                              "max_retries": self.settings.redis_max_retries, "delay_s": round(delay, 3)})
-        time.sleep(delay)
+        try:
+            self.reconnect.wait_or_give_up(exc)
+        except RedisUnavailable as unavailable:
+            self.fatal_error = unavailable
+            raise
 
     def teardown(self) -> None:
         try:
