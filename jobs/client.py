@@ -17,6 +17,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from worker.errors import JobNotFound, RequestInvalid
+from worker.events import job_context
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.settings import Settings
 
@@ -124,7 +125,7 @@ def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]
             entries.append({
                 "job_id": job.id,
                 "queue": name,
-                "func": _func_name(job),
+                "func": job_context(job)["func"],
                 "ended_at": job.ended_at.isoformat() if job.ended_at else None,
                 "reason": failure_reason(job),
             })
@@ -145,9 +146,3 @@ def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[s
         raise JobNotFound(f"not in any failed-job registry: {', '.join(missing)}")
     return requeued
 
-
-def _func_name(job: Job) -> str | None:
-    try:
-        return str(job.func_name)
-    except Exception:
-        return None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 import trustme
+from rq.job import Job
 
 from tests.servers import RedisServer
 
@@ -32,6 +33,12 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | N
     """Run ``python -m worker`` as an operator would, capturing its output."""
     return subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, input=input)
+
+
+def failure(job: Job) -> str:
+    """The exception text RQ stored for a job's latest (failed) run, or ''."""
+    result = job.latest_result()
+    return (result.exc_string or "") if result is not None else ""
 
 
 @pytest.fixture(scope="session")

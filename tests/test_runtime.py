@@ -11,7 +11,7 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from tests.conftest import clean_env
+from tests.conftest import clean_env, failure
 from tests.servers import RedisServer
 from tests.workers import WorkerProcess
 from worker.jsonjob import JsonQueue
@@ -65,11 +65,6 @@ def canary(conn: redis.Redis, sleep_s: float) -> Job:
 
 def fetch(conn: redis.Redis, job: Job) -> Job:
     return Job.fetch(job.id, connection=conn, serializer=JSONSerializer)
-
-
-def failure(job: Job) -> str:
-    result = job.latest_result()
-    return (result.exc_string or "") if result is not None else ""
 
 
 def test_killed_worker_job_is_recovered_by_another(server: RedisServer, conn: redis.Redis,

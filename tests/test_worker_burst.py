@@ -10,14 +10,9 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from tests.conftest import clean_env, run_cli
+from tests.conftest import clean_env, failure, run_cli
 
 QUEUE = "curriculum_generation"
-
-
-def failure(job: Job) -> str:
-    result = job.latest_result()
-    return (result.exc_string or "") if result is not None else ""
 
 
 def run_burst(redis_url: str, **env: str) -> str:
