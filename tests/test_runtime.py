@@ -229,3 +229,14 @@ def test_sigterm_while_still_connecting_exits_0(workers: list[WorkerProcess]) ->
     worker.wait_for("redis.retrying")
     worker.terminate()
     assert worker.wait(timeout=10) == 0
+
+
+def test_redis_gone_for_good_exits_3_not_0(workers: list[WorkerProcess]) -> None:
+    """When Redis stays away past the retries, the worker exits 3 (never 0) after redis.retrying lines."""
+    lost = RedisServer(password=PASSWORD).start()
+    worker = start(workers, lost, REDIS_MAX_RETRIES="2", REDIS_RETRY_DELAY="100", REDIS_RETRY_MAX_DELAY="200")
+    worker.wait_for("worker.started")
+    lost.stop(kill=True)
+    assert worker.wait(timeout=60) == 3
+    assert len(worker.events("redis.retrying")) == 2
+    assert worker.events("redis.unavailable")
