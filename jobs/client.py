@@ -19,7 +19,9 @@ from rq.registry import FailedJobRegistry
 from worker.errors import JobNotFound, RequestInvalid
 from worker.events import job_context
 from worker.jsonjob import JsonJob, JsonQueue
+from worker.retries import RETRIES_FIELD
 from worker.settings import Settings
+from worker.stalls import STALLS_FIELD
 
 CURRICULUM_FUNC = "jobs.curriculum.generate_curriculum"
 QUEUE = "curriculum_generation"
@@ -140,6 +142,8 @@ def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[s
         present = registry.get_job_ids(cleanup=False)
         for job_id in present if job_ids is None else [j for j in job_ids if j in present]:
             registry.requeue(job_id)
+            # A requeued job starts over: its retries and stalls so far must not count against it.
+            connection.hdel(JsonJob.key_for(job_id), RETRIES_FIELD, STALLS_FIELD)
             requeued.append(job_id)
     missing = [] if job_ids is None else sorted(set(job_ids) - set(requeued))
     if missing:

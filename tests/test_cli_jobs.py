@@ -87,9 +87,11 @@ def test_failed_lists_reasons_and_requeues(redis_url: str) -> None:
     assert [e["job_id"] for e in entries] == [job.id]
     assert "sleep_s" in entries[0]["reason"]
 
+    conn.hset(job.key, mapping={"cw_retries": 3, "cw_stalls": 2})
     requeued = run_cli("failed", "--requeue", job.id, env=env)
     assert requeued.returncode == 0, requeued.stderr
     assert conn.lrange("rq:queue:curriculum_generation", 0, -1) == [job.id.encode()]
+    assert conn.hmget(job.key, "cw_retries", "cw_stalls") == [None, None], "a requeued job starts over"
     missing = run_cli("failed", "--requeue", "ghost-id", env=env)
     assert missing.returncode == 2 and "ghost-id" in missing.stderr
 
@@ -123,3 +125,30 @@ def test_doctor_exits_1_when_redis_may_evict_jobs(redis_url: str) -> None:
         conn.config_set("maxmemory-policy", "noeviction")
     assert result.returncode == 1
     assert "maxmemory-policy is allkeys-lru" in result.stdout
+
+
+def test_redis_lost_while_waiting_exits_3() -> None:
+    """Redis going away during `enqueue --wait` is exit 3 naming the endpoint, not a traceback."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+    from tests.servers import RedisServer
+
+    server = RedisServer().start()
+    env = clean_env(REDIS_URL=server.url, REDIS_MAX_RETRIES="1", REDIS_RETRY_DELAY="100",
+                    REDIS_RETRY_MAX_DELAY="200")
+    waiting = subprocess.Popen([sys.executable, "-m", "worker", "enqueue", "--topic", "Astronomy", "--wait"],
+                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not server.client().llen("rq:queue:curriculum_generation") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.stop(kill=True)
+        _, stderr = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 3, stderr
+    assert f"redis://localhost:{server.port}" in stderr
+    assert "Traceback" not in stderr

@@ -173,6 +173,7 @@ def test_second_signal_requeues_at_once(server: RedisServer, conn: redis.Redis,
     worker.wait_for("job.started", job_id=job.id)
     worker.terminate()
     worker.wait_for("worker.stopping")
+    time.sleep(1.2)  # a second signal within 1 s counts as the same keypress (see shutdown.py)
     worker.terminate()
     assert worker.wait(timeout=15) == 0
     worker.wait_for("job.requeued", job_id=job.id, reason="shutdown")
@@ -239,4 +240,15 @@ def test_redis_gone_for_good_exits_3_not_0(workers: list[WorkerProcess]) -> None
     lost.stop(kill=True)
     assert worker.wait(timeout=60) == 3
     assert len(worker.events("redis.retrying")) == 2
+    assert worker.events("redis.unavailable")
+
+
+def test_redis_gone_during_a_job_exits_3_not_0(workers: list[WorkerProcess]) -> None:
+    """Redis lost for good while a job runs: the worker ends with exit 3 and redis.unavailable."""
+    lost = RedisServer(password=PASSWORD).start()
+    job = canary(lost.client(), 2)
+    worker = start(workers, lost, REDIS_MAX_RETRIES="1", REDIS_RETRY_DELAY="100", REDIS_RETRY_MAX_DELAY="200")
+    worker.wait_for("job.started", job_id=job.id)
+    lost.stop(kill=True)
+    assert worker.wait(timeout=60) == 3
     assert worker.events("redis.unavailable")

@@ -56,3 +56,17 @@ def test_refused_job_is_reported_to_sentry(sentry: ThreadingHTTPServer, conn: re
     assert job.id in bodies
     assert "abc123" in bodies, "release comes from RENDER_GIT_COMMIT"
     assert SENTRY_KEY not in result.stderr + result.stdout
+
+
+def test_job_exception_reaches_sentry_without_the_request(sentry: ThreadingHTTPServer, conn: redis.Redis,
+                                                         redis_url: str) -> None:
+    """A failing job is reported, but its arguments (user data) are not sent."""
+    marker = "private-objective-7f3e"
+    job = Queue("curriculum_generation", connection=conn, serializer=JSONSerializer).enqueue(
+        "jobs.curriculum.generate_curriculum", {"topic": "Go", "objectives": [marker], "level": "expert"})
+    dsn = f"http://{SENTRY_KEY}@127.0.0.1:{sentry.server_address[1]}/1"
+    result = run_cli("run", "--burst", env=clean_env(REDIS_URL=redis_url, SENTRY_DSN=dsn))
+    assert result.returncode == 0, result.stderr
+    bodies = b"\n".join(sentry.received).decode()  # type: ignore[attr-defined]
+    assert "RequestInvalid" in bodies and job.id in bodies
+    assert marker not in bodies

@@ -73,3 +73,21 @@ def test_taken_but_never_started_goes_back_without_a_stall(conn: redis.Redis) ->
     assert [o.action for o in outcomes] == ["orphan_requeued"]
     assert conn.lrange(f"rq:queue:{QUEUE}", 0, -1) == [job_id.encode()]
     assert conn.hget(f"rq:job:{job_id}", "cw_stalls") is None
+
+
+def test_orphan_mark_belongs_to_one_stay_in_the_intermediate_list(conn: redis.Redis) -> None:
+    """A job that left the intermediate list and was taken again later is not mistaken for an orphan."""
+    queue = JsonQueue(QUEUE, connection=conn)
+    job = queue.enqueue("jobs.diagnostics.canary", 0)
+    intermediate = f"{queue.key}:intermediate"
+    conn.lmove(queue.key, intermediate)
+    s = sweeper(conn)
+    t0 = 1_000_000.0
+    assert s.sweep(now=t0) == []  # first seen, marked
+    conn.lrem(intermediate, 0, job.id)  # a live worker started it...
+    assert s.sweep(now=t0 + 5) == []  # ...so the mark goes
+    conn.lpush(intermediate, job.id)  # taken again much later (a retry)
+    assert s.sweep(now=t0 + 70) == [], "an old mark must not make a fresh take look orphaned"
+    outcomes = s.sweep(now=t0 + 74)
+    assert [o.action for o in outcomes] == ["orphan_requeued"]
+    assert conn.lrange(queue.key, 0, -1) == [job.id.encode()]

@@ -12,11 +12,13 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+import redis
 
-from worker.errors import EXIT_USAGE, WorkerError
+from worker.connection import diagnose, endpoint
+from worker.errors import EXIT_USAGE, RedisUnavailable, WorkerError
 from worker.logs import Redactor, configure_logging, secret_values
 from worker.settings import Settings
 
@@ -54,17 +56,34 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _as_unavailable(exc: redis.RedisError) -> WorkerError:
+    try:
+        settings = Settings.from_env()
+    except WorkerError as config_error:
+        return config_error
+    return RedisUnavailable(diagnose(exc, endpoint(settings)).message)
+
+
+def _fail(exc: WorkerError) -> NoReturn:
+    """Print the error without secrets and exit with its code."""
+    redact: Callable[[str], str] = Redactor()
+    with contextlib.suppress(WorkerError):
+        redact = Redactor(secret_values(Settings.from_env()))
+    click.echo(f"error: {redact(str(exc))}", err=True)
+    sys.exit(exc.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, mapping our errors to exit codes."""
-    redact: Callable[[str], str] = Redactor()
     try:
         # Outside standalone mode click returns (rather than raises) the code of ctx.exit(code).
         code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
+    except redis.RedisError as exc:
+        # Redis went away after a command connected (e.g. during `enqueue --wait`): exit 3, with
+        # the same diagnosis as at start-up.
+        _fail(_as_unavailable(exc))
     except WorkerError as exc:
-        with contextlib.suppress(WorkerError):
-            redact = Redactor(secret_values(Settings.from_env()))
-        click.echo(f"error: {redact(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

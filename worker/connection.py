@@ -113,14 +113,18 @@ class Reconnect:
         self.where = endpoint(settings)
         self.failures = 0
 
+    def give_up(self, exc: BaseException) -> RedisUnavailable:
+        """Log ``redis.unavailable`` and return the error to raise (exit code 3)."""
+        diagnosis = diagnose(exc, self.where)
+        logger.error("redis.unavailable %s", diagnosis.message,
+                     extra={"event": "redis.unavailable", "endpoint": str(self.where), "retries": self.failures})
+        return RedisUnavailable(diagnosis.message)
+
     def wait_or_give_up(self, exc: BaseException) -> None:
         diagnosis = diagnose(exc, self.where)
         limit = self.settings.redis_max_retries
         if not diagnosis.transient or self.failures >= limit:
-            logger.error("redis.unavailable %s", diagnosis.message,
-                         extra={"event": "redis.unavailable", "endpoint": str(self.where),
-                                "retries": self.failures})
-            raise RedisUnavailable(diagnosis.message) from exc
+            raise self.give_up(exc) from exc
         delay = self.backoff.compute(self.failures)
         self.failures += 1
         logger.warning("redis.retrying %s: %s; attempt %d of %d in %.2fs", self.where, diagnosis.reason,

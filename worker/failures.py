@@ -21,6 +21,7 @@ from worker import events, reporting
 from worker.errors import TransientJobError
 from worker.mixins import WorkerBase
 from worker.retries import RETRIES_FIELD, RetryDecision, decide
+from worker.stalls import orphan_marks_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class FailureHandlingMixin(WorkerBase):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)
+        # This stay in the intermediate list is over: its first-seen mark must not date the next.
+        self.connection.hdel(orphan_marks_key(job.origin), job.id)
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
 

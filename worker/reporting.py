@@ -7,6 +7,7 @@ the job's id, queue and function. Nothing is sent, and nothing is imported, when
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 from rq.job import Job
 
+from worker.logs import Redactor, secret_values
 from worker.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,10 +39,26 @@ def init_sentry(settings: Settings, environ: Mapping[str, str] | None = None) ->
         send_default_pii=False,
         # Job arguments may hold user data; keep local variables out of stack traces.
         include_local_variables=False,
+        before_send=_scrub(Redactor(secret_values(settings))),
     )
     _enabled = True
     logger.info("sentry.enabled", extra={"event": "sentry.enabled"})
     return True
+
+
+def _scrub(redact: Redactor) -> Any:
+    """A before_send hook: RqIntegration attaches the job's description (its call string, with the
+    request inside) to every event; drop it, and redact secrets from whatever text remains."""
+
+    def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+        rq_job = event.get("extra", {}).get("rq-job")
+        if isinstance(rq_job, dict):
+            for key in ("description", "args", "kwargs"):
+                rq_job.pop(key, None)
+        scrubbed: dict[str, Any] = json.loads(redact(json.dumps(event, default=str)))
+        return scrubbed
+
+    return before_send
 
 
 def _tags(job: Job) -> dict[str, Any]:

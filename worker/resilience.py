@@ -74,6 +74,15 @@ class ResilientDequeueMixin(WorkerBase):
             self.fatal_error = unavailable
             raise
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
+            # and another worker's sweep puts it back.
+            self.fatal_error = self.reconnect.give_up(exc)
+            raise self.fatal_error from exc
+
     def teardown(self) -> None:
         try:
             super().teardown()

@@ -35,6 +35,7 @@ from worker.resilience import ResilientDequeueMixin
 from worker.settings import Settings
 from worker.shutdown import DeadlineShutdownMixin
 from worker.stall_guard import StallGuardMixin
+from worker.stalls import queue_keys
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class CurriculumWorker(
             job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=self.name)
             # A single-queue worker dequeues through RQ's intermediate list; drop the entry so
             # RQ's maintenance does not "fail" the job a second time.
-            pipe.lrem(f"{queue.key}:intermediate", 1, job.id)
+            pipe.lrem(queue_keys(queue.name)[1], 1, job.id)
+            self.increment_failed_job_count(pipeline=pipe)
             pipe.execute()
 
 

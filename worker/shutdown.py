@@ -17,16 +17,17 @@ import sys
 import time
 from typing import Any
 
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.queue import Queue
+from rq.utils import now
 from rq.worker import WorkerStatus
 
 from worker import events
 from worker.mixins import WorkerBase
+from worker.stalls import requeue_front
 
 logger = logging.getLogger(__name__)
 
-SHUTDOWN_REQUEUES_FIELD = "cw_shutdown_requeues"
 PR_SET_PDEATHSIG = 1
 
 
@@ -57,21 +58,31 @@ def install_die_with_parent() -> None:
 
 
 class DeadlineShutdownMixin(WorkerBase):
+    stop_signalled = False
     _shutdown_deadline: float | None = None
     _killed_for_shutdown: str | None = None
 
     def request_stop(self, signum: int, frame: Any) -> None:
+        self.stop_signalled = True
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name,
                             busy=self.get_state() == WorkerStatus.BUSY,
                             timeout_s=self.settings.worker_shutdown_timeout_s)
         if self.get_state() == WorkerStatus.BUSY:
             self._shutdown_deadline = time.monotonic() + self.settings.worker_shutdown_timeout_s
-            # Check the deadline every second from now on, not once per heartbeat interval.
+            # Check the deadline every second from now on, not once per heartbeat interval: the
+            # monitor loop wakes on SIGALRM, so also bring its pending alarm forward (only when
+            # RQ's handler is installed; the default action would end the process).
             self.job_monitoring_interval = 1
+            if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+                signal.alarm(1)
         super().request_stop(signum, frame)
 
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """A second signal: put the running job back now instead of waiting for the deadline."""
+        requested = self._shutdown_requested_date
+        if requested is not None and (now() - requested).total_seconds() < 1:
+            # One keypress under a process manager can arrive as SIGINT and SIGTERM together.
+            return
         if self.horse_pid:
             self._stop_running_job("second signal")
             return
@@ -108,9 +119,6 @@ class DeadlineShutdownMixin(WorkerBase):
         self._killed_for_shutdown = None
         with self.connection.pipeline() as pipe:
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
-            job.set_status(JobStatus.QUEUED, pipeline=pipe)
-            pipe.hincrby(job.key, SHUTDOWN_REQUEUES_FIELD, 1)
-            pipe.lrem(f"{queue.key}:intermediate", 0, job.id)
-            queue.push_job_id(job.id, pipeline=pipe, at_front=True)
             pipe.execute()
+        requeue_front(self.connection, queue.name, job.id)
         events.job_requeued(job, reason="shutdown", queue=queue.name)

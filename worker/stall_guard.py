@@ -15,6 +15,10 @@ from typing import Any
 
 import redis
 from rq.job import Job
+from rq.rate_limit import RateLimitRegistry
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry, ReadyJobRegistry
+from rq.utils import now
+from rq.worker_registration import clean_worker_registry
 
 from worker import events, reporting
 from worker.mixins import WorkerBase
@@ -45,9 +49,26 @@ class StallGuardMixin(WorkerBase):
         self.sweep_if_due()
 
     def clean_registries(self) -> None:
-        # Settle expired leases our way before RQ's cleanup treats them as "abandoned".
+        """RQ's maintenance, minus the two cleanups that would *fail* jobs our sweep requeues.
+
+        RQ's started-registry cleanup fails expired leases as "abandoned" (ignoring JOB_MAX_STALLS),
+        and its intermediate-list cleanup fails jobs a dead worker had taken; both are the sweep's.
+        """
         self.sweep_if_due(force=True)
-        super().clean_registries()
+        for queue in self.queues:
+            if not queue.acquire_maintenance_lock():
+                continue
+            try:
+                for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry,
+                                       ReadyJobRegistry):
+                    registry_class(name=queue.name, connection=self.connection, job_class=self.job_class,
+                                   serializer=self.serializer).cleanup()
+                for rate_limit_registry in RateLimitRegistry.all(self.connection):
+                    rate_limit_registry.cleanup()
+                clean_worker_registry(queue)
+            finally:
+                queue.release_maintenance_lock()
+        self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ annotates it as None only
 
     def sweep_if_due(self, force: bool = False) -> list[StallOutcome]:
         now = time.monotonic()

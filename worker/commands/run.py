@@ -9,7 +9,7 @@ import redis
 
 from worker import reporting
 from worker.connection import connect, diagnose, endpoint
-from worker.errors import RedisUnavailable
+from worker.errors import RedisUnavailable, WorkerError
 from worker.runtime import build_worker
 from worker.settings import Settings
 from worker.shutdown import install_die_with_parent
@@ -40,3 +40,10 @@ def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
         raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
     if worker.fatal_error is not None:
         raise worker.fatal_error
+    if not burst and not worker.stop_signalled:
+        # RQ's loop ends quietly on errors it does not expect; a supervisor must not read exit 0.
+        try:
+            connection.ping()
+        except redis.RedisError as exc:
+            raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+        raise WorkerError("the worker loop ended unexpectedly; see the log above")
