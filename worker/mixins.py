@@ -6,7 +6,7 @@ concrete ``CurriculumWorker`` composes them over RQ's ``Worker``, and ``super()`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from worker.settings import Settings
 
@@ -18,3 +18,19 @@ if TYPE_CHECKING:
 
 else:
     WorkerBase = object
+
+
+class TickingMixin(WorkerBase):
+    """One periodic hook for the worker's parent process: ``on_tick`` after every plain heartbeat.
+
+    RQ heart-beats once per loop while idle (every ``WORKER_HEARTBEAT_INTERVAL``, the blocking
+    dequeue's timeout) and between jobs; heartbeats sent in a pipeline or by a work horse do not tick.
+    """
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.is_horse:
+            self.on_tick()
+
+    def on_tick(self) -> None:
+        """Extend with ``super().on_tick()``; each mixin rate-limits its own work."""

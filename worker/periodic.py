@@ -21,7 +21,7 @@ from rq_scheduler import Scheduler
 from jobs.periodic import PERIODIC_JOBS, PeriodicJob
 from jobs.registry import is_registered
 from worker.jsonjob import JsonJob, JsonQueue
-from worker.mixins import WorkerBase
+from worker.mixins import TickingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def register_periodic(scheduler: Scheduler, jobs: tuple[PeriodicJob, ...] = PERI
     return [job.id for job in jobs]
 
 
-class PeriodicMixin(WorkerBase):
+class PeriodicMixin(TickingMixin):
     _scheduler: Scheduler | None = None
     _last_schedule_pass = 0.0
 
@@ -55,10 +55,9 @@ class PeriodicMixin(WorkerBase):
         ids = register_periodic(self._scheduler)
         logger.info("periodic.registered %s", ",".join(ids), extra={"event": "periodic.registered", "ids": ids})
 
-    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        super().heartbeat(timeout, pipeline)
-        if pipeline is None and not self.is_horse:
-            self.schedule_if_due()
+    def on_tick(self) -> None:
+        super().on_tick()
+        self.schedule_if_due()
 
     def schedule_if_due(self) -> None:
         now = time.monotonic()

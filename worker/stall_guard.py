@@ -21,13 +21,13 @@ from rq.utils import now
 from rq.worker_registration import clean_worker_registry
 
 from worker import events, reporting
-from worker.mixins import WorkerBase
+from worker.mixins import TickingMixin
 from worker.stalls import STALLED_TOO_OFTEN, StallOutcome, StallSweeper
 
 logger = logging.getLogger(__name__)
 
 
-class StallGuardMixin(WorkerBase):
+class StallGuardMixin(TickingMixin):
     _sweeper: StallSweeper | None = None
     _last_sweep = 0.0
 
@@ -35,10 +35,9 @@ class StallGuardMixin(WorkerBase):
         # The lease: a started job whose worker is silent this long is stalled (worker/stalls.py).
         return self.settings.worker_stall_timeout_s
 
-    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        super().heartbeat(timeout, pipeline)
-        if pipeline is None and not self.is_horse:
-            self.sweep_if_due()
+    def on_tick(self) -> None:
+        super().on_tick()
+        self.sweep_if_due()
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         try:
