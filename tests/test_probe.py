@@ -233,9 +233,9 @@ def test_slow_round_trip_warns() -> None:
 
 def test_no_persistence_warns_and_unknown_does_not() -> None:
     """AOF off with no save points warns; a save setting the server will not reveal does not."""
-    assert probe.server_warnings(probe._Server(policy="noeviction", aof=False, save=""))
-    assert probe.server_warnings(probe._Server(policy="noeviction", aof=False, save=None)) == []
-    assert probe.server_warnings(probe._Server(policy="noeviction", aof=True, save="")) == []
+    assert probe.server_warnings(probe.ServerFacts(policy="noeviction", aof=False, save=""))
+    assert probe.server_warnings(probe.ServerFacts(policy="noeviction", aof=False, save=None)) == []
+    assert probe.server_warnings(probe.ServerFacts(policy="noeviction", aof=True, save="")) == []
 
 
 def test_workers_missing_or_silent_warn(conn: redis.Redis) -> None:

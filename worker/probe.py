@@ -79,7 +79,9 @@ class Limits:
 
 
 @dataclass
-class _Server:
+class ServerFacts:
+    """What the server says about itself; None where it will not say (CONFIG disabled)."""
+
     version: str | None = None
     policy: str | None = None
     aof: bool | None = None
@@ -94,7 +96,7 @@ class _Worker:
 
 @dataclass
 class _Snapshot:
-    server: _Server = field(default_factory=_Server)
+    server: ServerFacts = field(default_factory=ServerFacts)
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     worker_keys: list[str] = field(default_factory=list)
@@ -198,8 +200,8 @@ def _read_details(connection: redis.Redis, snap: _Snapshot, now: float) -> None:
             snap.queues[name]["oldest_queued_age_s"] = round(max(0.0, now - enqueued), 3)
 
 
-def _server(server: Any, memory: Any, persistence: Any, policy: Any, save: Any) -> _Server:
-    facts = _Server()
+def _server(server: Any, memory: Any, persistence: Any, policy: Any, save: Any) -> ServerFacts:
+    facts = ServerFacts()
     if isinstance(server, dict):
         facts.version = str(server.get("redis_version")) if server.get("redis_version") else None
     configured = policy.get("maxmemory-policy") if isinstance(policy, dict) else None
@@ -248,7 +250,7 @@ def _timestamp(value: Any) -> float | None:
 # -- judging ------------------------------------------------------------------------------------
 
 
-def server_warnings(server: _Server) -> list[str]:
+def server_warnings(server: ServerFacts) -> list[str]:
     found = []
     if server.policy is not None and server.policy != "noeviction":
         found.append(f"maxmemory-policy is {server.policy}: Redis may evict job keys under memory pressure "

@@ -16,6 +16,7 @@ import click
 from redis import Redis
 
 from worker.connection import connect, endpoint
+from worker.probe import ServerFacts, server_warnings
 from worker.settings import Settings
 
 PINGS = 40
@@ -56,16 +57,6 @@ def scratch_roundtrip(connection: Redis) -> bool:
         connection.delete(key)
 
 
-def hazards(policy: str, persistence: dict[str, Any]) -> list[str]:
-    found = []
-    if policy != "noeviction":
-        found.append(f"maxmemory-policy is {policy}: Redis may evict job keys under memory pressure "
-                     "(lost jobs); set it to noeviction")
-    if persistence["aof"] is False and persistence["rdb"] is False:
-        found.append("no persistence (AOF and RDB snapshots both off): a Redis restart loses every queued job")
-    return found
-
-
 def _config(connection: Redis, name: str) -> str | None:
     try:
         value = connection.config_get(name).get(name)
@@ -74,13 +65,13 @@ def _config(connection: Redis, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def server_facts(connection: Redis) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """INFO, the eviction policy and persistence (None where the server will not say)."""
+def server_facts(connection: Redis) -> tuple[dict[str, Any], ServerFacts]:
+    """INFO, and the facts the probe judges too (its ``server_warnings`` are doctor's hazards)."""
     info = connection.info()
     policy = _config(connection, "maxmemory-policy") or str(info.get("maxmemory_policy", "unknown"))
-    save = _config(connection, "save")
-    persistence = {"aof": bool(info.get("aof_enabled")), "rdb": None if save is None else bool(save.strip())}
-    return info, policy, persistence
+    facts = ServerFacts(version=info.get("redis_version"), policy=policy, aof=bool(info.get("aof_enabled")),
+                        save=_config(connection, "save"))
+    return info, facts
 
 
 @click.command()
@@ -100,15 +91,14 @@ def doctor(settings: Settings) -> None:
         click.echo(f"  tls: {tls['version']} {tls['cipher']}, certificate {verify}" if tls else "  tls: ?")
     lat = latency_ms(connection)
     click.echo(f"  latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms over {PINGS} PINGs")
-    info, policy, persistence = server_facts(connection)
-    click.echo(f"  server: redis {info.get('redis_version')} ({info.get('redis_mode', 'standalone')}), "
-               f"maxmemory-policy {policy}")
-    rdb = {None: "unknown", True: "on", False: "off"}[persistence["rdb"]]
-    click.echo(f"  persistence: aof {'on' if persistence['aof'] else 'off'}, rdb snapshots {rdb}")
+    info, facts = server_facts(connection)
+    click.echo(f"  server: redis {facts.version} ({info.get('redis_mode', 'standalone')}), "
+               f"maxmemory-policy {facts.policy}")
+    rdb = "unknown" if facts.save is None else ("on" if facts.save.strip() else "off")
+    click.echo(f"  persistence: aof {'on' if facts.aof else 'off'}, rdb snapshots {rdb}")
     ok = scratch_roundtrip(connection)
     click.echo(f"  write/read/delete of a scratch key: {'ok' if ok else 'FAILED'}")
-    found = hazards(policy, persistence)
-    for hazard in found:
+    for hazard in server_warnings(facts):
         click.echo(f"  warning: {hazard}")
-    if not ok or policy != "noeviction":
+    if not ok or facts.policy != "noeviction":
         raise click.exceptions.Exit(1)
