@@ -4,8 +4,8 @@
 one concern per mixin: stalled-job leases and sweeps (``stall_guard``), a shutdown deadline that
 requeues instead of dropping (``shutdown``), retry classification and lifecycle events
 (``failures``), bounded waits for Redis (``resilience``), periodic jobs (``periodic``). This
-module adds vetting: jobs are checked before a work horse is forked (JSON payload, registered
-function).
+module adds vetting (``worker.vetting``): jobs are checked before a work horse is forked (JSON
+payload, registered function and callbacks, allowed webhook hosts).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any
 
 import redis
 from redis import Redis
-from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
+from rq.utils import now
 from rq.worker import Worker
 
 from jobs import context
-from jobs.registry import REGISTERED_JOBS, is_registered
+from jobs.registry import REGISTERED_JOBS
 from worker import events, reporting
 from worker.failures import FailureHandlingMixin
 from worker.jsonjob import JsonJob, JsonQueue
@@ -36,6 +36,7 @@ from worker.settings import Settings
 from worker.shutdown import DeadlineShutdownMixin
 from worker.stall_guard import StallGuardMixin
 from worker.stalls import queue_keys
+from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +48,8 @@ def unique_worker_name() -> str:
 
 
 def refusal_reason(job: Job) -> str | None:
-    """Why ``job`` must not run, or None. Reading ``func_name`` deserializes the payload as JSON."""
-    try:
-        func_name = job.func_name
-        has_instance = job.instance is not None
-    except DeserializationError:
-        return "payload is not JSON (only rq.serializers.JSONSerializer is accepted)"
-    except Exception as exc:
-        return f"payload cannot be read ({type(exc).__name__})"
-    if has_instance:
-        return "method calls on instances are not accepted"
-    if not is_registered(func_name):
-        return f"{func_name!r} is not a registered job function"
-    return None
+    """Why ``job`` must not run under the default rules (no webhook host allowed), or None."""
+    return Vetting().refusal_reason(job)
 
 
 class CurriculumWorker(
@@ -72,6 +62,7 @@ class CurriculumWorker(
 
     def __init__(self, queues: list[str], *, settings: Settings, connection: Redis, **kwargs: Any) -> None:
         self.settings = settings
+        self.vetting = Vetting.of(settings.worker_webhook_hosts)
         super().__init__(
             queues,
             name=unique_worker_name(),
@@ -103,10 +94,11 @@ class CurriculumWorker(
         return {"jobs_ok": int(ok or 0), "jobs_failed": int(failed or 0)}
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        reason = refusal_reason(job)
+        reason = self.vetting.refusal_reason(job)
         if reason is not None:
             self.refuse(job, queue, reason)
             return
+        bound_webhooks(job)
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
         super().execute_job(job, queue)
@@ -117,6 +109,7 @@ class CurriculumWorker(
         reporting.capture_event("job.refused", job, reason)
         with self.connection.pipeline() as pipe:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
+            job.ended_at = now()  # the failed registry saves the job hash with it
             job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=self.name)
             # A single-queue worker dequeues through RQ's intermediate list; drop the entry so
             # RQ's maintenance does not "fail" the job a second time.

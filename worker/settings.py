@@ -95,6 +95,9 @@ class Settings:
     sentry_dsn: Secret | None
     sentry_environment: str | None
     render: bool
+    # Hostile jobs (issue 10): hosts a job's webhooks may call; the largest job a worker will read.
+    worker_webhook_hosts: tuple[str, ...] = ()
+    job_max_payload_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +164,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "sentry_dsn": r.secret("SENTRY_DSN"),
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
+        "worker_webhook_hosts": r.hosts("WORKER_WEBHOOK_HOSTS"),
+        "job_max_payload_bytes": r.integer("JOB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024, low=1024, high=512 * 1024 * 1024),
     }
 
 
@@ -257,6 +262,18 @@ class _Reader:
             return items
 
         return self._parse(name, parse(default), parse)
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        """Comma-separated host names, lower-cased; empty by default."""
+
+        def parse(raw: str) -> tuple[str, ...]:
+            items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+            bad = [item for item in items if "/" in item or ":" in item or "@" in item]
+            if bad:
+                raise ValueError(f"expected bare host names (no scheme, port or path), got {bad[0]!r}")
+            return items
+
+        return self._parse(name, (), parse)
 
     def existing_file(self, name: str) -> Path | None:
         def parse(raw: str) -> Path | None:
