@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError
+from worker.redaction import redact_urls
 
 T = TypeVar("T")
 
@@ -124,6 +125,9 @@ class Settings:
             value = getattr(self, field.name)
             if field.name == "redis_url":
                 shown[field.name] = self.redis_url_redacted
+            elif isinstance(value, str) and "://" in value:
+                # Any URL setting (OPENAI_BASE_URL...) may carry credentials too.
+                shown[field.name] = redact_urls(value)
             elif isinstance(value, tuple):
                 shown[field.name] = ",".join(value)
             else:
