@@ -16,6 +16,8 @@ stopped with SIGTERM, and a final ``--burst`` worker drains whatever is left. Re
 * lost jobs: not ``finished`` in Redis at the end (must be 0);
 * jobs run more than once (``job.started`` > 1): expected after kills, split into runs that were
   interrupted and re-run, and jobs completed twice (``job.finished`` > 1, must be 0);
+* the same counted by the function itself (the canary's own run/return counters in its job hash):
+  a function that returned and whose worker died before logging it shows up here only;
 * stall-detection latency: from a SIGKILL to the ``job.stalled`` event naming the killed worker,
   worst case and p50, beside the designed bound (stall timeout + one heartbeat interval);
 * children of a ``sigkill-parent`` victim still alive afterwards (must be 0).
@@ -40,6 +42,7 @@ from typing import Any
 import redis
 
 from bench.common import QUEUE, median, parse_ts, percentile, private_redis, table, worker_env, write_results
+from jobs.diagnostics import COUNT_RUNS, RETURNS_FIELD, RUNS_FIELD
 from tests.workers import WorkerProcess
 from worker.jsonjob import JsonQueue
 
@@ -91,6 +94,14 @@ def hit(victim: WorkerProcess, kind: str) -> Kill:
     return kill
 
 
+def function_counts(conn: redis.Redis, job_ids: list[str]) -> list[tuple[int, int]]:
+    """(runs, returns) of each job as counted by the canary function itself."""
+    pipe = conn.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(f"rq:job:{job_id}", [RUNS_FIELD, RETURNS_FIELD])
+    return [(int(runs or 0), int(returns or 0)) for runs, returns in pipe.execute()]
+
+
 def statuses(conn: redis.Redis, job_ids: list[str]) -> list[str]:
     pipe = conn.pipeline(transaction=False)
     for job_id in job_ids:
@@ -121,7 +132,8 @@ class Matrix:
         for _ in range(self.args.jobs):
             sleep_s = round(self.rng.uniform(self.args.min_sleep, self.args.max_sleep), 3)
             # Keep results for the whole run: RQ's default 500 s result TTL would look like loss.
-            job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1)
+            job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1,
+                                meta={COUNT_RUNS: True})
             self.job_ids.append(job.id)
 
     def kill_phase(self) -> None:
@@ -226,7 +238,8 @@ def unfinished_jobs(victim: WorkerProcess) -> set[str]:
     return started - ended
 
 
-def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str, Any]:
+def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
+            counts: list[tuple[int, int]] | None = None) -> dict[str, Any]:
     names, events = event_index(m.procs)
     started = Counter(e["job_id"] for e in events if e.get("event") == "job.started")
     finished = Counter(e["job_id"] for e in events if e.get("event") == "job.finished")
@@ -276,6 +289,18 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
                             "p90": percentile(latencies, 90) if latencies else float("nan"),
                             "bound": STALL_TIMEOUT_S + HEARTBEAT_S},
         "final_bursts": bursts, "wall_s": round(wall_s, 1),
+        **function_figures(counts or []),
+    }
+
+
+def function_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    """Duplicates counted by the function itself, not by the worker's events: a function whose
+    worker died after it returned but before ``job.finished`` was logged ran twice all the same."""
+    return {
+        "function_ran_more_than_once": sum(1 for runs, _ in counts if runs > 1),
+        "function_returned_twice": sum(1 for _, returns in counts if returns > 1),
+        "function_runs": sum(runs for runs, _ in counts),
+        "function_never_returned": sum(1 for _, returns in counts if returns == 0),
     }
 
 
@@ -287,6 +312,8 @@ def summary(r: dict[str, Any]) -> str:
         ("lost (not finished at the end)", r["lost"], "0", "ok" if r["lost"] == 0 else "FAIL"),
         ("finished twice", r["finished_twice"], "0", "ok" if r["finished_twice"] == 0 else "FAIL"),
         ("ran more than once", r["ran_more_than_once"], "expected after kills", ""),
+        ("function ran more than once (its own count)", r["function_ran_more_than_once"], "", ""),
+        ("function returned twice (its own count)", r["function_returned_twice"], "explained", ""),
         ("  of which interrupted, then re-run", r["interrupted_and_rerun"], "", ""),
         ("max runs of one job", r["max_runs_of_one_job"], "", ""),
         ("SIGKILLs that hit a running job", r["busy_sigkills"], "", ""),
@@ -326,9 +353,10 @@ def main(argv: list[str] | None = None) -> int:
             matrix.kill_phase()
             bursts = matrix.drain()
             final = statuses(conn, matrix.job_ids)
+            counts = function_counts(conn, matrix.job_ids)
         finally:
             matrix.stop_all()
-        result = analyse(matrix, final, bursts, time.monotonic() - began)
+        result = analyse(matrix, final, bursts, time.monotonic() - began, counts)
         conn.close()
     print(summary(result))
     for stuck in result["stuck_after_sigterm"]:
