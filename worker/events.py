@@ -14,6 +14,7 @@ from rq.job import Job
 
 logger = logging.getLogger("worker.events")
 MAX_ERROR_CHARS = 500
+MAX_NAME_CHARS = 200  # a hostile job's id or function name can be megabytes long
 
 
 def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
@@ -22,7 +23,14 @@ def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
         func = job.func_name
     except Exception:
         func = None
-    return {"job_id": job.id, "queue": queue or job.origin, "func": func}
+    return {"job_id": clipped(job.id), "queue": queue or job.origin, "func": clipped(func)}
+
+
+def clipped(text: str | None, limit: int = MAX_NAME_CHARS) -> str | None:
+    """A job-chosen name (id, function) cut to ``limit`` characters for log lines."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 def _emit(level: int, event: str, job: Job | None, text: str = "", **fields: Any) -> None:

@@ -19,6 +19,7 @@ from rq.queue import Queue
 
 from worker import events, reporting
 from worker.errors import TransientJobError
+from worker.intake import takes_key
 from worker.mixins import WorkerBase
 from worker.retries import RETRIES_FIELD, RetryDecision, decide
 from worker.stalls import orphan_marks_key
@@ -43,9 +44,14 @@ class FailureHandlingMixin(WorkerBase):
         return bool(super().perform_job(job, queue, execution))
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
-        # This stay in the intermediate list is over: its first-seen mark must not date the next.
-        self.connection.hdel(orphan_marks_key(job.origin), job.id)
+        # Every take goes through the intermediate list (worker.intake), whatever the number of queues.
+        super().prepare_job_execution(job, True)
+        # This stay in the intermediate list is over: its first-seen mark must not date the next, and
+        # takes that never started stop counting towards poison.
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hdel(orphan_marks_key(job.origin), job.id)
+            pipe.delete(takes_key(job.id))
+            pipe.execute()
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
 

@@ -19,12 +19,14 @@ from rq.worker import WorkerStatus
 
 from worker.connection import Reconnect
 from worker.errors import RedisUnavailable
+from worker.intake import Intake
 from worker.mixins import WorkerBase
 
 logger = logging.getLogger(__name__)
 
 
 class ResilientDequeueMixin(WorkerBase):
+    intake: Intake
     fatal_error: RedisUnavailable | None = None
     _reconnect: Reconnect | None = None
 
@@ -38,10 +40,10 @@ class ResilientDequeueMixin(WorkerBase):
                 self.heartbeat()
                 if self.should_run_maintenance_tasks:
                     self.run_maintenance_tasks()
-                result = self.queue_class.dequeue_any(
-                    self._ordered_queues, timeout, connection=self.connection, job_class=self.job_class,
-                    serializer=self.serializer, death_penalty_class=self.death_penalty_class,
-                )
+                # worker.intake: an atomic move per queue (never BLPOP), size limits before reading,
+                # unreadable jobs failed as poison.
+                result = self.intake.next_job(self.connection, self._ordered_queues, timeout, self.job_class,
+                                              self.name)
                 self._redis_recovered()
                 if result is not None:
                     self.reorder_queues(reference_queue=result[1])

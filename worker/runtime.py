@@ -29,6 +29,7 @@ from jobs import context
 from jobs.registry import REGISTERED_JOBS
 from worker import events, reporting
 from worker.failures import FailureHandlingMixin
+from worker.intake import Intake
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicMixin
 from worker.resilience import ResilientDequeueMixin
@@ -63,6 +64,7 @@ class CurriculumWorker(
     def __init__(self, queues: list[str], *, settings: Settings, connection: Redis, **kwargs: Any) -> None:
         self.settings = settings
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
+        self.intake = Intake(settings.job_max_payload_bytes)
         super().__init__(
             queues,
             name=unique_worker_name(),
