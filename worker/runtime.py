@@ -186,6 +186,7 @@ class CurriculumWorker(Worker):
             return
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
+        self.shutdown.settled(job.id)  # a kill on purpose belongs to one run only
         try:
             budget.start_life_if_new(self.connection, job.id, job.started_at)
             super().execute_job(job, queue)
