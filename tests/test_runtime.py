@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 from tests.conftest import clean_env, failure
 from tests.servers import RedisServer
 from tests.workers import WorkerProcess
+from worker import budget
 from worker.jsonjob import JsonQueue
 
 PASSWORD = "runtime-pw-5e8a"
@@ -157,7 +158,7 @@ def test_sigterm_requeues_the_running_job_and_exits_0(server: RedisServer, conn:
     assert [e["event"] for e in first.events() if e.get("job_id") == job.id].count("job.failed") == 0
     assert conn.lindex(f"rq:queue:{QUEUE}", 0) == job.id.encode(), "requeued at the front"
     assert conn.hget(job.key, "status") == b"queued"
-    assert conn.hget(job.key, "cw_retries") is None and conn.hget(job.key, "cw_stalls") is None
+    assert budget.counts(conn, job.id) == {"retries": 0, "stalls": 0}
 
     second = start(workers, server, "--burst")
     assert second.wait(timeout=30) == 0
@@ -195,7 +196,7 @@ def test_transient_failure_is_retried_permanent_is_not(server: RedisServer, conn
     assert killed["exc_type"] == "WorkHorseKilled" and killed["will_retry"] is True and killed["attempt"] == 1
     worker.wait_for("job.retrying", job_id=slow.id)
     worker.wait_for("job.started", job_id=slow.id, count=2, timeout=20)
-    assert conn.hget(slow.key, "cw_retries") == b"1"
+    assert budget.counts(conn, slow.id)["retries"] == 1
 
 
 def test_redis_restart_mid_run_loses_nothing(server: RedisServer, conn: redis.Redis,

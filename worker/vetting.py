@@ -5,7 +5,9 @@ stopped callbacks), and sends every webhook it carries, with the enqueuer's head
 A queue is shared with other services, so whatever a job would make this worker import, call or
 contact must be on a list: functions and callbacks on ``jobs.registry``'s tables, webhook hosts on
 ``WORKER_WEBHOOK_HOSTS``. Vetting reads only what RQ already restored from the job hash and the
-JSON payload; nothing a job names is imported or contacted while it is vetted.
+JSON payload; nothing a job names is imported or contacted while it is vetted. The adapter asks
+``Vetting.refusal_reason`` for every dequeued job and calls ``refuse`` when there is one. Nothing
+here imports RQ's worker.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from redis import Redis
 from rq.exceptions import DeserializationError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.utils import now
 
 from jobs.registry import is_registered, is_registered_callback
+from worker import events, reporting
+from worker.stalls import queue_keys
 
 #: An allowed webhook gets at most this many seconds per request (RQ's default is 10, and the
 #: enqueuer may ask for more); the work horse sends it after the job ended, keeping the worker busy.
@@ -103,3 +110,25 @@ def bound_webhooks(job: Job) -> None:
     """Cap each (allowed) webhook's timeout at WEBHOOK_TIMEOUT_S, whatever the enqueuer asked for."""
     for webhook in job.webhooks or []:
         webhook.timeout = min(int(webhook.timeout), WEBHOOK_TIMEOUT_S)
+
+
+def refusal_reason(job: Job) -> str | None:
+    """Why ``job`` must not run under the default rules (no webhook host allowed), or None."""
+    return Vetting().refusal_reason(job)
+
+
+def refuse(connection: Redis, job: Job, queue: Queue, reason: str, *, worker_name: str, worker_key: str) -> None:
+    """Fail a job without importing or calling anything it names; ``ended_at`` is now.
+
+    ``worker_key`` is the refusing worker's RQ hash, whose failed-job count goes up."""
+    events.job_refused(job, queue.name, reason)
+    reporting.capture_event("job.refused", job, reason)
+    job.ended_at = now()
+    with connection.pipeline() as pipe:
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=worker_name)
+        # Every take goes through the queue's intermediate list (worker.intake): drop the entry so
+        # RQ's maintenance does not "fail" the job a second time, nor orphan recovery requeue it.
+        pipe.lrem(queue_keys(queue.name)[1], 1, job.id)
+        pipe.hincrby(worker_key, "failed_job_count", 1)
+        pipe.execute()
