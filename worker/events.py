@@ -83,6 +83,13 @@ def job_refused(job: Job, queue: str, reason: str) -> None:
     _emit(logging.ERROR, "job.refused", job, queue=queue, reason=reason)
 
 
+def job_not_requeued(job_id: str | None, queue: str | None, error: str) -> None:
+    """A job that shutdown should have put back but could not (Redis down or refusing writes)."""
+    logger.error("job.not_requeued job_id=%s queue=%s: %s; the stall sweep requeues it when its lease ends",
+                 clipped(job_id), queue, error,
+                 extra={"event": "job.not_requeued", "job_id": clipped(job_id), "queue": queue, "error": error})
+
+
 def worker_event(event: str, name: str, **fields: Any) -> None:
     detail = " ".join(f"{k}={v}" for k, v in fields.items())
     logger.info("%s %s %s", event, name, detail, extra={"event": event, "worker": name, **fields})

@@ -13,6 +13,7 @@ upgrade that changes one fails CI until it is re-read.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -33,19 +34,21 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from jobs import context
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
 from worker import budget, events, vetting
 from worker.connection import Reconnect
-from worker.errors import RedisUnavailable
+from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
 from worker.intake import Intake, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
+from worker.registration import Registration
 from worker.settings import Settings
-from worker.shutdown import LET_GO, REQUEUE, Shutdown
+from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
 from worker.stalls import Leases, requeue_front
 from worker.vetting import Vetting, bound_webhooks
@@ -103,11 +106,14 @@ class CurriculumWorker(Worker):
         self.log_result_lifespan = False
         self.fatal_error: RedisUnavailable | None = None
         self.shutdown = Shutdown(settings.worker_shutdown_timeout_s)
+        self.watchdog = Watchdog(settings.worker_shutdown_timeout_s, self._shutdown_overrun)
         self.reconnect = Reconnect(settings)
         self.failures = Failures(connection, settings)
         self.leases = Leases(connection, settings.worker_stall_timeout_s)
         self.stall_guard = StallGuard(connection, self.queue_names(), settings)
         self.periodic = PeriodicPass(connection, self.queue_names()[0])
+        lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
+        self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
 
     @property
@@ -155,9 +161,37 @@ class CurriculumWorker(Worker):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._redis_failed(exc)
             raise
+        except redis.RedisError as exc:
+            # Out of memory, read-only: RQ's loop would end and the process exit 0.
+            self.fatal_error = self.reconnect.give_up(exc)
+            raise
         self._redis_recovered()
+        self._restore_registration()
+        self._restart_dead_scheduler()
         self.stall_guard.sweep_if_due()
         self.periodic.run_if_due()
+
+    def _restart_dead_scheduler(self) -> None:
+        """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.
+
+        The child died (an OOM error, a kill) holding the scheduler lock under this worker's
+        scheduler name, so acquiring it again succeeds at once and RQ starts a new child."""
+        scheduler = self.scheduler
+        process = scheduler._process if scheduler is not None else None
+        if scheduler is None or process is None or process.is_alive() or self.shutdown.requested:
+            return
+        scheduler.acquire_locks(auto_start=True)
+        if scheduler._process is not process:
+            logger.warning("worker.scheduler_restarted: RQ's scheduler child had died (exit %s)", process.exitcode,
+                           extra={"event": "worker.scheduler_restarted", "worker": self.name})
+
+    def _restore_registration(self) -> None:
+        """After Redis lost its data: this worker's registration and the periodic schedule again."""
+        try:
+            self.registration.ensure(lambda: {**self.serialize(), "state": self.get_state()}, self.worker_ttl + 60)
+            self.periodic.ensure_registered()
+        except redis.RedisError as exc:
+            logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
 
     def _redis_recovered(self) -> None:
         failures = self.reconnect.succeeded()
@@ -215,6 +249,8 @@ class CurriculumWorker(Worker):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
             # and another worker's sweep puts it back.
+            if self.shutdown.requested:
+                events.job_not_requeued(job.id, queue.name, events.error_text(exc))
             self.fatal_error = self.reconnect.give_up(exc)
             raise self.fatal_error from exc
 
@@ -242,6 +278,7 @@ class CurriculumWorker(Worker):
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
             logger.warning("heartbeat missed: %s", exc, extra={"event": "worker.heartbeat_missed"})
+        self._restore_registration()
         self.stall_guard.sweep_if_due()
         if self.shutdown.due():
             self._kill_running_job(REQUEUE, "shutdown timeout")
@@ -263,13 +300,19 @@ class CurriculumWorker(Worker):
             self.failures.apply(job)
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
             return
-        with self.connection.pipeline() as pipe:
-            self.cleanup_execution(job, pipe, execution)
-            pipe.execute()
-        if purpose == REQUEUE:
-            requeue_front(self.connection, queue.name, job.id)
-            release_held(self.connection, job.id)
-            events.job_requeued(job, reason="shutdown", queue=queue.name)
+        try:
+            with self.connection.pipeline() as pipe:
+                self.cleanup_execution(job, pipe, execution)
+                pipe.execute()
+            if purpose == REQUEUE:
+                requeue_front(self.connection, queue.name, job.id)
+                release_held(self.connection, job.id)
+                events.job_requeued(job, reason="shutdown", queue=queue.name)
+        except redis.RedisError as exc:
+            # Out of memory, read-only replica, or gone: say so, and never let the exit code be 0.
+            if purpose == REQUEUE:
+                events.job_not_requeued(job.id, queue.name, events.error_text(exc))
+            self.fatal_error = self.reconnect.give_up(exc)
 
     # --- one job, in the work horse ------------------------------------------------------------
 
@@ -311,6 +354,7 @@ class CurriculumWorker(Worker):
     def request_stop(self, signum: int, frame: Any) -> None:
         busy = self.get_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
+        self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
                             timeout_s=self.settings.worker_shutdown_timeout_s)
         if busy:
@@ -322,6 +366,15 @@ class CurriculumWorker(Worker):
                 signal.alarm(1)
         super().request_stop(signum, frame)
 
+    def set_shutdown_requested_date(self) -> None:
+        """RQ records the stop request in Redis from inside the signal handler; with Redis out of
+        memory or away that write must not abort the shutdown (the watchdog bounds its wait)."""
+        try:
+            super().set_shutdown_requested_date()
+        except redis.RedisError as exc:
+            logger.warning("could not record the stop request in Redis: %s", exc,
+                           extra={"event": "worker.stop_not_recorded"})
+
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """A second signal: put the running job back now instead of waiting for the deadline."""
         if self.shutdown.is_echo():
@@ -330,6 +383,18 @@ class CurriculumWorker(Worker):
             self._kill_running_job(REQUEUE, "second signal")
             return
         raise SystemExit(0)
+
+    def _shutdown_overrun(self) -> None:
+        """The watchdog's end: Redis kept the worker past its shutdown deadline (see ``Watchdog``)."""
+        execution = self.execution
+        if execution is not None:
+            events.job_not_requeued(execution.job_id, None, "Redis did not answer before the shutdown deadline")
+        logger.error("worker.shutdown_overrun: still stopping %.0f s after the deadline; exiting 3",
+                     WATCHDOG_GRACE_S, extra={"event": "worker.shutdown_overrun", "worker": self.name})
+        if self.horse_pid:
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
+        os._exit(EXIT_UNREACHABLE)
 
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution
