@@ -23,6 +23,11 @@ stopped with SIGTERM, and a final ``--burst`` worker drains whatever is left. Re
   the lease, then two sweeps that agree it ended, see ``worker.stalls``);
 * children of a ``sigkill-parent`` victim still alive afterwards (must be 0).
 
+Variants: ``--queues 2`` spreads the jobs over two queues that every worker serves (RQ would
+dequeue with BLPOP there; ``worker.intake`` moves each job atomically into an intermediate list);
+``--pause-ms 6000 --pause-every 8`` also CLIENT PAUSEs Redis that long, that often, during the kills
+(twice the 3 s lease: a live worker's job must not be taken back and run twice).
+
 Exits 1 if a job is lost or finished twice.
 """
 
@@ -34,6 +39,7 @@ import json
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,22 +129,48 @@ class Matrix:
         self.unexpected_exits = 0
         self.job_ids: list[str] = []
         self.stuck: list[dict[str, Any]] = []
+        self.pauses = 0
+
+    def queue_names(self) -> list[str]:
+        """The queues, highest priority first: QUEUE alone, or QUEUE and ``low_priority``."""
+        return [QUEUE, *(f"low_priority_{n}" for n in range(1, self.args.queues))]
 
     def spawn(self, *args: str) -> WorkerProcess:
-        proc = WorkerProcess(self.env, *args)
+        queues = [part for name in self.queue_names() for part in ("-q", name)]
+        proc = WorkerProcess(self.env, *queues, *args)
         self.procs.append(proc)
         return proc
 
     def enqueue(self) -> None:
-        queue = JsonQueue(QUEUE, connection=self.conn)
-        for _ in range(self.args.jobs):
+        queues = [JsonQueue(name, connection=self.conn) for name in self.queue_names()]
+        for number in range(self.args.jobs):
+            queue = queues[number % len(queues)]
             sleep_s = round(self.rng.uniform(self.args.min_sleep, self.args.max_sleep), 3)
             # Keep results for the whole run: RQ's default 500 s result TTL would look like loss.
             job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1,
                                 meta={COUNT_RUNS: True})
             self.job_ids.append(job.id)
 
+    def pause_redis(self, stop: threading.Event) -> None:
+        """``--pause-ms``: CLIENT PAUSE the server for that long every ``--pause-every`` seconds."""
+        while not stop.wait(self.args.pause_every):
+            with contextlib.suppress(redis.RedisError):
+                self.conn.execute_command("CLIENT", "PAUSE", str(self.args.pause_ms), "ALL")
+                self.pauses += 1
+
     def kill_phase(self) -> None:
+        stop = threading.Event()
+        pauser = threading.Thread(target=self.pause_redis, args=(stop,), daemon=True)
+        if self.args.pause_ms:
+            pauser.start()
+        try:
+            self._kill_phase()
+        finally:
+            stop.set()
+            if pauser.is_alive():
+                pauser.join()
+
+    def _kill_phase(self) -> None:
         a = self.args
         self.live = [self.spawn() for _ in range(a.workers)]
         for proc in self.live:
@@ -268,6 +300,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
 
     return {
         "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
+        "queues": m.queue_names(), "redis_pauses": {"count": m.pauses, "ms": m.args.pause_ms,
+                                                     "every_s": m.args.pause_every},
         "kinds": dict(Counter(k.kind for k in m.kills)),
         "settings": {"heartbeat_s": HEARTBEAT_S, "stall_timeout_s": STALL_TIMEOUT_S,
                      "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S, "max_stalls": 50,
@@ -310,6 +344,8 @@ def summary(r: dict[str, Any]) -> str:
     lat = r["stall_latency_s"]
     rows = [
         ("jobs / kills / workers", f"{r['jobs']} / {r['kills']} / {r['workers']}", "", ""),
+        ("queues (priority order)", ",".join(r["queues"]), "", ""),
+        ("Redis pauses (CLIENT PAUSE)", f"{r['redis_pauses']['count']} x {r['redis_pauses']['ms']} ms", "", ""),
         ("kills by kind", ", ".join(f"{k}={v}" for k, v in sorted(r["kinds"].items())), "", ""),
         ("lost (not finished at the end)", r["lost"], "0", "ok" if r["lost"] == 0 else "FAIL"),
         ("finished twice", r["finished_twice"], "0", "ok" if r["finished_twice"] == 0 else "FAIL"),
@@ -345,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-sleep", type=float, default=0.1)
     parser.add_argument("--max-sleep", type=float, default=1.5)
+    parser.add_argument("--queues", type=int, default=1, choices=(1, 2, 3),
+                        help="queues each worker serves (jobs spread over them): 2 is the two-queue variant")
+    parser.add_argument("--pause-ms", type=int, default=0,
+                        help="the Redis-pause variant: CLIENT PAUSE for this long, every --pause-every s")
+    parser.add_argument("--pause-every", type=float, default=8.0)
+    parser.add_argument("--out", default="kill_matrix.json", help="results file name under bench/results")
     args = parser.parse_args(argv)
     began = time.monotonic()
     with private_redis() as server:
@@ -365,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
               f"log {stuck['log']}; its stack on SIGABRT:")
         print("\n".join(stuck["stack"]))
-    print(f"written to {write_results({'kill_matrix': result}, 'kill_matrix.json')}")
+    print(f"written to {write_results({'kill_matrix': result}, args.out)}")
     return 1 if result["lost"] or result["finished_twice"] else 0
 
 
