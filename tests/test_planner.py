@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from jobs.generators import GeneratorConfig, build_generator
 from jobs.invariants import CurriculumInvariantError, check_invariants, invariant_problems
 from jobs.models import Curriculum, CurriculumRequest, parse_request
-from jobs.planner import MAX_LESSONS, plan
+from jobs.planner import PROFILES, plan
 from tests.strategies import valid_requests
 
 OFFLINE = GeneratorConfig(name="offline")
@@ -27,7 +27,8 @@ def test_every_valid_request_gives_a_valid_offline_curriculum(req: CurriculumReq
     result = build_generator(OFFLINE).generate(req, lambda *a: None)
     check_invariants(result, req)
     assert len(result.schedule) == req.duration_weeks
-    assert 0 < sum(len(m.lessons) for m in result.modules) <= MAX_LESSONS
+    cap = PROFILES[req.level].max_lesson_minutes
+    assert all(15 <= lesson.minutes <= cap for m in result.modules for lesson in m.lessons)
     assert all(w.lesson_ids for w in result.schedule)
 
 
@@ -69,17 +70,22 @@ def test_offline_is_deterministic() -> None:
     assert first.model_dump(exclude={"generated_at"}) == second.model_dump(exclude={"generated_at"})
 
 
-def test_offline_is_topic_aware_and_progresses() -> None:
-    """Titles name the topic and objectives, go from foundations to a capstone, and map objectives."""
+def test_offline_is_objective_driven_and_progresses() -> None:
+    """Each objective gets a core then a practice lesson naming it; foundations first, capstone last."""
     objectives = ["Write unit tests with pytest", "Use list comprehensions"]
     _, result = offline({"topic": "Python programming", "objectives": objectives, "duration_weeks": 6})
-    titles = [m.title for m in result.modules]
-    assert titles[0] == "Foundations of Python programming"
-    assert titles[-1] == "Applied project: Python programming"
-    assert any("pytest" in t for t in titles)
-    coverage = {c.objective: c.modules for c in result.objectives_coverage}
-    assert coverage["Write unit tests with pytest"] == ["Core concepts: Write unit tests with pytest"]
-    assert all("lorem" not in lesson.summary.lower() for m in result.modules for lesson in m.lessons)
+    lessons = [lesson for m in result.modules for lesson in m.lessons]
+    assert result.modules[0].title == "Foundations of Python programming"
+    assert result.modules[-1].title == "Capstone project"
+    for objective in objectives:
+        kinds = [lesson.kind for lesson in lessons if objective in lesson.objectives]
+        assert kinds[0] == "core" and "practice" in kinds
+        assert all(objective in lesson.summary for lesson in lessons if objective in lesson.objectives)
+    coverage = {c.objective: c.lesson_ids for c in result.objectives_coverage}
+    assert coverage["Use list comprehensions"] == [
+        lesson.id for lesson in lessons if "Use list comprehensions" in lesson.objectives
+    ]
+    assert result.uncovered_objectives == []
 
 
 def test_check_invariants_lists_broken_rules() -> None:
