@@ -76,7 +76,7 @@ def test_offline_is_objective_driven_and_progresses() -> None:
     _, result = offline({"topic": "Python programming", "objectives": objectives, "duration_weeks": 6})
     lessons = [lesson for m in result.modules for lesson in m.lessons]
     assert result.modules[0].title == "Foundations of Python programming"
-    assert result.modules[-1].title == "Capstone project"
+    assert result.modules[-1].title == "Guided project"
     for objective in objectives:
         kinds = [lesson.kind for lesson in lessons if objective in lesson.objectives]
         assert kinds[0] == "core" and "practice" in kinds

@@ -102,13 +102,9 @@ class _Writer:
 
     def _foundation(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
         bank = text.FOUNDATIONS[self.level]
-        title, about = bank[(slot.part - 1) % len(bank)]
-        body = f"Sets up the course: {about.format(topic=self.topic)}. {text.LEVEL_NOTES[self.level]}"
-        activities = [
-            f"Work through the short introduction to {about.format(topic=self.topic)}",
-            "Note one question you want the course to answer",
-        ]
-        return title.format(topic=self.topic), body, activities
+        title, about, activity = (part.format(topic=self.topic) for part in bank[(slot.part - 1) % len(bank)])
+        body = f"Sets up the course: {about}. {text.LEVEL_NOTES[self.level]}"
+        return title, body, [activity, "Note one question you want the course to answer"]
 
     def _review(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
         labels = _joined(self.module_labels(module))
@@ -134,7 +130,7 @@ class _Writer:
                 f"({_joined([f.label for f in self.focuses])})."
             )
             activities = ["Submit the capstone and its reflection", "Receive and discuss feedback"]
-            return "Capstone assessment", body, activities
+            return f"{text.PROJECT_NAMES[self.level]}: assessment", body, activities
         phrases = self.module_phrases(module)
         body = f"Assesses what module {module.index + 1} taught ({'; '.join(phrases)}) with {self.format_text}."
         tasks = [f"Show on an unseen task that you can handle {p}" for p in phrases[:4]]
@@ -145,8 +141,12 @@ class _Writer:
         stage = "scope" if slot.part == 1 else "present" if slot.part == slot.of else "build"
         title, body, activities = text.PROJECT_STAGES[stage]
         number = slot.part - 1
-        milestones = ["a first working version", *(f"apply {f.label}" for f in self.focuses), "test and fix"]
-        values = {"topic": self.topic, "n": number, "milestone": milestones[(number - 1) % len(milestones)]}
+        milestones = ["a first working version", *(f"bring in “{f.label}”" for f in self.focuses), "test and fix"]
+        values = {
+            "topic": self.topic, "n": number, "builds": slot.of - 2, "name": text.PROJECT_NAMES[self.level],
+            "milestone": milestones[(number - 1) % len(milestones)],
+            "focuses": _joined([f.label for f in self.focuses]),
+        }
         return title.format(**values), body.format(**values), [a.format(**values) for a in activities]
 
     @staticmethod
@@ -171,7 +171,7 @@ class _Writer:
             )
         if module.kind == "capstone":
             return (
-                "Capstone project",
+                text.PROJECT_NAMES[self.level],
                 f"One realistic {self.topic} project that uses the whole course: scope it, build it, present it.",
                 [f"Plan, build and present a complete {self.topic} project"],
             )

@@ -99,28 +99,44 @@ PRACTICE_ACTIVITIES: tuple[str, ...] = (
     "Apply {f} to a small real task and record the result",
 )
 
-FOUNDATIONS: dict[Level, tuple[tuple[str, str], ...]] = {
+FOUNDATIONS: dict[Level, tuple[tuple[str, str, str], ...]] = {
     "beginner": (
-        ("Getting started: what {topic} is for", "what {topic} is used for and what this course will enable you to do"),
-        ("Getting started: key vocabulary", "the handful of terms every later lesson uses"),
-        ("Getting started: tools and set-up", "the tools, materials and set-up the course relies on"),
-        ("Getting started: a first guided example", "one complete, simple example done together from start to finish"),
-        ("Getting started: common misconceptions", "beliefs about {topic} that trip newcomers up"),
-        ("Getting started: how the parts fit", "a map of the course and how its topics depend on each other"),
-        ("Getting started: reading examples", "how to read an example closely and explain it in your own words"),
-        ("Getting started: study habits", "how to practise between lessons so that skills stick"),
+        ("Getting started: what {topic} is for", "what {topic} is used for and what this course will enable you to do",
+         "List three situations where you would use {topic}"),
+        ("Getting started: key vocabulary", "the handful of terms every later lesson uses",
+         "Write each new term with a one-line definition and an example"),
+        ("Getting started: tools and set-up", "the tools, materials and set-up the course relies on",
+         "Set up the tools and check that a first small example works"),
+        ("Getting started: a first guided example", "one complete, simple example done together from start to finish",
+         "Redo the guided example on your own, start to finish"),
+        ("Getting started: common misconceptions", "beliefs about {topic} that trip newcomers up",
+         "Mark each statement in a short list as true or false and say why"),
+        ("Getting started: how the parts fit", "a map of the course and how its topics depend on each other",
+         "Draw the course map and mark what you already know"),
+        ("Getting started: reading examples", "how to read an example closely and explain it in your own words",
+         "Explain one example line by line to a peer"),
+        ("Getting started: study habits", "how to practise between lessons so that skills stick",
+         "Plan your practice sessions for the coming weeks"),
     ),
     "intermediate": (
-        ("Refresher: the essentials", "the essentials this course assumes, checked quickly"),
-        ("Refresher: vocabulary and notation", "terms and notation used throughout the course"),
-        ("Refresher: tools of the trade", "the tools and workflow used in the exercises"),
-        ("Refresher: a complete example", "a complete worked example at the level the course starts from"),
-        ("Refresher: gaps to close", "a self-check that finds gaps to close before the core lessons"),
+        ("Refresher: the essentials", "the essentials this course assumes, checked quickly",
+         "Take the self-check on the essentials and note any gaps"),
+        ("Refresher: vocabulary and notation", "terms and notation used throughout the course",
+         "Match each term and symbol to its meaning"),
+        ("Refresher: tools of the trade", "the tools and workflow used in the exercises",
+         "Set up the tools and run the first exercise end to end"),
+        ("Refresher: a complete example", "a complete worked example at the level the course starts from",
+         "Redo the worked example without notes"),
+        ("Refresher: gaps to close", "a self-check that finds gaps to close before the core lessons",
+         "Take the self-check and plan how to close each gap"),
     ),
     "advanced": (
-        ("Refresher: prerequisites", "the prerequisites this course assumes, as a short self-check"),
-        ("Refresher: notation and sources", "notation, conventions and the key sources used"),
-        ("Refresher: working set-up", "the environment and materials for the advanced exercises"),
+        ("Refresher: prerequisites", "the prerequisites this course assumes, as a short self-check",
+         "Take the prerequisite self-check and list what to revisit"),
+        ("Refresher: notation and sources", "notation, conventions and the key sources used",
+         "Skim the key sources and note their main claims"),
+        ("Refresher: working set-up", "the environment and materials for the advanced exercises",
+         "Prepare the environment and reproduce one reference result"),
     ),
 }
 
@@ -130,25 +146,33 @@ ASSESSMENT_FORMATS: dict[Level, tuple[str, str]] = {
     "advanced": ("written analysis", "a written analysis or critique, assessed for depth and rigour"),
 }
 
+PROJECT_NAMES: dict[Level, str] = {
+    "beginner": "Guided project",
+    "intermediate": "Capstone project",
+    "advanced": "Independent project",
+}
+
 PROJECT_STAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "scope": (
-        "Capstone: define the scope",
-        "Chooses a realistic {topic} project and fixes its goal, scope and success criteria.",
+        "{name}: define the scope",
+        "Chooses a realistic {topic} project that draws on {focuses} and fixes its goal, scope and "
+        "success criteria.",
         ("Pick a project idea and write its goal in one sentence",
          "List what is in and out of scope and three success criteria",
-         "Plan the build sessions ahead with one milestone each"),
+         "Plan the {builds} build session(s) ahead with one milestone each"),
     ),
     "build": (
-        "Capstone build {n}: {milestone}",
-        "Build session {n} of the capstone: works towards its next milestone ({milestone}) and records what changed.",
+        "{name} build {n}: {milestone}",
+        "Build session {n} of {builds}: works towards the next milestone ({milestone}) and records what changed.",
         ("Build the planned milestone: {milestone}",
          "Test the result against your success criteria",
          "Write a short log entry: what works, what is next"),
     ),
     "present": (
-        "Capstone: present and reflect",
-        "Presents the finished capstone, explains the choices behind it and reflects on what was learnt.",
-        ("Prepare a short presentation or demo of the capstone",
+        "{name}: present and reflect",
+        "Presents the finished project after {builds} build session(s), explains the choices behind it "
+        "and reflects on what using {focuses} taught.",
+        ("Prepare a short presentation or demo of the project",
          "Present it and answer questions about your decisions",
          "Write a reflection: what you would do differently next time"),
     ),
