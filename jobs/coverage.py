@@ -41,8 +41,12 @@ def key_terms(text: str) -> set[str]:
 
 
 def _stem(word: str) -> str:
-    """A crude stem, so "joins" names "join" and "tables" names "table" in a model's wording."""
-    return word[:5] if len(word) > 5 else word.removesuffix("s")
+    """A crude stem, so "joining" names "join" and "tables" names "table" in a model's wording."""
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:5]
 
 
 def teaches(objective: str, text: str, share: float = 1.0) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from hypothesis import given, settings
 
+from jobs.coverage import teaches
 from jobs.generators import GeneratorConfig, build_generator
 from jobs.invariants import CurriculumInvariantError, check_invariants, invariant_problems
 from jobs.models import Curriculum, CurriculumRequest, parse_request
@@ -104,3 +105,57 @@ def test_check_invariants_lists_broken_rules() -> None:
         assert exc.problems == tuple(problems)
     else:
         raise AssertionError("check_invariants accepted a broken curriculum")
+
+
+def test_check_invariants_reports_broken_shapes() -> None:
+    """Over-long lessons, repeated titles, modules not closed by an assessment and early projects are reported."""
+    req, result = offline({"topic": "Chess openings", "duration_weeks": 4, "hours_per_week": 4})
+    broken = result.model_copy(deep=True)
+    first, last = broken.modules[0], broken.modules[-1]
+    first.lessons[0].minutes = 200
+    first.lessons[1].title = first.lessons[0].title.upper()
+    first.lessons[-1].kind = "practice"
+    first.lessons[0].kind = "project"
+    problems = invariant_problems(broken, req)
+    assert any("outside 15-90" in p for p in problems)
+    assert "two lessons share a title" in problems
+    assert any(f"module {first.title!r} does not end with an assessment" in p for p in problems)
+    assert "a project lesson comes before any core lesson" in problems
+    assert last.lessons[-1].kind == "assessment"
+
+
+def test_check_invariants_reports_false_coverage_claims() -> None:
+    """A claim of an unrequested objective, a listing without a claim and a wrong uncovered list are reported."""
+    req, result = offline({"topic": "SQL", "objectives": ["Join two tables", "Filter rows"], "duration_weeks": 2})
+    broken = result.model_copy(deep=True)
+    foundation = next(x for m in broken.modules for x in m.lessons if x.kind == "assessment")
+    foundation.objectives = ["Tune indexes"]
+    broken.objectives_coverage[1].lesson_ids.append(foundation.id)
+    broken.uncovered_objectives = ["Filter rows"]
+    problems = invariant_problems(broken, req)
+    assert "a lesson claims an objective that objectives_coverage does not list" in problems
+    assert "a lesson claims an objective that was not requested" in problems
+    assert "objectives_coverage lesson_ids differ from the lessons claiming the objective" in problems
+    assert "an objective is both taught and listed as uncovered" in problems
+
+
+def test_plan_skeleton_for_the_smallest_budget() -> None:
+    """1 week x 1 hour: core, practice and assessment lessons of at least 15 minutes; the rest uncovered."""
+    objectives = [f"Objective {i}" for i in range(20)]
+    the_plan = plan(parse_request({"topic": "SQL", "duration_weeks": 1, "hours_per_week": 1,
+                                   "objectives": objectives}))
+    assert [(s.kind, s.objectives) for s in the_plan.lessons] == [
+        ("core", ("Objective 0",)), ("practice", ("Objective 0",)), ("assessment", ())
+    ]
+    assert all(s.minutes >= 15 for s in the_plan.lessons) and sum(s.minutes for s in the_plan.lessons) <= 60
+    assert the_plan.uncovered == tuple(objectives[1:]) and the_plan.warnings
+
+
+def test_teaches_needs_the_key_terms_not_one_shared_word() -> None:
+    """'Agregar datos con GROUP BY' is not taught by a lesson that only says 'datos'; a paraphrase can pass a share."""
+    objective = "Agregar datos con GROUP BY"
+    assert not teaches(objective, "Fundamentos: qué son los datos")
+    assert teaches(objective, "Agregar datos con GROUP BY paso a paso")
+    assert not teaches("Join two tables", "Joining tables with SQL")
+    assert teaches("Join two tables", "Joining tables with SQL", share=0.5)
+    assert teaches("C++", "Pointers in C++") and not teaches("C++", "Pointers in C")
