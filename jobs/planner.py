@@ -108,10 +108,6 @@ class Plan:
     def lessons(self) -> tuple[LessonSlot, ...]:
         return tuple(lesson for module in self.modules for lesson in module.lessons)
 
-    @property
-    def themed(self) -> bool:
-        return not self.objectives
-
 
 # --- budget -------------------------------------------------------------------------------------
 

@@ -89,10 +89,6 @@ class Shape:
     covered: int  # objectives that fit: the first ``covered`` of them, one focus each
     themed: bool  # no objectives requested: focuses are sub-themes the generator names
 
-    @property
-    def lessons(self) -> tuple[LessonSpec, ...]:
-        return tuple(lesson for module in self.modules for lesson in module.lessons)
-
 
 def distribute(total: int, parts: int) -> list[int]:
     """``total`` split into ``parts`` near-equal whole numbers, larger ones first."""
