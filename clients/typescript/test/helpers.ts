@@ -63,7 +63,9 @@ export class RedisServer {
   }
 
   client(options: Record<string, unknown> = {}): Redis {
-    return new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1, ...options });
+    const client = new Redis(this.port, "127.0.0.1", { maxRetriesPerRequest: 1, ...options });
+    client.on("error", () => undefined); // connection errors reach the caller through the failed command
+    return client;
   }
 
   stop(): void {
