@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from jobs.request_rules import LANGUAGE_PATTERN, NO_LONE_SURROGATE, TOPIC_PATTERN, WHITESPACE, integral
 from worker.errors import RequestInvalid
 
 Level = Literal["beginner", "intermediate", "advanced"]
@@ -31,56 +32,10 @@ WEEKS_MIN, WEEKS_MAX = 1, 52
 HOURS_MIN, HOURS_MAX = 1, 40
 MAX_OBJECTIVES, OBJECTIVE_MAX = 20, 300
 
-# Whitespace, for stripping the topic and objectives: the characters Python's ``str.isspace`` knows,
-# listed once so that a client in another language strips exactly the same (JavaScript's ``trim``
-# differs: it keeps U+001C-U+001F and U+0085 and removes U+FEFF).
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-def _char_class(chars: str) -> str:
-    """``chars`` as the inside of a regex character class of ``\\uXXXX`` escapes and ranges."""
-    codes, parts = sorted(map(ord, chars)), []
-    while codes:
-        end = 0
-        while end + 1 < len(codes) and codes[end + 1] == codes[end] + 1:
-            end += 1
-        first, last = codes[0], codes[end]
-        parts.append(f"\\u{first:04x}" + (f"-\\u{last:04x}" if last > first else ""))
-        codes = codes[end + 1:]
-    return "".join(parts)
-
-
-_WS = _char_class(WHITESPACE)
-
-# The patterns are published in the JSON Schema, so they are written in the part of regex syntax
-# that ECMA-262 (what JSON Schema specifies; with the ``u`` flag, as ajv uses) and Python's ``re``
-# (the worker's engine, ``regex_engine="python-re"``) read alike: ``\uXXXX`` escapes, ``[\s\S]``
-# for "any character", and ``(?![\s\S])`` for "end of input", because Python's ``$`` also matches
-# before a final newline. Both engines search (unanchored) unless the pattern says ``^``.
-#: At least 3 characters once leading and trailing WHITESPACE is stripped.
-TOPIC_PATTERN = f"^[{_WS}]*[^{_WS}][\\s\\S]+[^{_WS}]"
-#: A BCP 47-like tag ("en", "pt-BR", "zh-Hant"); the value is used in model prompts, so keep it tame.
-LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}(?![\s\S])"
-# Strings must be valid Unicode: pydantic refuses an unpaired surrogate ("\ud800" in JSON), so the
-# schema says so too (with the ``u`` flag, ECMA-262 matches only unpaired surrogates here).
-_NO_LONE_SURROGATE: dict[str, Any] = {"not": {"pattern": "[\\ud800-\\udfff]"}}
-
-
-def _integral(value: object) -> object:
-    """A JSON number with an integral value is an integer, whatever its spelling (``10``, ``10.0``,
-    ``1e1``): JSON Schema says so, and a JavaScript client cannot tell them apart."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 Objective = Annotated[StrictStr, StringConstraints(max_length=OBJECTIVE_MAX), WithJsonSchema(
-    {"type": "string", "maxLength": OBJECTIVE_MAX, **_NO_LONE_SURROGATE})]
+    {"type": "string", "maxLength": OBJECTIVE_MAX, **NO_LONE_SURROGATE})]
 Language = Annotated[StrictStr, StringConstraints(pattern=LANGUAGE_PATTERN)]
-Weeks = Annotated[StrictInt, Field(ge=WEEKS_MIN, le=WEEKS_MAX), BeforeValidator(_integral)]
+Weeks = Annotated[StrictInt, Field(ge=WEEKS_MIN, le=WEEKS_MAX), BeforeValidator(integral)]
 
 
 class CurriculumRequest(BaseModel):
@@ -90,7 +45,7 @@ class CurriculumRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="CurriculumRequest", regex_engine="python-re")
 
     topic: Annotated[StrictStr, Field(min_length=TOPIC_MIN, max_length=TOPIC_MAX, pattern=TOPIC_PATTERN,
-                                      json_schema_extra=_NO_LONE_SURROGATE)]
+                                      json_schema_extra=NO_LONE_SURROGATE)]
     level: Level = "beginner"
     duration_weeks: Weeks = 4
     hours_per_week: Annotated[StrictFloat, Field(ge=HOURS_MIN, le=HOURS_MAX, allow_inf_nan=False)] = 5.0

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.models import WHITESPACE, parse_request, request_json_schema
+from jobs.models import parse_request, request_json_schema
+from jobs.request_rules import WHITESPACE
 from tests.conftest import clean_env, run_cli
 from tests.wire_vectors import load
 from worker.errors import RequestInvalid

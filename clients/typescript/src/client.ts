@@ -61,6 +61,8 @@ export interface WaitOptions {
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(["finished", "failed", "stopped", "canceled"]);
+/** A job waiting to (re)start has made no progress yet: what meta holds is an earlier run's. */
+const WAITING: ReadonlySet<string> = new Set(["queued", "deferred", "scheduled"]);
 const ATTEMPTS = 20;
 const SCRIPT_SHA = createHash("sha1").update(ENQUEUE_ONCE_LUA).digest("hex");
 
@@ -123,7 +125,7 @@ export async function getJob(redis: Redis, jobId: string): Promise<JobState> {
   const [status, meta] = hash;
   if (!status) throw new JobNotFoundError(jobId);
   const latest = stream[0] ? decodeResult(stream[0][1]) : null;
-  const progress = meta ? ((JSON.parse(meta) as { progress?: Progress }).progress ?? null) : null;
+  const progress = meta && !WAITING.has(status) ? ((JSON.parse(meta) as { progress?: Progress }).progress ?? null) : null;
   return {
     jobId,
     status: status as JobStatus,
