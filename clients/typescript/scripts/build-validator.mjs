@@ -9,9 +9,9 @@ import standaloneCode from "ajv/dist/standalone/index.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const schema = JSON.parse(readFileSync(join(root, "schema", "curriculum-request.schema.json"), "utf8"));
 
-// allErrors: name every bad field, like the worker does. unicodeRegExp (the default) compiles patterns with
+// allErrors: name every bad field, like the worker does. strict: refuse a schema keyword ajv would ignore. unicodeRegExp (the default) compiles patterns with
 // the "u" flag, as JSON Schema means them; maxLength counts code points, as the worker does.
-const ajv = new Ajv2020({ allErrors: true, strict: false, code: { source: true, esm: true } });
+const ajv = new Ajv2020({ allErrors: true, strict: true, code: { source: true, esm: true } });
 let code = standaloneCode(ajv, ajv.compile(schema));
 
 // The one runtime helper ajv's code imports (code point length): inline it, so that the package's only

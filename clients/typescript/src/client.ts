@@ -98,8 +98,10 @@ export async function enqueueCurriculum(
   const fields = jobHash(body, options.jobTimeoutS ?? DEFAULT_JOB_TIMEOUT_S);
   const id = newJobId();
   if (options.dedupe === false) {
-    await redisCall("enqueue", () =>
+    const replies = await redisCall("enqueue", () =>
       redis.multi().hset(jobKey(id), ...fields).rpush(queueKey(QUEUE), id).sadd(QUEUES_SET, queueKey(QUEUE)).exec());
+    const failed = (replies ?? []).find(([error]) => error);
+    if (!replies || failed) throw new RedisError(`enqueue failed: ${failed?.[0]?.message ?? "transaction aborted"}`);
     return { jobId: id, status: "queued" };
   }
   const key = idempotencyKey(body);

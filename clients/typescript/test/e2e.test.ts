@@ -80,6 +80,12 @@ test("a duplicate returns the first job's id, also after it finished; dedupe: fa
   assert.equal(await redis.llen("rq:queue:curriculum_generation"), 1);
 });
 
+test("concurrent enqueues of one request create one job", async () => {
+  const outcomes = await Promise.all(Array.from({ length: 25 }, () => enqueueCurriculum(redis, { topic: "Knitting" })));
+  assert.equal(new Set(outcomes.map((o) => o.jobId)).size, 1);
+  assert.equal(await redis.llen("rq:queue:curriculum_generation"), 1);
+});
+
 test("Python and TypeScript enqueue the same request as the same job, whichever goes first", async () => {
   const request = { topic: "Caf\u00e9 latte art \u2615", hours_per_week: 2.5, objectives: ["Pour a heart", "Steam milk"] };
   const fromTs = await enqueueCurriculum(redis, request);
