@@ -1,0 +1,124 @@
+"""Reading the job metrics over a window, for the probe: which hashes, and what they add up to.
+
+A window is the last N minutes up to and including the current one. It is covered exactly by
+minute hashes at its ragged start and hour hashes for every hour that begins inside it (the
+current hour's hash holds only minutes up to now), so a 24-hour window reads at most 59 + 24
+hashes and a 1-hour window at most 59 + 1: a fixed number of HGETALLs in the probe's pipeline,
+whatever the number of jobs. Percentiles come from the histogram buckets, interpolated within
+the bucket as Prometheus' ``histogram_quantile`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from worker.metrics import BOUNDS_MS, LABELS, LLM_BASE, hour_key, job_base, minute_key, total_key
+
+WINDOWS_S = {"5m": 300, "1h": 3600, "24h": 86400}
+DEFAULT_WINDOW = "1h"
+
+
+def window_keys(base: str, window_s: int, now: float) -> list[str]:
+    """The hashes that together hold exactly the last ``window_s // 60`` minutes ending now."""
+    last = int(now // 60)
+    minute = last - window_s // 60 + 1
+    keys = []
+    while minute <= last:
+        if minute % 60 == 0:  # a whole hour from here on lies in the window (the current one so far)
+            keys.append(hour_key(base, minute // 60))
+            minute += 60
+        else:
+            keys.append(minute_key(base, minute))
+            minute += 1
+    return keys
+
+
+def add_reads(pipe: Any, queues: Sequence[str], window_s: int, now: float) -> None:
+    """Queue the reads of every queue's window and lifetime hashes, then the model calls' (read-only)."""
+    for base in [*(job_base(q) for q in queues), LLM_BASE]:
+        for key in window_keys(base, window_s, now):
+            pipe.hgetall(key)
+        pipe.hgetall(total_key(base))
+
+
+def take_reads(replies: Iterable[Any], queues: Sequence[str], window_s: int, now: float,
+               ) -> tuple[dict[str, tuple[Counter[str], Counter[str]]], tuple[Counter[str], Counter[str]]]:
+    """(window counts, lifetime counts) per queue, and the same for model calls, from ``add_reads``' replies."""
+    it = iter(replies)
+
+    def one(base: str) -> tuple[Counter[str], Counter[str]]:
+        window: Counter[str] = Counter()
+        for _ in window_keys(base, window_s, now):
+            window.update(_decode(next(it)))
+        return window, Counter(_decode(next(it)))
+
+    per_queue = {q: one(job_base(q)) for q in queues}
+    return per_queue, one(LLM_BASE)
+
+
+def _decode(reply: Any) -> dict[str, float]:
+    if isinstance(reply, Exception):
+        raise reply
+    return {(k.decode() if isinstance(k, bytes) else str(k)): _count(v) for k, v in (reply or {}).items()}
+
+
+def _count(value: Any) -> float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def buckets(counts: Mapping[str, float], name: str) -> list[float]:
+    """Per-bucket (not cumulative) counts of histogram ``name``, in ``BOUNDS_MS`` order."""
+    return [counts.get(f"{name}:{label}", 0) for label in LABELS]
+
+
+def quantile(q: float, counts: Sequence[float]) -> float | None:
+    """The ``q`` quantile from per-bucket counts; None without data. The last (inf) bucket yields its lower bound."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank = q * total
+    seen = 0.0
+    for index, count in enumerate(counts):
+        if count and seen + count >= rank:
+            lower = BOUNDS_MS[index - 1] if index else 0.0
+            upper = BOUNDS_MS[index]
+            if math.isinf(upper):
+                return lower
+            return round(lower + (upper - lower) * (rank - seen) / count, 1)
+        seen += count
+    return None
+
+
+def queue_metrics(window: Mapping[str, float], window_s: int) -> dict[str, Any]:
+    """The contract's ``metrics`` object of one queue (plus the other outcomes' counts)."""
+    finished, failed = int(window.get("finished", 0)), int(window.get("failed", 0))
+    run, wait = buckets(window, "run"), buckets(window, "wait")
+    return {
+        "window_s": window_s,
+        "finished": finished,
+        "failed": failed,
+        "retried": int(window.get("retried", 0)),
+        "stalled": int(window.get("stalled", 0)),
+        "refused": int(window.get("refused", 0)),
+        "requeued": int(window.get("requeued", 0)),
+        "throughput_per_min": round(finished / (window_s / 60), 3),
+        "failure_rate": round(failed / (finished + failed), 4) if finished + failed else None,
+        "run_time_ms": {"p50": quantile(0.5, run), "p95": quantile(0.95, run)},
+        "wait_time_ms": {"p50": quantile(0.5, wait), "p95": quantile(0.95, wait)},
+    }
+
+
+def llm_metrics(window: Mapping[str, float], window_s: int) -> dict[str, Any]:
+    latency = buckets(window, "latency")
+    return {
+        "window_s": window_s,
+        "calls": int(window.get("calls", 0)),
+        "errors": int(window.get("errors", 0)),
+        "errors_by_kind": {k.removeprefix("error:"): int(v) for k, v in sorted(window.items())
+                           if k.startswith("error:")},
+        "latency_ms": {"p50": quantile(0.5, latency), "p95": quantile(0.95, latency)},
+    }
