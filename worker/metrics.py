@@ -5,22 +5,23 @@ from it). Here every job outcome is counted as it happens, into small time-bucke
 expire on their own, so memory is fixed however many jobs run and the probe reads any window in
 one pipeline. Keys (all hashes, all with a TTL, under this service's own prefix):
 
-=========================================  =======================  ===============================
-key                                        TTL                      holds
-=========================================  =======================  ===============================
-``curriculum-worker:metrics:job:Q:m:M``    24 h + 10 min            queue Q, Unix minute M
-``curriculum-worker:metrics:job:Q:h:H``    30 days + 1 h            queue Q, Unix hour H
-``curriculum-worker:metrics:job:Q:total``  400 days, renewed        queue Q, lifetime counters
-``curriculum-worker:metrics:llm:m:M`` ...  same three kinds         model calls, all queues
-=========================================  =======================  ===============================
+=========================================  ========================  ===============================
+key                                        TTL (renewed on write)    holds
+=========================================  ========================  ===============================
+``curriculum-worker:metrics:job:Q:m:H``    25 h + 10 min             queue Q, Unix hour H, per minute
+``curriculum-worker:metrics:job:Q:h:H``    30 days + 1 h             queue Q, Unix hour H
+``curriculum-worker:metrics:job:Q:total``  400 days                  queue Q, lifetime counters
+``curriculum-worker:metrics:llm:m:H`` ...  the same three kinds      model calls, all queues
+=========================================  ========================  ===============================
 
 Fields of a job hash: one count per outcome (``finished``, ``failed``, ``retried``, ``stalled``,
 ``refused``, ``requeued``) and histogram bucket counts ``run:<le>`` (run time of finished jobs)
 and ``wait:<le>`` (enqueued -> started, every attempt that ran), ``<le>`` being the bucket's upper
 bound in ms or ``inf``; the lifetime hash also holds ``run_sum_ms`` and ``wait_sum_ms``. A model
 hash holds ``calls``, ``errors``, ``error:<ExceptionClass>``, ``latency:<le>`` (and
-``latency_sum_ms`` in the lifetime hash). Fields appear only once counted, so a quiet minute costs
-nothing and a busy one a few dozen small fields (Redis stores them as a compact listpack).
+``latency_sum_ms`` in the lifetime hash). The per-minute hash of an hour prefixes each field with
+the minute of the hour (``17:finished``), so that any window is read from a fixed number of keys
+(``worker.metrics_window``). Fields appear only once counted: a quiet hour costs nothing.
 
 Recording costs one pipelined round trip per event, never raises, and logs a Redis error at most
 once a minute: metrics must never fail or slow down a job.
@@ -45,7 +46,8 @@ OUTCOMES = ("finished", "failed", "retried", "stalled", "refused", "requeued")
 #: Histogram bucket upper bounds in ms (1-2-5 steps from 5 ms to 83 min); beyond: ``inf``.
 BOUNDS_MS: tuple[float, ...] = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
                                 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000, math.inf)
-MINUTE_TTL_S = 24 * 3600 + 600
+#: The per-minute hash of an hour is the ragged start of a 24 h window until 25 h after its first minute.
+MINUTE_TTL_S = 25 * 3600 + 600
 HOUR_TTL_S = 30 * 86400 + 3600
 TOTAL_TTL_S = 400 * 86400
 ERROR_LOG_INTERVAL_S = 60.0
@@ -73,8 +75,9 @@ def job_base(queue: str) -> str:
 LLM_BASE = f"{PREFIX}:llm"
 
 
-def minute_key(base: str, minute: int) -> str:
-    return f"{base}:m:{minute}"
+def minute_key(base: str, hour: int) -> str:
+    """The hash of ``hour``'s counts per minute (fields ``<minute of the hour>:<field>``)."""
+    return f"{base}:m:{hour}"
 
 
 def hour_key(base: str, hour: int) -> str:
@@ -87,12 +90,12 @@ def total_key(base: str) -> str:
 
 def add_counts(pipe: Any, base: str, counts: Mapping[str, int], sums: Mapping[str, float], now: float) -> None:
     """Queue the writes of one event on ``pipe``: the minute, hour and lifetime hashes, and their TTLs."""
-    minute = int(now // 60)
-    targets = ((minute_key(base, minute), MINUTE_TTL_S), (hour_key(base, minute // 60), HOUR_TTL_S),
-               (total_key(base), TOTAL_TTL_S))
-    for key, ttl in targets:
+    hour, minute = divmod(int(now // 60), 60)
+    targets = ((minute_key(base, hour), f"{minute}:", MINUTE_TTL_S), (hour_key(base, hour), "", HOUR_TTL_S),
+               (total_key(base), "", TOTAL_TTL_S))
+    for key, prefix, ttl in targets:
         for name, amount in counts.items():
-            pipe.hincrby(key, name, amount)
+            pipe.hincrby(key, prefix + name, amount)
         pipe.expire(key, ttl)
     for name, total in sums.items():
         pipe.hincrbyfloat(total_key(base), name, total)

@@ -1,17 +1,17 @@
 """Reading the job metrics over a window, for the probe: which hashes, and what they add up to.
 
 A window is the last N minutes up to and including the current one. It is covered exactly by
-minute hashes at its ragged start and hour hashes for every hour that begins inside it (the
-current hour's hash holds only minutes up to now), so a 24-hour window reads at most 59 + 24
-hashes and a 1-hour window at most 59 + 1: a fixed number of HGETALLs in the probe's pipeline,
-whatever the number of jobs. Percentiles come from the histogram buckets, interpolated within
-the bucket as Prometheus' ``histogram_quantile`` does.
+the per-minute hash of the hour it starts in (only the minutes from its start on are added up)
+and the hour hashes of the ``ceil(N / 60)`` hours after that one (the current hour's hash holds
+only minutes up to now; an hour still in the future is simply empty). So 5m and 1h read two
+hashes, 24h reads 25: the same HGETALLs in the probe's pipeline at any time of the hour and for
+any number of jobs. Percentiles come from the histogram buckets, interpolated within the bucket
+as Prometheus' ``histogram_quantile`` does.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,19 +21,34 @@ WINDOWS_S = {"5m": 300, "1h": 3600, "24h": 86400}
 DEFAULT_WINDOW = "1h"
 
 
+def window_start(window_s: int, now: float) -> tuple[int, int]:
+    """(Unix hour, minute of that hour) of the window's first minute."""
+    return divmod(int(now // 60) - window_s // 60 + 1, 60)
+
+
 def window_keys(base: str, window_s: int, now: float) -> list[str]:
     """The hashes that together hold exactly the last ``window_s // 60`` minutes ending now."""
-    last = int(now // 60)
-    minute = last - window_s // 60 + 1
-    keys = []
-    while minute <= last:
-        if minute % 60 == 0:  # a whole hour from here on lies in the window (the current one so far)
-            keys.append(hour_key(base, minute // 60))
-            minute += 60
-        else:
-            keys.append(minute_key(base, minute))
-            minute += 1
-    return keys
+    hour, _ = window_start(window_s, now)
+    return [minute_key(base, hour), *(hour_key(base, hour + n) for n in range(1, -(-window_s // 3600) + 1))]
+
+
+Counts = dict[str, float]
+
+
+def _add(into: Counts, fields: Mapping[str, float]) -> Counts:
+    for name, value in fields.items():
+        into[name] = into.get(name, 0) + value
+    return into
+
+
+def _from_minute(fields: Mapping[str, float], first: int) -> Counts:
+    """The per-minute fields of minutes ``first``..59, added up by field."""
+    counts: Counts = {}
+    for name, value in fields.items():
+        minute, _, field = name.partition(":")
+        if minute.isdigit() and int(minute) >= first:
+            _add(counts, {field: value})
+    return counts
 
 
 def add_reads(pipe: Any, queues: Sequence[str], window_s: int, now: float) -> None:
@@ -45,15 +60,18 @@ def add_reads(pipe: Any, queues: Sequence[str], window_s: int, now: float) -> No
 
 
 def take_reads(replies: Iterable[Any], queues: Sequence[str], window_s: int, now: float,
-               ) -> tuple[dict[str, tuple[Counter[str], Counter[str]]], tuple[Counter[str], Counter[str]]]:
+               ) -> tuple[dict[str, tuple[Counts, Counts]], tuple[Counts, Counts]]:
     """(window counts, lifetime counts) per queue, and the same for model calls, from ``add_reads``' replies."""
     it = iter(replies)
 
-    def one(base: str) -> tuple[Counter[str], Counter[str]]:
-        window: Counter[str] = Counter()
-        for _ in window_keys(base, window_s, now):
-            window.update(_decode(next(it)))
-        return window, Counter(_decode(next(it)))
+    _, first = window_start(window_s, now)
+
+    def one(base: str) -> tuple[Counts, Counts]:
+        keys = window_keys(base, window_s, now)
+        window = _from_minute(_decode(next(it)), first)
+        for _ in keys[1:]:
+            _add(window, _decode(next(it)))
+        return window, _decode(next(it))
 
     per_queue = {q: one(job_base(q)) for q in queues}
     return per_queue, one(LLM_BASE)

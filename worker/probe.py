@@ -143,10 +143,10 @@ def collect(
                   "maxmemory_policy": snap.server.policy, "tls": tls},
         "queues": snap.queues,
         "workers": workers,
-        "llm": snap.llm,
-        "totals": snap.totals,
         "problems": [],
         "warnings": warnings,
+        "llm": snap.llm,
+        "totals": snap.totals,
     }
 
 
