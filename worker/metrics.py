@@ -6,11 +6,11 @@ expire on their own, so memory is fixed however many jobs run and the probe read
 one pipeline. Keys (all hashes, all with a TTL, under this service's own prefix):
 
 =========================================  ========================  ===============================
-key                                        TTL (renewed on write)    holds
+key                                        expires                   holds
 =========================================  ========================  ===============================
-``curriculum-worker:metrics:job:Q:m:H``    25 h + 10 min             queue Q, Unix hour H, per minute
-``curriculum-worker:metrics:job:Q:h:H``    30 days + 1 h             queue Q, Unix hour H
-``curriculum-worker:metrics:job:Q:total``  400 days                  queue Q, lifetime counters
+``curriculum-worker:metrics:job:Q:m:M``    25 h 10 min after M       queue Q, Unix minute M
+``curriculum-worker:metrics:job:Q:h:H``    30 days 1 h after H       queue Q, Unix hour H
+``curriculum-worker:metrics:job:Q:total``  400 days after last write queue Q, lifetime counters
 ``curriculum-worker:metrics:llm:m:H`` ...  the same three kinds      model calls, all queues
 =========================================  ========================  ===============================
 
@@ -19,9 +19,9 @@ Fields of a job hash: one count per outcome (``finished``, ``failed``, ``retried
 and ``wait:<le>`` (enqueued -> started, every attempt that ran), ``<le>`` being the bucket's upper
 bound in ms or ``inf``; the lifetime hash also holds ``run_sum_ms`` and ``wait_sum_ms``. A model
 hash holds ``calls``, ``errors``, ``error:<ExceptionClass>``, ``latency:<le>`` (and
-``latency_sum_ms`` in the lifetime hash). The per-minute hash of an hour prefixes each field with
-the minute of the hour (``17:finished``), so that any window is read from a fixed number of keys
-(``worker.metrics_window``). Fields appear only once counted: a quiet hour costs nothing.
+``latency_sum_ms`` in the lifetime hash). Fields appear only once counted, and a key only once
+something happened in its minute or hour: a quiet hour costs nothing. Each hash stays small enough
+for Redis' compact listpack encoding (at most 6 + 2 x 20 fields). Memory: see ``MEMORY_BOUND``.
 
 Recording costs one pipelined round trip per event, never raises, and logs a Redis error at most
 once a minute: metrics must never fail or slow down a job.
@@ -46,11 +46,18 @@ OUTCOMES = ("finished", "failed", "retried", "stalled", "refused", "requeued")
 #: Histogram bucket upper bounds in ms (1-2-5 steps from 5 ms to 83 min); beyond: ``inf``.
 BOUNDS_MS: tuple[float, ...] = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
                                 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000, math.inf)
-#: The per-minute hash of an hour is the ragged start of a 24 h window until 25 h after its first minute.
+#: A minute's hash is read (as part of its hour: ``worker.metrics_window``) up to 25 h after the minute.
 MINUTE_TTL_S = 25 * 3600 + 600
 HOUR_TTL_S = 30 * 86400 + 3600
 TOTAL_TTL_S = 400 * 86400
 ERROR_LOG_INTERVAL_S = 60.0
+#: Memory, per queue (and once more for the model calls), whatever the number of jobs: at most this
+#: many minute and hour hashes exist at once, each under ``MAX_HASH_BYTES`` by ``MEMORY USAGE``
+#: with every field set (tests/test_metrics.py measures both).
+MAX_HASH_BYTES = 900
+MINUTE_KEYS = MINUTE_TTL_S // 60 + 1
+HOUR_KEYS = HOUR_TTL_S // 3600 + 1
+MEMORY_BOUND_BYTES = (MINUTE_KEYS + HOUR_KEYS + 1) * MAX_HASH_BYTES
 
 
 def bucket_label(bound: float) -> str:
@@ -75,9 +82,8 @@ def job_base(queue: str) -> str:
 LLM_BASE = f"{PREFIX}:llm"
 
 
-def minute_key(base: str, hour: int) -> str:
-    """The hash of ``hour``'s counts per minute (fields ``<minute of the hour>:<field>``)."""
-    return f"{base}:m:{hour}"
+def minute_key(base: str, minute: int) -> str:
+    return f"{base}:m:{minute}"
 
 
 def hour_key(base: str, hour: int) -> str:
@@ -90,13 +96,17 @@ def total_key(base: str) -> str:
 
 def add_counts(pipe: Any, base: str, counts: Mapping[str, int], sums: Mapping[str, float], now: float) -> None:
     """Queue the writes of one event on ``pipe``: the minute, hour and lifetime hashes, and their TTLs."""
-    hour, minute = divmod(int(now // 60), 60)
-    targets = ((minute_key(base, hour), f"{minute}:", MINUTE_TTL_S), (hour_key(base, hour), "", HOUR_TTL_S),
-               (total_key(base), "", TOTAL_TTL_S))
-    for key, prefix, ttl in targets:
+    minute = int(now // 60)
+    # A bucket expires at a fixed time after it began (EXPIREAT), however late its last write came.
+    targets = ((minute_key(base, minute), minute * 60 + MINUTE_TTL_S),
+               (hour_key(base, minute // 60), minute // 60 * 3600 + HOUR_TTL_S))
+    for key, expires_at in targets:
         for name, amount in counts.items():
-            pipe.hincrby(key, prefix + name, amount)
-        pipe.expire(key, ttl)
+            pipe.hincrby(key, name, amount)
+        pipe.expireat(key, expires_at)
+    for name, amount in counts.items():
+        pipe.hincrby(total_key(base), name, amount)
+    pipe.expire(total_key(base), TOTAL_TTL_S)
     for name, total in sums.items():
         pipe.hincrbyfloat(total_key(base), name, total)
 

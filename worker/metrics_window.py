@@ -1,12 +1,13 @@
 """Reading the job metrics over a window, for the probe: which hashes, and what they add up to.
 
 A window is the last N minutes up to and including the current one. It is covered exactly by
-the per-minute hash of the hour it starts in (only the minutes from its start on are added up)
-and the hour hashes of the ``ceil(N / 60)`` hours after that one (the current hour's hash holds
-only minutes up to now; an hour still in the future is simply empty). So 5m and 1h read two
-hashes, 24h reads 25: the same HGETALLs in the probe's pipeline at any time of the hour and for
-any number of jobs. Percentiles come from the histogram buckets, interpolated within the bucket
-as Prometheus' ``histogram_quantile`` does.
+the minutes of the hour it starts in, from its first minute on, and the hour hashes of the
+``ceil(N / 60)`` hours after that one (the current hour's hash holds only minutes up to now; an
+hour still in the future is simply empty). All 60 minute hashes of the start hour are read and
+those before the window skipped, so that the probe sends the same HGETALLs at any time of the
+hour and for any number of jobs: 61 for 5m and 1h, 84 for 24h, in its one pipeline. Percentiles
+come from the histogram buckets, interpolated within the bucket as Prometheus'
+``histogram_quantile`` does.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ def window_start(window_s: int, now: float) -> tuple[int, int]:
 
 
 def window_keys(base: str, window_s: int, now: float) -> list[str]:
-    """The hashes that together hold exactly the last ``window_s // 60`` minutes ending now."""
+    """The start hour's 60 minute hashes, then the following hours' hashes (see the module's doc)."""
     hour, _ = window_start(window_s, now)
-    return [minute_key(base, hour), *(hour_key(base, hour + n) for n in range(1, -(-window_s // 3600) + 1))]
+    return [*(minute_key(base, hour * 60 + m) for m in range(60)),
+            *(hour_key(base, hour + n) for n in range(1, -(-window_s // 3600) + 1))]
 
 
 Counts = dict[str, float]
@@ -39,16 +41,6 @@ def _add(into: Counts, fields: Mapping[str, float]) -> Counts:
     for name, value in fields.items():
         into[name] = into.get(name, 0) + value
     return into
-
-
-def _from_minute(fields: Mapping[str, float], first: int) -> Counts:
-    """The per-minute fields of minutes ``first``..59, added up by field."""
-    counts: Counts = {}
-    for name, value in fields.items():
-        minute, _, field = name.partition(":")
-        if minute.isdigit() and int(minute) >= first:
-            _add(counts, {field: value})
-    return counts
 
 
 def add_reads(pipe: Any, queues: Sequence[str], window_s: int, now: float) -> None:
@@ -67,10 +59,11 @@ def take_reads(replies: Iterable[Any], queues: Sequence[str], window_s: int, now
     _, first = window_start(window_s, now)
 
     def one(base: str) -> tuple[Counts, Counts]:
-        keys = window_keys(base, window_s, now)
-        window = _from_minute(_decode(next(it)), first)
-        for _ in keys[1:]:
-            _add(window, _decode(next(it)))
+        window: Counts = {}
+        for index, _ in enumerate(window_keys(base, window_s, now)):
+            fields = _decode(next(it))
+            if index >= first:  # minutes of the start hour before the window (index < 60) are skipped
+                _add(window, fields)
         return window, _decode(next(it))
 
     per_queue = {q: one(job_base(q)) for q in queues}
