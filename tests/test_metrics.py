@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 import redis
 
+from jobs import context
 from tests.conftest import run_cli
 from tests.servers import RedisServer, free_port
 from tests.test_probe import CountingRedis, report_for
 from tests.test_probe_cli import SENTINEL, Monitor, _command_calls, digest, env_for, prometheus_samples
-from worker import metrics, metrics_window
+from worker import events, metrics, metrics_window
+from worker.jsonjob import JsonQueue
 from worker.metrics import Recorder
 
 QUEUE = "curriculum_generation"
@@ -279,3 +281,32 @@ def test_disabled_recorder_writes_nothing(conn: redis.Redis) -> None:
     after = _command_calls(conn)
     assert {k for k, v in after.items() if v != before.get(k)} == {"cmdstat_info"}
     assert not list(conn.scan_iter(match=f"{metrics.PREFIX}:*"))
+
+
+# -- the lifecycle hooks --------------------------------------------------------------------------
+
+
+def test_lifecycle_events_count_their_outcome(conn: redis.Redis) -> None:
+    """job_stalled, job_requeued and job_refused each count once under the queue they name."""
+    job = JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", 0)
+    events.job_stalled(job, worker="w1", stalls=1, queue=QUEUE)
+    events.job_requeued(job, reason="stalled", queue=QUEUE)
+    events.job_requeued(job, reason="shutdown")
+    events.job_refused(job, QUEUE, "not registered")
+    got = window_counts(conn, "5m", time.time())
+    assert (got["stalled"], got["requeued"], got["refused"], got["finished"]) == (1, 2, 1, 0)
+
+
+def test_model_call_reports_latency_and_error_class_and_reraises() -> None:
+    """context.model_call() tells the installed observer each call's latency and exception class."""
+    seen: list[tuple[float, str | None]] = []
+    context.install_model_call_observer(lambda latency_s, error: seen.append((latency_s, error)))
+    try:
+        with context.model_call():
+            time.sleep(0.01)
+        with pytest.raises(TimeoutError), context.model_call():
+            raise TimeoutError("slow")
+    finally:
+        context.install_model_call_observer(None)
+    assert [error for _, error in seen] == [None, "TimeoutError"]
+    assert seen[0][0] >= 0.01

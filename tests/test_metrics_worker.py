@@ -87,10 +87,12 @@ def test_counts_rates_and_percentiles_match_the_jobs_across_a_restart(
     sleeps = [0.05, 0.05, 0.3, 0.3, 0.3, 1.2]
     first = [enqueue(conn, "jobs.diagnostics.canary", s) for s in sleeps]
     bad = [enqueue(conn, "jobs.diagnostics.canary", "soon") for _ in range(2)]
+    refused = enqueue(conn, "os.getcwd")
     worker = start_worker(workers, redis_url, llm)
     done = settle(conn, first + bad)
+    settle(conn, [refused])
     report = stats(redis_url)["queues"][QUEUE]["metrics"]
-    assert (report["finished"], report["failed"], report["retried"]) == (6, 2, 0)
+    assert (report["finished"], report["failed"], report["retried"], report["refused"]) == (6, 2, 0, 1)
     assert report["failure_rate"] == 0.25 and report["throughput_per_min"] == round(6 / 60, 3)
     runs = [_ms(j.started_at, j.ended_at) for j in done[:6]]
     waits = [_ms(j.enqueued_at, j.started_at) for j in done]
