@@ -1,11 +1,12 @@
 """Reading the job metrics over a window, for the probe: which hashes, and what they add up to.
 
-A window is the last N minutes up to and including the current one. It is covered exactly by
-the minutes of the hour it starts in, from its first minute on, and the hour hashes of the
-``ceil(N / 60)`` hours after that one (the current hour's hash holds only minutes up to now; an
-hour still in the future is simply empty). All 60 minute hashes of the start hour are read and
-those before the window skipped, so that the probe sends the same HGETALLs at any time of the
-hour and for any number of jobs: 61 for 5m and 1h, 84 for 24h, in its one pipeline. Percentiles
+A window is the last N minutes up to and including the current one. Up to an hour, it is read
+from its N minute hashes. A longer one is covered exactly by the minutes of the hour it starts
+in, from its first minute on, and the hour hashes of the ``ceil(N / 60)`` hours after that one
+(the current hour's hash holds only minutes up to now; an hour still in the future is simply
+empty); all 60 minute hashes of the start hour are read and those before the window skipped. So
+the probe sends the same HGETALLs at any time of the hour and for any number of jobs: 5 for 5m,
+60 for 1h, 84 for 24h, in its one pipeline. Percentiles
 come from the histogram buckets, interpolated within the bucket as Prometheus'
 ``histogram_quantile`` does.
 """
@@ -28,7 +29,10 @@ def window_start(window_s: int, now: float) -> tuple[int, int]:
 
 
 def window_keys(base: str, window_s: int, now: float) -> list[str]:
-    """The start hour's 60 minute hashes, then the following hours' hashes (see the module's doc)."""
+    """The window's minute hashes, or the start hour's 60 and the following hours' (see the module's doc)."""
+    if window_s <= 3600:
+        last = int(now // 60)
+        return [minute_key(base, m) for m in range(last - window_s // 60 + 1, last + 1)]
     hour, _ = window_start(window_s, now)
     return [*(minute_key(base, hour * 60 + m) for m in range(60)),
             *(hour_key(base, hour + n) for n in range(1, -(-window_s // 3600) + 1))]
@@ -56,13 +60,14 @@ def take_reads(replies: Iterable[Any], queues: Sequence[str], window_s: int, now
     """(window counts, lifetime counts) per queue, and the same for model calls, from ``add_reads``' replies."""
     it = iter(replies)
 
-    _, first = window_start(window_s, now)
+    # Minutes of a long window's start hour before the window begins are read but not added.
+    first = window_start(window_s, now)[1] if window_s > 3600 else 0
 
     def one(base: str) -> tuple[Counts, Counts]:
         window: Counts = {}
         for index, _ in enumerate(window_keys(base, window_s, now)):
             fields = _decode(next(it))
-            if index >= first:  # minutes of the start hour before the window (index < 60) are skipped
+            if index >= first:
                 _add(window, fields)
         return window, _decode(next(it))
 
