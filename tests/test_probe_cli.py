@@ -260,7 +260,7 @@ def test_prometheus_output_parses(redis_url: str, conn: redis.Redis) -> None:
     assert types["curriculum_worker_job_run_seconds"] == "histogram"
     assert samples[("curriculum_worker_up", ())] == 1
     assert samples[("curriculum_worker_jobs", (("queue", QUEUE), ("state", "failed")))] == 1
-    assert samples[("rq_jobs", (("queue", QUEUE), ("state", "failed")))] == 1
+    assert samples[("rq_jobs", (("queue", QUEUE), ("status", "failed")))] == 1
     assert samples[("curriculum_worker_jobs", (("queue", "other"), ("state", "queued")))] == 0
     assert samples[("curriculum_worker_stalled_jobs", (("queue", QUEUE),))] == 1
     assert samples[("curriculum_worker_workers", (("state", "busy"),))] == 2

@@ -2,8 +2,9 @@
 
 Counters come from the lifetime hashes (``worker.metrics``), so they only go up (until a queue has
 been idle for the lifetime key's 400-day TTL, which Prometheus reads as a counter reset). Window
-figures (rates, percentiles) are gauges labelled with the window. ``rq_jobs{queue,state}`` is
-rq-exporter's name and labels for the registry sizes, so its dashboards find our jobs.
+figures (rates, percentiles) are gauges labelled with the window. ``rq_jobs{queue,status}`` is
+rq-exporter's name and labels (as its collector emits them) for the registry sizes, so its
+dashboards find our jobs.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _labels(**pairs: str) -> str:
 
 
 def rq_exporter_gauges(queues: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    return family("rq_jobs", "RQ jobs by queue and state (rq-exporter's metric).",
-                  [(f"rq_jobs{_labels(queue=q, state=state)}", c[state]) for q, c in queues.items()
+    return family("rq_jobs", "RQ jobs by queue and status (rq-exporter's metric).",
+                  [(f"rq_jobs{_labels(queue=q, status=state)}", c[state]) for q, c in queues.items()
                    for state in JOB_STATES])
 
 
