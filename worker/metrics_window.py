@@ -138,3 +138,17 @@ def llm_metrics(window: Mapping[str, float], window_s: int) -> dict[str, Any]:
                            if k.startswith("error:")},
         "latency_ms": {"p50": quantile(0.5, latency), "p95": quantile(0.95, latency)},
     }
+
+
+def problems(metrics: Mapping[str, Any] | None, *, max_failure_rate: float | None,
+             max_p95_wait_s: float | None) -> list[str]:
+    """Breaches of --max-failure-rate and --max-p95-wait over the window (no data: no breach)."""
+    if not metrics:
+        return []
+    found, window = [], f"over the last {metrics['window_s'] // 60} min"
+    rate, wait_ms = metrics["failure_rate"], metrics["wait_time_ms"]["p95"]
+    if max_failure_rate is not None and rate is not None and rate > max_failure_rate:
+        found.append(f"failure rate {rate:g} {window}, above --max-failure-rate {max_failure_rate:g}")
+    if max_p95_wait_s is not None and wait_ms is not None and wait_ms / 1000 > max_p95_wait_s:
+        found.append(f"p95 wait {wait_ms / 1000:g} s {window}, above --max-p95-wait {max_p95_wait_s:g}")
+    return found

@@ -339,21 +339,10 @@ def queue_problems(queues: dict[str, dict[str, Any]], limits: Limits) -> list[st
             value = counts[key]
             if limit is not None and value is not None and value > limit:
                 found.append(f"queue {name}: " + template.format(value=value, limit=limit))
-        found += [f"queue {name}: {text}" for text in metric_problems(counts.get("metrics"), limits)]
+        found += [f"queue {name}: {text}" for text in metrics_window.problems(
+            counts.get("metrics"), max_failure_rate=limits.max_failure_rate, max_p95_wait_s=limits.max_p95_wait_s)]
     return found
 
-
-def metric_problems(metrics: dict[str, Any] | None, limits: Limits) -> list[str]:
-    """Breaches of --max-failure-rate and --max-p95-wait over the window (no data: no breach)."""
-    if not metrics:
-        return []
-    found, window = [], f"over the last {metrics['window_s'] // 60} min"
-    rate, wait_ms = metrics["failure_rate"], metrics["wait_time_ms"]["p95"]
-    if limits.max_failure_rate is not None and rate is not None and rate > limits.max_failure_rate:
-        found.append(f"failure rate {rate:g} {window}, above --max-failure-rate {limits.max_failure_rate:g}")
-    if limits.max_p95_wait_s is not None and wait_ms is not None and wait_ms / 1000 > limits.max_p95_wait_s:
-        found.append(f"p95 wait {wait_ms / 1000:g} s {window}, above --max-p95-wait {limits.max_p95_wait_s:g}")
-    return found
 
 
 if __name__ == "__main__":
