@@ -36,6 +36,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 from rq.utils import utcformat
 
+from worker.metrics import RECORDER
 from worker.stalls import queue_keys
 from worker.vetting import MAX_JOB_ID_CHARS
 
@@ -158,6 +159,7 @@ def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *,
         bare = Job(job_id, connection=connection)  # not fetched: only its id and connection are used
         Result.create_failure(bare, DEFAULT_FAILURE_TTL, exc_string, worker_name=worker_name)
     job_refused(job_id, queue_name, reason)
+    RECORDER.job(connection, queue_name, "refused")
     return done
 
 

@@ -99,6 +99,7 @@ class Settings:
     # Hostile jobs (issue 10): hosts a job's webhooks may call; the largest job a worker will read.
     worker_webhook_hosts: tuple[str, ...] = ()
     job_max_payload_bytes: int = 4 * 1024 * 1024
+    worker_metrics: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +171,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "render": is_render,
         "worker_webhook_hosts": r.hosts("WORKER_WEBHOOK_HOSTS"),
         "job_max_payload_bytes": r.integer("JOB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024, low=1024, high=512 * 1024 * 1024),
+        "worker_metrics": r.boolean("WORKER_METRICS", True),
     }
 
 
