@@ -7,7 +7,9 @@ Jobs are written with plain rq and broken with raw redis-py writes on their hash
 from __future__ import annotations
 
 import base64
+import os
 import random
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +165,21 @@ def test_two_queue_worker_finishes_jobs_and_leaves_no_intermediate_entries(conn:
     assert conn.llen(f"rq:queue:{QUEUE}:intermediate") == conn.llen(f"rq:queue:{LOW}:intermediate") == 0
 
 
+
+
+def test_job_broken_while_it_runs_does_not_stop_the_worker(conn: redis.Redis, redis_url: str,
+                                                           workers: list[WorkerProcess]) -> None:
+    """A running job whose hash gets garbage in `status` and whose horse then dies: the parent fails
+    it as poison instead of exiting, and runs the next job."""
+    bad = queue(conn).enqueue("jobs.diagnostics.canary", 30)
+    worker = WorkerProcess(env(redis_url))
+    workers.append(worker)
+    worker.wait_for("job.started", job_id=bad.id, timeout=30)
+    conn.hset(bad.key, "status", "on-fire")
+    os.kill(worker.work_horse(), signal.SIGKILL)
+    worker.wait_for("worker.job_error", timeout=30)
+    good = queue(conn).enqueue("jobs.diagnostics.canary", 0)
+    worker.wait_for("job.finished", job_id=good.id, timeout=30)
+    assert worker.process.poll() is None
+    assert status(conn, bad.id) == "failed"
+    assert "poison: the worker could not handle it (ValueError)" in reason(conn, bad.id)

@@ -43,7 +43,7 @@ from worker import budget, events, vetting
 from worker.connection import Reconnect
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
-from worker.intake import Intake, takes_key
+from worker.intake import Intake, fail_unread, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
@@ -253,6 +253,20 @@ class CurriculumWorker(Worker):
                 events.job_not_requeued(job.id, queue.name, events.error_text(exc))
             self.fatal_error = self.reconnect.give_up(exc)
             raise self.fatal_error from exc
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            self._poisoned(job, queue, exc)
+
+    def _poisoned(self, job: Job, queue: Queue, exc: Exception) -> None:
+        """A job that breaks the parent's own handling (its hash rewritten mid-run, say) is failed
+        as poison by id, its horse killed; RQ's loop would otherwise end the worker."""
+        logger.error("worker.job_error %s while handling job %s", type(exc).__name__, events.clipped(job.id),
+                     exc_info=True, extra={"event": "worker.job_error", "job_id": events.clipped(job.id)})
+        if self.horse_pid:
+            self.kill_horse()
+        fail_unread(self.connection, queue.name, job.id,
+                    f"poison: the worker could not handle it ({type(exc).__name__})", worker_name=self.name)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's started-registry TTL, in RQ's own meaning: when RQ may call the execution abandoned.
