@@ -294,6 +294,13 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
         busy_sigkills += bool(interrupted)
         undetected += len(interrupted - {e["job_id"] for e in hits})
     orphans = sum(1 for k in m.kills for pid, st in k.orphans if st and start_time(pid) == st)
+    # Re-runs no signal explains: the job was not running on a killed or stopped worker. With Redis
+    # pauses this is what a lease taken back from a live worker would show. Must be 0.
+    signalled: set[str] = set().union(*(unfinished_jobs(k.victim) for k in m.kills))
+    signalled |= {e["job_id"] for e in events if e.get("event") == "job.requeued" and e.get("reason") == "shutdown"}
+    runs = {job_id: max(started[job_id], own[0]) for job_id, own in zip(m.job_ids, counts or [(0, 0)] * len(
+        m.job_ids), strict=True)}
+    reruns_unexplained = sorted(j for j, n in runs.items() if n > 1 and j not in signalled)
     sigterm_busy = sum(1 for k in m.kills if k.kind == "sigterm"
                        and any(e.get("event") == "worker.stopping" and e.get("busy") for e in k.victim.events()))
     sigterm_exits = Counter(k.victim.process.poll() for k in m.kills if k.kind == "sigterm")
@@ -310,6 +317,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
         "ran_more_than_once": sum(1 for c in started.values() if c > 1),
         "interrupted_and_rerun": sum(1 for j, c in started.items() if c > 1 and finished[j] <= 1),
         "finished_twice": sum(1 for c in finished.values() if c > 1),
+        "reruns_without_a_signal": len(reruns_unexplained), "reruns_without_a_signal_ids": reruns_unexplained[:20],
         "never_started": sum(1 for j in m.job_ids if started[j] == 0),
         "max_runs_of_one_job": max(started.values(), default=0),
         "job_started_events": sum(started.values()),
@@ -353,6 +361,8 @@ def summary(r: dict[str, Any]) -> str:
         ("function ran more than once (its own count)", r["function_ran_more_than_once"], "", ""),
         ("function returned twice (its own count)", r["function_returned_twice"], "explained", ""),
         ("  of which interrupted, then re-run", r["interrupted_and_rerun"], "", ""),
+        ("re-runs no kill or stop explains", r["reruns_without_a_signal"], "0",
+         "ok" if r["reruns_without_a_signal"] == 0 else "CHECK"),
         ("max runs of one job", r["max_runs_of_one_job"], "", ""),
         ("SIGKILLs that hit a running job", r["busy_sigkills"], "", ""),
         ("job.stalled events", r["stalls_detected"], "", ""),
