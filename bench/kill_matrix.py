@@ -304,6 +304,9 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
     sigterm_busy = sum(1 for k in m.kills if k.kind == "sigterm"
                        and any(e.get("event") == "worker.stopping" and e.get("busy") for e in k.victim.events()))
     sigterm_exits = Counter(k.victim.process.poll() for k in m.kills if k.kind == "sigterm")
+    # A SIGTERM that lands while Python is still importing (before any handler) ends the process
+    # by the signal (-15); it held no job. Counted apart so a real shutdown failure stands out.
+    sigterm_before_start = sum(1 for k in m.kills if k.kind == "sigterm" and not k.victim.events())
 
     return {
         "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
@@ -324,6 +327,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
         "busy_sigkills": busy_sigkills, "stalls_detected": len(stalled), "interrupted_not_detected": undetected,
         "requeued_on_sigterm": requeued_shutdown, "sigterm_while_busy": sigterm_busy,
         "sigterm_exit_codes": {str(k): v for k, v in sigterm_exits.items()},
+        "sigterm_before_start": sigterm_before_start,
         "stuck_after_sigterm": m.stuck,
         "orphans_alive_after_parent_kill": orphans,
         "unexpected_worker_exits": m.unexpected_exits,
@@ -374,6 +378,7 @@ def summary(r: dict[str, Any]) -> str:
         ("SIGTERMs that hit a busy worker", r["sigterm_while_busy"], "", ""),
         ("  jobs requeued at the shutdown deadline", r["requeued_on_sigterm"], "", ""),
         ("SIGTERM exit codes (-6: stuck, see below)", r["sigterm_exit_codes"], "all 0", ""),
+        ("  SIGTERMs before the worker had started", r["sigterm_before_start"], "the -15s", ""),
         ("SIGTERMed workers still running at the end", len(r["stuck_after_sigterm"]), "0",
          "ok" if not r["stuck_after_sigterm"] else "FINDING"),
         ("children alive after parent SIGKILL", r["orphans_alive_after_parent_kill"], "0", ""),

@@ -16,8 +16,10 @@ import importlib
 import inspect
 import textwrap
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 import rq
 from rq.executions import Execution
@@ -29,6 +31,7 @@ from rq.worker import Worker
 from worker import budget
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import CurriculumWorker
+from worker.settings import Settings
 from worker.stalls import _ISO_FN, _NOW_FN, RESULTS_PREFIX, queue_keys, started_registry_key
 
 QUEUE = "curriculum_generation"
@@ -206,9 +209,19 @@ def test_lua_timestamps_match_rq_utcformat(conn: redis.Redis) -> None:
     script = _NOW_FN + _ISO_FN + "local now, s, us = redis_now()\nreturn {tostring(s), tostring(us), iso(s, us)}"
     for _ in range(3):
         secs, micros, text = (v.decode() for v in conn.eval(script, 0))
-        from datetime import UTC, datetime
         expected = utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=int(micros)))
         assert text == expected
     for secs in ("951782400", "4107542399", "1709164800"):  # 2000-02-29, 2099-12-31 23:59:59, 2024-02-29
         got = conn.eval(_ISO_FN + f"return iso({secs}, 7)", 0).decode()
         assert got == utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=7))
+
+
+def test_the_adapter_refuses_rq_arguments_it_does_not_support(conn: redis.Redis) -> None:
+    """An RQ Worker argument the adapter does not handle is an error, not silently half-supported."""
+    settings = Settings.from_env({})
+    for argument in ({"disable_default_exception_handler": True}, {"work_horse_killed_handler": print},
+                     {"exception_handlers": [print]}, {"serializer": "pickle"}):
+        with pytest.raises(TypeError, match=next(iter(argument))):
+            CurriculumWorker([QUEUE], settings=settings, connection=conn, **argument)
+    worker = CurriculumWorker([QUEUE], settings=settings, connection=conn, worker_ttl=30)
+    assert worker.worker_ttl == 30
