@@ -7,6 +7,7 @@ Jobs are written with plain rq and broken with raw redis-py writes on their hash
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import signal
@@ -183,3 +184,14 @@ def test_job_broken_while_it_runs_does_not_stop_the_worker(conn: redis.Redis, re
     assert worker.process.poll() is None
     assert status(conn, bad.id) == "failed"
     assert "poison: the worker could not handle it (ValueError)" in reason(conn, bad.id)
+
+
+def test_failed_lists_a_poison_job_with_its_reason(conn: redis.Redis, redis_url: str) -> None:
+    """`failed --json` lists a job failed as poison (its hash still unreadable) with its reason, no traceback."""
+    bad = queue(conn).enqueue("jobs.diagnostics.canary", 0)
+    conn.hset(bad.key, "created_at", "garbage")
+    run_burst(redis_url)
+    result = run_cli("failed", "--json", env=env(redis_url))
+    assert result.returncode == 0, result.stderr
+    entries = {entry["job_id"]: entry for entry in json.loads(result.stdout)}
+    assert "poison: the job hash cannot be read (ValueError)" in entries[bad.id]["reason"]
