@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from redis import Redis
@@ -43,6 +44,7 @@ from worker.vetting import MAX_JOB_ID_CHARS
 logger = logging.getLogger("worker.events")
 
 POLL_S = 1
+DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
 BLOCK_MAX_S = 5  # one blocking call stays well inside the client's socket timeout
 POISON_TAKES = 3
 #: Our own key per job: how often a worker took it without starting it (deleted when it starts).
@@ -50,36 +52,36 @@ TAKES_KEY_PREFIX = "curriculum-worker:takes:"
 TAKES_TTL_S = 86_400
 LOGGED_ID_CHARS = 80
 
+# Counts a take (our key, with a TTL) and measures the job: bytes of its hash (names and values)
+# and, when within the limit, its still compressed payload. One round trip with the take itself.
+_COUNTED_FN = """
+local function counted(queue_key, job_id, takes_prefix, ttl, job_prefix, limit)
+  local takes = redis.call('INCR', takes_prefix .. job_id)
+  redis.call('EXPIRE', takes_prefix .. job_id, ttl)
+  local job_key = job_prefix .. job_id
+  local total = 0
+  for _, field in ipairs(redis.call('HKEYS', job_key)) do
+    total = total + #field + redis.call('HSTRLEN', job_key, field)
+  end
+  local data = false
+  if total <= tonumber(limit) then data = redis.call('HGET', job_key, 'data') or '' end
+  return {queue_key, job_id, takes, total, data}
+end
+"""
+
 # KEYS: queue, its intermediate list, queue, its intermediate list, ... in priority order
-# ARGV: takes-key prefix, takes TTL
-_TAKE_LUA = """
+# ARGV: takes-key prefix, takes TTL, job key prefix, size limit
+_TAKE_LUA = _COUNTED_FN + """
 for i = 1, #KEYS, 2 do
   local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
-  if job_id then
-    local takes = redis.call('INCR', ARGV[1] .. job_id)
-    redis.call('EXPIRE', ARGV[1] .. job_id, ARGV[2])
-    return {KEYS[i], job_id, takes}
-  end
+  if job_id then return counted(KEYS[i], job_id, ARGV[1], ARGV[2], ARGV[3], ARGV[4]) end
 end
 return false
 """
 
-# Counts a take that BLMOVE made.  KEYS: takes key   ARGV: TTL
-_COUNT_TAKE_LUA = """
-local takes = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return takes
-"""
-
-# Bytes of a job hash (names and values) and, when within the limit, its (compressed) payload.
-#   KEYS: job hash   ARGV: limit
-_SIZE_LUA = """
-local total = 0
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  total = total + #field + redis.call('HSTRLEN', KEYS[1], field)
-end
-if total > tonumber(ARGV[1]) then return {total, false} end
-return {total, redis.call('HGET', KEYS[1], 'data') or ''}
+# The same for a take that BLMOVE made.  KEYS: queue   ARGV: as above, then the job id
+_COUNT_TAKE_LUA = _COUNTED_FN + """
+return counted(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
 
 # Fails a job by id without reading it: out of the intermediate list, status failed with the
@@ -97,20 +99,31 @@ return 1
 
 @dataclass(frozen=True)
 class Taken:
+    """A job id just moved into its queue's intermediate list, with what the take script measured."""
+
     queue_key: str
     job_id: str
     takes: int
+    stored_bytes: int
+    data: bytes | None  # the compressed payload; None when the hash is over the limit
+
+    @classmethod
+    def of(cls, reply: list[Any]) -> Taken:
+        queue_key, job_id, takes, total, data = reply
+        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None)
 
 
-def take(connection: Redis, queue_names: Sequence[str], timeout: float | None) -> Taken | None:
+def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
+         limit: int = DEFAULT_LIMIT) -> Taken | None:
     """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
     are empty and ``timeout`` is None; ``DequeueTimeout`` when nothing came within ``timeout``."""
     keys = [key for name in queue_names for key in queue_keys(name)]
+    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit]
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        found = connection.register_script(_TAKE_LUA)(keys=keys, args=[TAKES_KEY_PREFIX, TAKES_TTL_S])
+        found = connection.register_script(_TAKE_LUA)(keys=keys, args=args)
         if found:
-            return Taken(_text(found[0]), _text(found[1]), int(found[2]))
+            return Taken.of(found)
         if deadline is None:
             return None
         remaining = deadline - time.monotonic()
@@ -119,22 +132,20 @@ def take(connection: Redis, queue_names: Sequence[str], timeout: float | None) -
         wait = min(remaining, BLOCK_MAX_S if len(queue_names) == 1 else POLL_S)
         job_id = connection.blmove(keys[0], keys[1], max(1, math.ceil(wait)))
         if job_id is not None:
-            takes = connection.register_script(_COUNT_TAKE_LUA)(keys=[takes_key(_text(job_id))], args=[TAKES_TTL_S])
-            return Taken(keys[0], _text(job_id), int(takes))
+            return Taken.of(connection.register_script(_COUNT_TAKE_LUA)(keys=keys[:1], args=[*args, job_id]))
 
 
 def takes_key(job_id: str) -> str:
     return TAKES_KEY_PREFIX + job_id
 
 
-def size_refusal(connection: Redis, job_id: str, limit: int) -> str | None:
-    """Why a job is too big to read (naming the size), or None; reads at most ``limit`` bytes."""
-    if len(job_id) > MAX_JOB_ID_CHARS:
-        return f"job id is {len(job_id)} characters (limit {MAX_JOB_ID_CHARS})"
-    total, data = connection.register_script(_SIZE_LUA)(keys=[Job.key_for(job_id)], args=[limit])
-    if int(total) > limit:
-        return f"job is {int(total)} bytes in Redis, above JOB_MAX_PAYLOAD_BYTES ({limit})"
-    if data and decompressed_size(data, limit) > limit:
+def size_refusal(taken: Taken, limit: int) -> str | None:
+    """Why a job is too big to read (naming the size), or None; decompresses at most ``limit`` bytes."""
+    if len(taken.job_id) > MAX_JOB_ID_CHARS:
+        return f"job id is {len(taken.job_id)} characters (limit {MAX_JOB_ID_CHARS})"
+    if taken.stored_bytes > limit:
+        return f"job is {taken.stored_bytes} bytes in Redis, above JOB_MAX_PAYLOAD_BYTES ({limit})"
+    if taken.data and decompressed_size(taken.data, limit) > limit:
         return f"payload decompresses to more than JOB_MAX_PAYLOAD_BYTES ({limit} bytes)"
     return None
 
@@ -180,7 +191,7 @@ class Intake:
                  job_class: type[Job], worker_name: str = "") -> tuple[Job, Queue] | None:
         by_key = {queue.key: queue for queue in queues}
         while True:
-            taken = take(connection, [queue.name for queue in queues], timeout)
+            taken = take(connection, [queue.name for queue in queues], timeout, self.max_payload_bytes)
             if taken is None:
                 return None
             queue = by_key[taken.queue_key]
@@ -195,7 +206,7 @@ class Intake:
             poison = f"poison: taken {taken.takes - 1} times without starting (it stops workers)"
             fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name)
             return None
-        too_big = size_refusal(connection, taken.job_id, self.max_payload_bytes)
+        too_big = size_refusal(taken, self.max_payload_bytes)
         if too_big is not None:
             fail_unread(connection, queue.name, taken.job_id, too_big, worker_name=worker_name)
             return None
