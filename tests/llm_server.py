@@ -3,7 +3,7 @@
 Behaviours are scripted per request in arrival order (``queue(...)``); when the script is empty
 the ``default`` behaviour is used. Good replies are generated deterministically from the task JSON
 the generator sends as its user message. Standing quirks apply to every request:
-``rejects_json_schema`` (HTTP 400 for ``response_format`` ``json_schema``, as many providers do),
+``rejected_formats`` (HTTP 400 for those ``response_format`` types, as many providers do),
 ``bad_lessons`` (lesson ids whose replies are always malformed), ``min_max_tokens`` (replies are cut
 off, ``finish_reason: length``, while the request's ``max_tokens`` is below it).
 
@@ -127,7 +127,7 @@ class LLMServer:
         self.requests = self.in_flight = self.max_in_flight = self.lessons_in_flight = 0
         self.authorizations.clear()
         self.bodies.clear()
-        self.rejects_json_schema = False
+        self.rejected_formats: set[str] = set()
         self.bad_lessons: set[str] = set()
         self.min_max_tokens: int | None = None
         #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
@@ -205,9 +205,10 @@ class LLMServer:
                 self.lessons_in_flight -= 1
 
     def _quirk(self, body: dict[str, Any], behaviour: str) -> tuple[int, Any] | None:
-        if self.rejects_json_schema and (body.get("response_format") or {}).get("type") == "json_schema":
+        fmt = (body.get("response_format") or {}).get("type")
+        if fmt in self.rejected_formats:
             return 400, _error(
-                "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+                f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model.",
                 "invalid_request_error", None, "response_format",
             )  # fmt: skip
         if behaviour == "429":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import itertools
 import json
 import traceback
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from jobs.generators import GeneratorConfig, build_generator
 from jobs.generators.chat import ModelRefused, ReplyTruncated
+from jobs.generators.provider_errors import retry_after_s
 from jobs.invariants import check_invariants
 from jobs.models import Curriculum, CurriculumRequest, parse_request
 from jobs.planner import plan
@@ -278,6 +280,18 @@ def test_a_retry_after_beyond_the_cap_is_left_to_the_job_layer(llm: LLMServer) -
     assert llm.requests == 1
 
 
+def test_retry_after_is_read_in_every_form_providers_send() -> None:
+    """retry-after-ms wins over Retry-After; seconds and HTTP dates are read; junk and absence give None."""
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 3, usegmt=True)
+    assert retry_after_s({"retry-after-ms": "250", "retry-after": "9"}, now) == 0.25
+    assert retry_after_s({"retry-after": "2.5"}, now) == 2.5
+    assert retry_after_s({"retry-after": date}, now) == 3
+    assert retry_after_s({"retry-after": "soon"}, now) is None
+    assert retry_after_s({}, now) is None
+    assert retry_after_s({"retry-after": "-4"}, now) == 0
+
+
 def test_timeout_is_transient(llm: LLMServer) -> None:
     """A reply slower than request_timeout_s becomes TransientJobError."""
     llm.default = "slow"
@@ -291,7 +305,7 @@ def test_timeout_is_transient(llm: LLMServer) -> None:
 
 def test_a_provider_without_json_schema_gets_json_object_and_it_is_remembered(llm: LLMServer) -> None:
     """json_schema rejected -> json_object; a second job with the same provider and model asks json_object at once."""
-    llm.rejects_json_schema = True
+    llm.rejected_formats = {"json_schema"}
     cfg = config(llm)
     generate(cfg, request_with_lessons(3))
     assert llm.formats()[:2] == ["json_schema", "json_object"]
@@ -299,6 +313,14 @@ def test_a_provider_without_json_schema_gets_json_object_and_it_is_remembered(ll
     llm.bodies.clear()
     generate(cfg, request_with_lessons(2))
     assert set(llm.formats()) == {"json_object"}
+
+
+def test_a_provider_without_structured_output_gets_plain_instructions(llm: LLMServer) -> None:
+    """A provider that rejects json_schema and json_object is asked without response_format, and delivers."""
+    llm.rejected_formats = {"json_schema", "json_object"}
+    generate(config(llm), request_with_lessons(3))
+    assert llm.formats()[:3] == ["json_schema", "json_object", "none"]
+    assert llm.formats()[3:] == ["none"] * 3
 
 
 # --- lessons that stay malformed --------------------------------------------------------------------
