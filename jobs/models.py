@@ -75,7 +75,14 @@ class Assessment(BaseModel):
     description: str
 
 
+LessonKind = Literal["foundation", "core", "practice", "project", "review", "assessment"]
+LESSON_KINDS: tuple[LessonKind, ...] = ("foundation", "core", "practice", "project", "review", "assessment")
+
+
 class Lesson(BaseModel):
+    """One scheduled lesson. ``objectives`` are the requested objectives it teaches, verbatim;
+    ``fallback`` marks template text standing in for a model reply that stayed unusable."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -83,6 +90,9 @@ class Lesson(BaseModel):
     summary: str
     minutes: int
     activities: list[str]
+    kind: LessonKind
+    objectives: list[str] = Field(default_factory=list)
+    fallback: bool = False
 
 
 class Module(BaseModel):
@@ -104,11 +114,16 @@ class ScheduleWeek(BaseModel):
 
 
 class ObjectiveCoverage(BaseModel):
-    """A requested objective and the titles of the modules that address it."""
+    """A requested objective, the lessons that teach it and the titles of their modules.
+
+    Both lists are empty for an objective the plan could not fit (it is then listed in
+    ``Curriculum.uncovered_objectives``): a claim is only made where a lesson teaches it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     objective: str
+    lesson_ids: list[str]
     modules: list[str]
 
 
@@ -120,7 +135,7 @@ class GeneratorInfo(BaseModel):
 
 
 class Curriculum(BaseModel):
-    """A finished curriculum; ``check_invariants`` in ``jobs.planner`` verifies the contract's rules."""
+    """A finished curriculum; ``check_invariants`` in ``jobs.invariants`` verifies the contract's rules."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +149,8 @@ class Curriculum(BaseModel):
     total_minutes: int
     generator: GeneratorInfo
     generated_at: datetime
+    uncovered_objectives: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 # --- parsing -------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Behaviours are scripted per request in arrival order (``queue(...)``); when the 
 the ``default`` behaviour is used. Good replies are generated deterministically from the task JSON
 the generator sends as its user message. Standing quirks apply to every request:
 ``rejected_formats`` (HTTP 400 for those ``response_format`` types, as many providers do),
-``bad_lessons`` (lesson ids whose replies are always malformed), ``min_max_tokens`` (replies are cut
+``bad_lessons`` (lesson ids whose replies are always malformed), ``vague_lessons`` (lesson ids
+whose title and summary never name their objectives), ``min_max_tokens`` (replies are cut
 off, ``finish_reason: length``, while the request's ``max_tokens`` is below it).
 
 The server keeps its own record: request bodies, arrival times, and for every 429 it sends the
@@ -19,6 +20,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,15 +31,24 @@ BEHAVIOURS = (
 )  # fmt: skip
 
 
-def outline_reply(task: dict[str, Any], behaviour: str) -> dict[str, Any]:
+def _title(topic: str, lesson: dict[str, Any], vague: Collection[str]) -> str:
+    if lesson["id"] in vague:
+        return f"{topic} lesson {lesson['id']}"
+    if lesson["must_teach"]:
+        return f"{lesson['must_teach'][0]}: {lesson['kind']} ({lesson['id']})"
+    if lesson.get("project_step"):
+        return f"{topic} capstone, {lesson['project_step']} ({lesson['id']})"
+    return f"{topic} {lesson['kind']} lesson {lesson['id']}"
+
+
+def outline_reply(task: dict[str, Any], behaviour: str, vague: Collection[str] = ()) -> dict[str, Any]:
+    """A good outline for the task (or one with the scripted flaw): titles name what lessons teach."""
     topic = task["topic"]
     modules: dict[str, Any] = {}
     for number, spec in enumerate(task["modules"], start=1):
         lessons = [
             {
-                "title": f"{topic} lesson {lesson['id']}: {lesson['kind']}"
-                if behaviour != "duplicate_titles"
-                else f"{topic} lesson",
+                "title": _title(topic, lesson, vague) if behaviour != "duplicate_titles" else f"{topic} lesson",
                 "objectives": [
                     f"Be able to {o.lower()}" if behaviour == "paraphrase" else o for o in lesson["must_teach"]
                 ],
@@ -57,23 +68,27 @@ def outline_reply(task: dict[str, Any], behaviour: str) -> dict[str, Any]:
     return {"modules": modules}
 
 
-def lesson_reply(task: dict[str, Any]) -> dict[str, Any]:
+def lesson_reply(task: dict[str, Any], vague: Collection[str] = ()) -> dict[str, Any]:
+    """A good lesson for the task: its summary quotes the objectives it must teach."""
     title = task["lesson_title"]
+    if task["lesson_id"] in vague:
+        return {"summary": f"About lesson {task['lesson_id']}.", "activities": ["Read", "Discuss"]}
+    teaches = f" Teaches: {'; '.join(task['must_teach'])}." if task["must_teach"] else ""
     # Models do not respect budgets; the generator must not trust anything numeric.
     return {
-        "summary": f"About {title} ({task['level']}, {task['kind']}).",
+        "summary": f"About {title} ({task['level']}, {task['kind']}).{teaches}",
         "activities": [f"Read about {title}", f"Practise {title}"],
         "minutes": 100000,
     }
 
 
-def _content(behaviour: str, task: dict[str, Any]) -> str:
+def _content(behaviour: str, task: dict[str, Any], vague: Collection[str]) -> str:
     is_outline = task.get("task") == "outline"
     if behaviour == "malformed_json":
         return '{"modules": [ this is not json'
     if behaviour == "bad_schema":
         return json.dumps({"unexpected": "shape"})
-    reply = outline_reply(task, behaviour) if is_outline else lesson_reply(task)
+    reply = outline_reply(task, behaviour, vague) if is_outline else lesson_reply(task, vague)
     text = json.dumps(reply, ensure_ascii=False, indent=1)
     if behaviour == "fenced":
         return f"```json\n{text}\n```"
@@ -129,6 +144,8 @@ class LLMServer:
         self.bodies.clear()
         self.rejected_formats: set[str] = set()
         self.bad_lessons: set[str] = set()
+        #: Lesson ids whose outline title and lesson summary never name what the lesson must teach.
+        self.vague_lessons: set[str] = set()
         self.min_max_tokens: int | None = None
         #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
         self.retry_headers: dict[str, str] = {}
@@ -233,8 +250,8 @@ class LLMServer:
             return 200, _completion(body, self.requests, "", "content_filter")
         short = self.min_max_tokens is not None and int(body.get("max_tokens") or 0) < self.min_max_tokens
         if short or behaviour == "length":
-            return 200, _completion(body, self.requests, _content("length", task), "length")
-        return 200, _completion(body, self.requests, _content(behaviour, task), "stop")
+            return 200, _completion(body, self.requests, _content("length", task, self.vague_lessons), "length")
+        return 200, _completion(body, self.requests, _content(behaviour, task, self.vague_lessons), "stop")
 
     def _retry_headers(self, status: int) -> dict[str, str]:
         if status != 429:

@@ -13,11 +13,13 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from jobs.coverage import untraceable_claims
 from jobs.generators import GeneratorConfig, build_generator
 from jobs.generators.chat import ModelRefused, ReplyTruncated
+from jobs.generators.outline_check import TRACE_SHARE
 from jobs.generators.provider_errors import retry_after_s
 from jobs.invariants import check_invariants
-from jobs.models import Curriculum, CurriculumRequest, parse_request
+from jobs.models import Curriculum, CurriculumRequest, Lesson, parse_request
 from jobs.planner import plan
 from tests.llm_server import LLMServer, lesson_reply, outline_reply
 from tests.strategies import valid_requests
@@ -70,8 +72,24 @@ def request_with_lessons(count: int, **fields: Any) -> CurriculumRequest:
 
 def generate(cfg: GeneratorConfig, req: CurriculumRequest) -> Curriculum:
     result = build_generator(cfg).generate(req, lambda *a: None)
-    check_invariants(result, req)
+    assert_quality(result, req)
     return result
+
+
+def lessons(result: Curriculum) -> list[Lesson]:
+    return [lesson for module in result.modules for lesson in module.lessons]
+
+
+def assert_quality(result: Curriculum, req: CurriculumRequest) -> None:
+    """The contract's invariants and the quality properties every delivered curriculum must have."""
+    check_invariants(result, req)  # schedule, budget, kinds and shares, unique titles, coverage claims
+    all_lessons = lessons(result)
+    assert len({x.summary for x in all_lessons}) == len(all_lessons)
+    assert untraceable_claims(result, TRACE_SHARE) == []
+    requested = [o for o in dict.fromkeys(req.objectives) if o.strip()]
+    taught = [o for o in requested if any(o in x.objectives for x in all_lessons)]
+    assert taught + result.uncovered_objectives == requested
+    assert [x.id for x in all_lessons if x.fallback] == [] or any("fallback" in w for w in result.warnings)
 
 
 def full_text(exc: BaseException) -> str:
@@ -133,6 +151,8 @@ def test_the_schema_alone_describes_an_accepted_reply(llm: LLMServer) -> None:
     counts = [(m["properties"]["lessons"]["minItems"], m["properties"]["lessons"]["maxItems"])
               for m in modules.values()]
     assert counts == [(len(m.lessons), len(m.lessons)) for m in plan(req).modules]
+    claims = next(iter(modules.values()))["properties"]["lessons"]["items"]["properties"]["objectives"]
+    assert claims["items"]["enum"] == ["Explain borrowing", "Use lifetimes"]
 
 
 def assert_strict(schema: dict[str, Any]) -> None:
@@ -153,10 +173,15 @@ def test_lesson_prompts_carry_kind_objectives_and_neighbours(llm: LLMServer) -> 
     lessons = sorted((t for t in tasks(llm) if t["task"] == "lesson"), key=lambda t: titles.index(t["lesson_title"]))
     assert [t["lesson_title"] for t in lessons] == titles
     for i, task in enumerate(lessons):
-        assert task["kind"] and task["module_objectives"]
+        assert task["module_objectives"]
         assert task["previous_lesson"] == (titles[i - 1] if i else None)
         assert task["next_lesson"] == (titles[i + 1] if i + 1 < len(titles) else None)
-    assert sum("Explain borrowing" in t["must_teach"] for t in lessons) >= 1
+    slots = {ls.id: ls for ls in plan(req).lessons}
+    for task in lessons:
+        slot = slots[task["lesson_id"]]
+        assert (task["kind"], task["must_teach"]) == (slot.kind, list(slot.objectives))
+        assert (task["project_step"] is None) == (slot.kind != "project")
+    assert sum("Explain borrowing" in t["must_teach"] for t in lessons) >= 2  # taught, then practised
 
 
 # --- tolerant reading -------------------------------------------------------------------------------
@@ -201,7 +226,7 @@ def test_always_malformed_outline_fails_permanently_and_clearly(llm: LLMServer) 
     """An outline that stays malformed fails with PermanentJobError naming the problem after 1+retries calls."""
     llm.default = "malformed_json"
     with pytest.raises(PermanentJobError) as info:
-        generate(config(llm, max_malformed_retries=2), request_with_lessons(2))
+        generate(config(llm, max_malformed_retries=2), request_with_lessons(3))
     assert not isinstance(info.value, TransientJobError)
     assert "outline" in str(info.value) and "malformed after 3 attempt(s)" in str(info.value)
     assert "invalid JSON" in str(info.value)
@@ -214,17 +239,17 @@ def test_always_malformed_outline_fails_permanently_and_clearly(llm: LLMServer) 
 def test_truncated_reply_is_asked_again_with_a_larger_budget(llm: LLMServer) -> None:
     """finish_reason length: the same question comes back with more max_tokens, and the course is delivered."""
     llm.min_max_tokens = 1500
-    generate(config(llm, max_tokens=1000), request_with_lessons(2))
+    generate(config(llm, max_tokens=1000), request_with_lessons(3))
     budgets = [b["max_tokens"] for b in llm.bodies]
     assert budgets[:2] == [1000, 2000]
-    assert llm.requests == 2 * (1 + 2)
+    assert llm.requests == 2 * (1 + 3)
 
 
 def test_persistent_truncation_fails_saying_truncated(llm: LLMServer) -> None:
     """A reply cut off even at the largest budget fails permanently with 'truncated' in the error."""
     llm.default = "length"
     with pytest.raises(ReplyTruncated) as info:
-        generate(config(llm, max_tokens=1000), request_with_lessons(2))
+        generate(config(llm, max_tokens=1000), request_with_lessons(3))
     assert "truncated" in str(info.value)
     assert [b["max_tokens"] for b in llm.bodies] == [1000, 2000, 4000]
 
@@ -234,7 +259,7 @@ def test_a_refusal_is_permanent_and_says_refused(llm: LLMServer, behaviour: str)
     """A refusal (message.refusal or finish_reason content_filter) fails permanently, saying the model refused."""
     llm.queue("good", behaviour)
     with pytest.raises(ModelRefused) as info:
-        generate(config(llm, concurrency=1), request_with_lessons(2))
+        generate(config(llm, concurrency=1), request_with_lessons(3))
     assert isinstance(info.value, PermanentJobError) and "refused" in str(info.value)
     assert "empty" not in str(info.value)
 
@@ -257,8 +282,8 @@ def test_429_waits_out_retry_after(llm: LLMServer, header: dict[str, str]) -> No
 def test_rate_limits_and_server_errors_are_retried_per_call(llm: LLMServer, behaviour: str) -> None:
     """429 and 5xx on a call are retried by that call, with backoff, and the course is delivered."""
     llm.queue(behaviour, behaviour, "good", behaviour)
-    generate(config(llm, concurrency=1, call_retries=3), request_with_lessons(2))
-    assert llm.requests == 3 + 1 + 2
+    generate(config(llm, concurrency=1, call_retries=3), request_with_lessons(3))
+    assert llm.requests == 3 + 2 + 2  # outline: 2 failures; first lesson: 1 failure; 2 more lessons
 
 
 @pytest.mark.parametrize("behaviour", ["429", "500"])
@@ -266,7 +291,7 @@ def test_spent_call_retries_make_the_job_transient(llm: LLMServer, behaviour: st
     """When per-call retries are spent, 429 and 5xx become TransientJobError with our own message."""
     llm.default = behaviour
     with pytest.raises(TransientJobError) as info:
-        generate(config(llm, call_retries=2), request_with_lessons(2))
+        generate(config(llm, call_retries=2), request_with_lessons(3))
     assert f"HTTP {behaviour}" in str(info.value)
     assert llm.requests == 3  # one call and two retries; the SDK itself does not retry
 
@@ -276,7 +301,7 @@ def test_a_retry_after_beyond_the_cap_is_left_to_the_job_layer(llm: LLMServer) -
     llm.retry_headers = {"Retry-After": "120"}
     llm.default = "429"
     with pytest.raises(TransientJobError):
-        generate(config(llm, retry_max_wait_s=5.0), request_with_lessons(2))
+        generate(config(llm, retry_max_wait_s=5.0), request_with_lessons(3))
     assert llm.requests == 1
 
 
@@ -296,7 +321,7 @@ def test_timeout_is_transient(llm: LLMServer) -> None:
     """A reply slower than request_timeout_s becomes TransientJobError."""
     llm.default = "slow"
     with pytest.raises(TransientJobError) as info:
-        generate(config(llm, request_timeout_s=0.2), request_with_lessons(2))
+        generate(config(llm, request_timeout_s=0.2), request_with_lessons(3))
     assert "timed out" in str(info.value)
 
 
@@ -311,7 +336,7 @@ def test_a_provider_without_json_schema_gets_json_object_and_it_is_remembered(ll
     assert llm.formats()[:2] == ["json_schema", "json_object"]
     assert llm.formats().count("json_schema") == 1
     llm.bodies.clear()
-    generate(cfg, request_with_lessons(2))
+    generate(cfg, request_with_lessons(3))
     assert set(llm.formats()) == {"json_object"}
 
 
@@ -327,15 +352,55 @@ def test_a_provider_without_structured_output_gets_plain_instructions(llm: LLMSe
 
 
 def test_one_lesson_always_malformed_is_filled_and_the_course_delivered(llm: LLMServer) -> None:
-    """A lesson whose replies stay malformed gets template text; the other lessons keep the model's text."""
-    req = request_with_lessons(8)
+    """A lesson whose replies stay malformed gets template text, fallback: true and a warning."""
+    req = request_with_lessons(8, objectives=["Explain borrowing"])
     bad = plan(req).lessons[3].id
     llm.bad_lessons = {bad}
     result = generate(config(llm), req)
-    lessons = {lesson.id: lesson for m in result.modules for lesson in m.lessons}
-    assert not lessons[bad].summary.startswith("About")
-    assert all(lesson.summary.startswith("About") for i, lesson in lessons.items() if i != bad)
+    by_id = {lesson.id: lesson for lesson in lessons(result)}
+    assert by_id[bad].fallback and not by_id[bad].summary.startswith("About")
+    assert all(not x.fallback and x.summary.startswith("About") for i, x in by_id.items() if i != bad)
+    assert any("fallback" in w for w in result.warnings)
     assert sum(1 for t in tasks(llm) if t.get("lesson_id") == bad) == 3
+
+
+def test_a_lesson_that_never_names_its_objective_falls_back_to_text_that_does(llm: LLMServer) -> None:
+    """A lesson whose title and summary never name its objective is re-asked, then filled from the template."""
+    req = request_with_lessons(8, objectives=["Explain borrowing", "Use lifetimes"])
+    vague = next(ls for ls in plan(req).lessons if ls.objectives)
+    llm.vague_lessons = {vague.id}
+    result = generate(config(llm), req)
+    lesson = next(x for x in lessons(result) if x.id == vague.id)
+    assert lesson.fallback and lesson.objectives == list(vague.objectives)
+    reasks = [b["messages"][-1]["content"] for b in llm.bodies if len(b["messages"]) > 2]
+    assert reasks and all("Quote verbatim" in r and vague.objectives[0] in r for r in reasks)
+
+
+def test_paraphrased_objectives_in_the_outline_are_reasked(llm: LLMServer) -> None:
+    """Outline objectives not copied verbatim are re-asked, naming what each lesson must list."""
+    llm.queue("paraphrase")
+    req = request_with_lessons(8, objectives=["Explain borrowing"])
+    generate(config(llm), req)
+    reask = llm.bodies[1]["messages"][-1]["content"]
+    assert "verbatim" in reask and "Explain borrowing" in reask
+
+
+def test_an_outline_that_keeps_paraphrasing_still_gives_honest_coverage(llm: LLMServer) -> None:
+    """When the outline never lists objectives verbatim, claims stay the plan's and every claim is traceable."""
+    llm.queue("paraphrase", "paraphrase", "paraphrase")
+    req = request_with_lessons(8, objectives=["Explain borrowing", "Use lifetimes"])
+    result = generate(config(llm), req)
+    assert [e.lesson_ids for e in result.objectives_coverage] == [
+        [ls.id for ls in plan(req).lessons if o in ls.objectives] for o in req.objectives
+    ]
+
+
+def test_fallback_text_in_another_language_is_said_to_be_english(llm: LLMServer) -> None:
+    """A non-English course with a fallback lesson warns that the template text is English."""
+    req = request_with_lessons(8, language="es")
+    llm.bad_lessons = {plan(req).lessons[0].id}
+    result = generate(config(llm), req)
+    assert any("English" in w for w in result.warnings)
 
 
 def test_more_than_a_quarter_malformed_fails_the_job(llm: LLMServer) -> None:
@@ -354,7 +419,7 @@ def test_auth_failure_is_permanent_and_never_shows_the_key(llm: LLMServer) -> No
     """HTTP 401 is permanent; the API key (echoed by the server) is absent from message and traceback."""
     llm.default = "401"
     with pytest.raises(PermanentJobError) as info:
-        generate(config(llm), request_with_lessons(2))
+        generate(config(llm), request_with_lessons(3))
     assert "HTTP 401" in str(info.value)
     assert API_KEY not in full_text(info.value)
     assert "SECRET" not in full_text(info.value)
@@ -368,7 +433,7 @@ def test_errors_do_not_show_the_key_for_any_failure(llm: LLMServer) -> None:
         llm.default = behaviour
         with pytest.raises((TransientJobError, PermanentJobError)) as info:
             generate(config(llm, request_timeout_s=0.2, max_malformed_retries=0, call_retries=0),
-                     request_with_lessons(1))
+                     request_with_lessons(3))
         assert API_KEY not in full_text(info.value), behaviour
 
 

@@ -13,6 +13,7 @@ warning. Only when more than a quarter of the lessons needed that does the job f
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -22,16 +23,16 @@ from typing import Any
 from jobs.cache import Cache, llm_key
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.generators.chat import ChatClient, ReplyTruncated
-from jobs.generators.outline_check import Outline, check_outline
+from jobs.generators.outline_check import Outline, check_outline, untaught
 from jobs.generators.prompts import (
     SYSTEM,
     LessonBrief,
+    coverable,
     lesson_task,
     module_id,
     neighbours,
     outline_task,
-    requested,
-    slot_objectives,
+    step,
 )
 from jobs.generators.replies import (
     LessonReply,
@@ -90,10 +91,10 @@ class OpenAIGenerator:
         for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
             lessons = []
             for ls in slot.lessons:
-                detail = details[ls.id]
-                title = next(titles)
+                detail, title = details[ls.id], next(titles)
                 if detail is None:
-                    lessons.append(LessonContent(title, filler[ls.id].summary, tuple(filler[ls.id].activities)))
+                    text = filler[ls.id]
+                    lessons.append(LessonContent(title, text.summary, tuple(text.activities), fallback=True))
                 else:
                     lessons.append(LessonContent(title, detail.summary, tuple(detail.activities)))
             a = module_reply.assessment
@@ -106,7 +107,9 @@ class OpenAIGenerator:
                     lessons=tuple(lessons),
                 )
             )
-        return assemble(request, the_plan, contents, GeneratorInfo(name=self.name, model=self.model))
+        notes = _fallback_notes(request) if fallbacks else []
+        info = GeneratorInfo(name=self.name, model=self.model)
+        return assemble(request, the_plan, contents, info, notes)
 
     def _check_fallback_share(self, fallbacks: int, total: int) -> None:
         if fallbacks > total * MAX_FALLBACK_SHARE:
@@ -125,37 +128,36 @@ class OpenAIGenerator:
     # --- stages ---
 
     def _outline(self, chat: ChatClient, request: CurriculumRequest, the_plan: Plan) -> Outline:
-        objectives = requested(request)
         shape = [len(module.lessons) for module in the_plan.modules]
         ids = [module_id(module.index) for module in the_plan.modules]
+        expected = [ls.objectives for ls in the_plan.lessons]
         question = _Question(
-            outline_task(request, the_plan, slot_objectives(request, the_plan)),
+            outline_task(request, the_plan),
             "curriculum_outline",
-            outline_schema(ids, shape, objectives),
+            outline_schema(ids, shape, coverable(the_plan)),
             "the outline",
         )
         checked: list[Outline] = []
 
         def check(reply: OutlineReply, final: bool) -> None:
-            checked.append(check_outline(reply, shape, objectives, final))
+            checked.append(check_outline(reply, shape, expected, final))
 
         self._ask(chat, question, OutlineReply, check)
         return checked[-1]
 
-    def _briefs(self, the_plan: Plan, outline: Outline, request: CurriculumRequest) -> list[LessonBrief]:
-        wanted = slot_objectives(request, the_plan)
+    def _briefs(self, the_plan: Plan, outline: Outline) -> list[LessonBrief]:
         briefs = []
         for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
             for ls in slot.lessons:
                 before, after = neighbours(outline.titles, ls.course_position)
-                must = tuple(dict.fromkeys([*outline.objectives[ls.course_position], *wanted[ls.id]]))
                 briefs.append(
                     LessonBrief(
                         lesson_id=ls.id,
                         title=outline.titles[ls.course_position],
-                        kind=ls.phase,
+                        kind=ls.kind,
+                        project_step=step(ls),
                         minutes=ls.minutes,
-                        must_teach=must,
+                        must_teach=ls.objectives,
                         module_title=module_reply.title,
                         module_summary=module_reply.summary,
                         module_objectives=tuple(module_reply.objectives),
@@ -169,7 +171,7 @@ class OpenAIGenerator:
         self, chat: ChatClient, request: CurriculumRequest, the_plan: Plan, outline: Outline, report: ProgressFn
     ) -> dict[str, LessonReply | None]:
         """Lesson id -> its reply, or ``None`` when it stayed malformed (fill it from the template)."""
-        briefs = self._briefs(the_plan, outline, request)
+        briefs = self._briefs(the_plan, outline)
         results: dict[str, LessonReply | None] = {}
         total = len(briefs)
         report("lessons", 0, total)
@@ -190,8 +192,18 @@ class OpenAIGenerator:
     def _lesson(self, chat: ChatClient, request: CurriculumRequest, brief: LessonBrief) -> LessonReply | None:
         what = f"lesson {brief.lesson_id}"
         question = _Question(lesson_task(request, brief), "curriculum_lesson", lesson_schema(), what)
+
+        def check(reply: LessonReply, final: bool) -> None:
+            missing = untaught(brief.must_teach, brief.title, reply.summary)
+            if missing:
+                quoted = [brief.must_teach[i - 1] for i in missing]
+                raise Malformed(
+                    f"the summary does not name must_teach objective(s) #{', #'.join(map(str, missing))}",
+                    "Quote verbatim in the summary: " + json.dumps(quoted, ensure_ascii=False),
+                )
+
         try:
-            return self._ask(chat, question, LessonReply)
+            return self._ask(chat, question, LessonReply, check)
         except (StillMalformed, ReplyTruncated) as exc:
             logger.warning(
                 "%s falls back to template text: %s",
@@ -259,6 +271,13 @@ def _reask(exc: Malformed) -> dict[str, str]:
         "content": f"That reply was invalid: {exc}.{hint} Reply again with one JSON object that follows "
         "reply_shape exactly.",
     }
+
+
+def _fallback_notes(request: CurriculumRequest) -> list[str]:
+    """Said once when template text stands in for model replies (``assemble`` counts the lessons)."""
+    if request.language.split("-")[0].lower() == "en":
+        return []
+    return [f"template text for lessons marked fallback is in English, not {request.language}"]
 
 
 def _offline_lessons(request: CurriculumRequest) -> dict[str, Lesson]:

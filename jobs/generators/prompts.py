@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.models import CurriculumRequest
-from jobs.planner import Plan, assign_objectives
+from jobs.planner import LessonSlot, Plan
 
 SYSTEM = (
     "You are an expert instructional designer. You reply with exactly one JSON object and nothing "
@@ -43,6 +43,7 @@ class LessonBrief:
     lesson_id: str
     title: str
     kind: str
+    project_step: str | None
     minutes: int
     must_teach: tuple[str, ...]
     module_title: str
@@ -56,36 +57,39 @@ def dump(task: dict[str, Any]) -> str:
     return json.dumps(task, ensure_ascii=False, indent=1)
 
 
-def requested(request: CurriculumRequest) -> list[str]:
-    """The requested objectives worth covering (blank ones carry nothing)."""
-    return [o for o in request.objectives if o]
+def coverable(the_plan: Plan) -> list[str]:
+    """The requested objectives some lesson of the plan teaches (request order)."""
+    taught = {o for ls in the_plan.lessons for o in ls.objectives}
+    return [o for o in the_plan.objectives if o in taught]
 
 
-def slot_objectives(request: CurriculumRequest, the_plan: Plan) -> dict[str, tuple[str, ...]]:
-    """Lesson id -> the requested objectives the plan wants that lesson to teach."""
-    objectives = requested(request)
-    homes = assign_objectives(objectives, [m.phase for m in the_plan.modules])
-    wanted: dict[str, tuple[str, ...]] = {ls.id: () for ls in the_plan.lessons}
-    for objective, home in zip(objectives, homes, strict=True):
-        lessons = the_plan.modules[home].lessons
-        target = lessons[objectives.index(objective) % len(lessons)].id
-        wanted[target] = (*wanted[target], objective)
-    return wanted
+def step(slot: LessonSlot) -> str | None:
+    """Where a project lesson stands in the capstone: scope first, present last, build between."""
+    if slot.kind != "project":
+        return None
+    return "scope" if slot.part == 1 else "present" if slot.part == slot.of else "build"
 
 
 def _context(request: CurriculumRequest) -> dict[str, Any]:
     return {"topic": request.topic, "level": request.level, "language": request.language}
 
 
-def outline_task(request: CurriculumRequest, the_plan: Plan, wanted: dict[str, tuple[str, ...]]) -> str:
+def _outline_lesson(slot: LessonSlot) -> dict[str, Any]:
+    lesson: dict[str, Any] = {
+        "id": slot.id, "kind": slot.kind, "minutes": slot.minutes, "must_teach": list(slot.objectives)
+    }
+    if slot.kind == "project":
+        lesson["project_step"] = step(slot)
+    return lesson
+
+
+def outline_task(request: CurriculumRequest, the_plan: Plan) -> str:
     modules = [
         {
             "id": module_id(module.index),
-            "phase": module.phase,
-            "lessons": [
-                {"id": ls.id, "kind": ls.phase, "minutes": ls.minutes, "must_teach": list(wanted[ls.id])}
-                for ls in module.lessons
-            ],
+            "kind": module.kind,
+            "teaches": list(module.objectives),
+            "lessons": [_outline_lesson(ls) for ls in module.lessons],
         }
         for module in the_plan.modules
     ]
@@ -95,15 +99,15 @@ def outline_task(request: CurriculumRequest, the_plan: Plan, wanted: dict[str, t
             "instructions": (
                 "Design the modules of a curriculum: for every module in the given order, a title, a "
                 "summary, its objectives, an assessment and exactly one title per listed lesson. Each "
-                "lesson's title must fit its kind. List in each lesson's objectives the requested "
-                "objectives it really teaches, copied verbatim from the objectives list; every "
-                "requested objective must be taught by at least one lesson (must_teach suggests "
-                "where). No two lessons may share a title."
+                "lesson's title must fit its kind (a project lesson its project_step: scope, build or "
+                "present) and name the key terms of the objectives in its must_teach. In each "
+                "lesson's objectives list exactly its must_teach objectives, copied verbatim. No two "
+                "lessons may share a title."
             ),
             **_context(request),
             "duration_weeks": request.duration_weeks,
             "hours_per_week": request.hours_per_week,
-            "objectives": requested(request),
+            "objectives": coverable(the_plan),
             "modules": modules,
             "reply_shape": _OUTLINE_SHAPE,
         }
@@ -118,12 +122,14 @@ def lesson_task(request: CurriculumRequest, brief: LessonBrief) -> str:
                 "Write the summary and concrete learner activities for this lesson, sized for its "
                 "minutes, level and kind (practice lessons make the learner do something; an "
                 "assessment lesson assesses the module's objectives). It must teach the objectives "
-                "in must_teach and follow on from the previous lesson."
+                "in must_teach, and its summary must quote each of them verbatim. It follows on from "
+                "the previous lesson and leads to the next."
             ),
             **_context(request),
             "lesson_id": brief.lesson_id,
             "lesson_title": brief.title,
             "kind": brief.kind,
+            "project_step": brief.project_step,
             "minutes": brief.minutes,
             "must_teach": list(brief.must_teach),
             "module_title": brief.module_title,
