@@ -86,30 +86,9 @@ class OpenAIGenerator:
         fallbacks = [lesson_id for lesson_id, reply in details.items() if reply is None]
         self._check_fallback_share(len(fallbacks), len(details))
         filler = _offline_lessons(request) if fallbacks else {}
-        contents = []
-        titles = iter(outline.titles)
-        for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
-            lessons = []
-            for ls in slot.lessons:
-                detail, title = details[ls.id], next(titles)
-                if detail is None:
-                    text = filler[ls.id]
-                    lessons.append(LessonContent(title, text.summary, tuple(text.activities), fallback=True))
-                else:
-                    lessons.append(LessonContent(title, detail.summary, tuple(detail.activities)))
-            a = module_reply.assessment
-            contents.append(
-                ModuleContent(
-                    title=module_reply.title,
-                    summary=module_reply.summary,
-                    objectives=tuple(module_reply.objectives),
-                    assessment=Assessment(title=a.title, kind=a.kind, description=a.description),
-                    lessons=tuple(lessons),
-                )
-            )
+        contents = _contents(the_plan, outline, details, filler)
         notes = _fallback_notes(request) if fallbacks else []
-        info = GeneratorInfo(name=self.name, model=self.model)
-        return assemble(request, the_plan, contents, info, notes)
+        return assemble(request, the_plan, contents, GeneratorInfo(name=self.name, model=self.model), notes)
 
     def _check_fallback_share(self, fallbacks: int, total: int) -> None:
         if fallbacks > total * MAX_FALLBACK_SHARE:
@@ -255,6 +234,34 @@ class OpenAIGenerator:
         raise StillMalformed(
             f"model reply for {question.what} was malformed after {attempts} attempt(s): {problem}"
         )
+
+
+def _contents(
+    the_plan: Plan, outline: Outline, details: dict[str, LessonReply | None], filler: dict[str, Lesson]
+) -> list[ModuleContent]:
+    """The outline's and the lessons' words per plan slot; template text (flagged) where a reply failed."""
+    contents = []
+    titles = iter(outline.titles)
+    for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
+        lessons = []
+        for ls in slot.lessons:
+            detail, title = details[ls.id], next(titles)
+            if detail is None:
+                text = filler[ls.id]
+                lessons.append(LessonContent(title, text.summary, tuple(text.activities), fallback=True))
+            else:
+                lessons.append(LessonContent(title, detail.summary, tuple(detail.activities)))
+        a = module_reply.assessment
+        contents.append(
+            ModuleContent(
+                title=module_reply.title,
+                summary=module_reply.summary,
+                objectives=tuple(module_reply.objectives),
+                assessment=Assessment(title=a.title, kind=a.kind, description=a.description),
+                lessons=tuple(lessons),
+            )
+        )
+    return contents
 
 
 def _read(content: str, schema: type[R], check: Callable[[R, bool], None] | None, final: bool) -> R:
