@@ -6,18 +6,22 @@ import email.utils
 import itertools
 import json
 import traceback
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 
+from jobs.cache import Cache
 from jobs.coverage import untraceable_claims
 from jobs.generators import GeneratorConfig, build_generator
-from jobs.generators.chat import ModelRefused, ReplyTruncated
+from jobs.generators.chat import ChatClient, FormatMemo, ModelRefused, ReplyTruncated
 from jobs.generators.outline_check import TRACE_SHARE
 from jobs.generators.provider_errors import retry_after_s
+from jobs.generators.replies import lesson_schema
 from jobs.invariants import check_invariants
 from jobs.models import Curriculum, CurriculumRequest, Lesson, parse_request
 from jobs.planner import plan
@@ -27,6 +31,8 @@ from tests.test_curriculum_quality import REQUESTS as QUALITY_REQUESTS
 from worker.errors import PermanentJobError, TransientJobError
 
 API_KEY = "sk-test-SECRET-0123456789abcdef"
+LESSON_TASK = {"lesson_id": "m1-l1", "lesson_title": "Ownership", "level": "beginner", "kind": "core",
+               "must_teach": []}
 _models = itertools.count()
 
 
@@ -339,6 +345,18 @@ def test_a_provider_without_json_schema_gets_json_object_and_it_is_remembered(ll
     llm.bodies.clear()
     generate(cfg, request_with_lessons(3))
     assert set(llm.formats()) == {"json_object"}
+
+
+def test_the_format_learnt_survives_a_fresh_process_through_the_cache(llm: LLMServer, conn: redis.Redis) -> None:
+    """A work horse that starts with an empty memory reads the provider's format from the llm cache."""
+    llm.rejected_formats = {"json_schema"}
+    cfg = config(llm)
+    cache = Cache(conn, prefix=f"test-formats-{uuid.uuid4().hex}")
+    question = [{"role": "user", "content": json.dumps({"task": "lesson", **LESSON_TASK})}]
+    for _ in range(2):  # two "processes", each with its own memory
+        with ChatClient(cfg, cache, memo=FormatMemo()) as chat:
+            chat.ask(question, "curriculum_lesson", lesson_schema(), "lesson m1-l1")
+    assert llm.formats() == ["json_schema", "json_object", "json_object"]
 
 
 def test_a_provider_without_structured_output_gets_plain_instructions(llm: LLMServer) -> None:
