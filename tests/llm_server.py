@@ -4,6 +4,7 @@ Behaviours are scripted per request in arrival order (``queue(...)``); when the 
 the ``default`` behaviour is used. Good replies are generated deterministically from the task JSON
 the generator sends as its user message. Standing quirks apply to every request:
 ``rejected_formats`` (HTTP 400 for those ``response_format`` types, as many providers do),
+``rejected_params`` (HTTP 400 naming one of those request parameters),
 ``bad_lessons`` (lesson ids whose replies are always malformed), ``vague_lessons`` (lesson ids
 whose title and summary never name their objectives), ``min_max_tokens`` (replies are cut
 off, ``finish_reason: length``, while the request's ``max_tokens`` is below it).
@@ -143,6 +144,9 @@ class LLMServer:
         self.authorizations.clear()
         self.bodies.clear()
         self.rejected_formats: set[str] = set()
+        #: Request parameters answered with HTTP 400 naming them (as reasoning models do for
+        #: max_tokens and temperature).
+        self.rejected_params: set[str] = set()
         self.bad_lessons: set[str] = set()
         #: Lesson ids whose outline title and lesson summary never name what the lesson must teach.
         self.vague_lessons: set[str] = set()
@@ -228,6 +232,11 @@ class LLMServer:
                 f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model.",
                 "invalid_request_error", None, "response_format",
             )  # fmt: skip
+        for param in sorted(self.rejected_params & set(body)):
+            return 400, _error(
+                f"Unsupported parameter: '{param}' is not supported with this model.",
+                "invalid_request_error", "unsupported_parameter", param,
+            )  # fmt: skip
         if behaviour == "429":
             return 429, _error("Rate limit reached", "requests", "rate_limit_exceeded")
         if behaviour in ("500", "503"):
@@ -248,7 +257,8 @@ class LLMServer:
             return 200, _completion(body, self.requests, None, "stop", "I'm sorry, I can't help with that.")
         if behaviour == "content_filter":
             return 200, _completion(body, self.requests, "", "content_filter")
-        short = self.min_max_tokens is not None and int(body.get("max_tokens") or 0) < self.min_max_tokens
+        budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        short = self.min_max_tokens is not None and budget < self.min_max_tokens
         if short or behaviour == "length":
             return 200, _completion(body, self.requests, _content("length", task, self.vague_lessons), "length")
         return 200, _completion(body, self.requests, _content(behaviour, task, self.vague_lessons), "stop")

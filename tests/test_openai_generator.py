@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from jobs.cache import Cache
 from jobs.coverage import untraceable_claims
 from jobs.generators import GeneratorConfig, build_generator
-from jobs.generators.chat import ChatClient, FormatMemo, ModelRefused, ReplyTruncated
+from jobs.generators.chat import ChatClient, ModelRefused, ReplyTruncated
 from jobs.generators.outline_check import TRACE_SHARE
 from jobs.generators.provider_errors import retry_after_s
+from jobs.generators.provider_memo import ProviderMemo
 from jobs.generators.replies import lesson_schema
 from jobs.invariants import check_invariants
 from jobs.models import Curriculum, CurriculumRequest, Lesson, parse_request
@@ -354,9 +355,19 @@ def test_the_format_learnt_survives_a_fresh_process_through_the_cache(llm: LLMSe
     cache = Cache(conn, prefix=f"test-formats-{uuid.uuid4().hex}")
     question = [{"role": "user", "content": json.dumps({"task": "lesson", **LESSON_TASK})}]
     for _ in range(2):  # two "processes", each with its own memory
-        with ChatClient(cfg, cache, memo=FormatMemo()) as chat:
+        with ChatClient(cfg, cache, memo=ProviderMemo()) as chat:
             chat.ask(question, "curriculum_lesson", lesson_schema(), "lesson m1-l1")
     assert llm.formats() == ["json_schema", "json_object", "json_object"]
+
+
+def test_a_model_that_refuses_max_tokens_and_temperature_gets_what_it_takes(llm: LLMServer) -> None:
+    """HTTP 400 naming max_tokens or temperature: the budget becomes max_completion_tokens, temperature is left out."""
+    llm.rejected_params = {"max_tokens", "temperature"}
+    generate(config(llm, max_tokens=900), request_with_lessons(3))
+    assert llm.requests == 2 + 1 + 3
+    last = llm.bodies[-1]
+    assert last["max_completion_tokens"] == 900 and "max_tokens" not in last and "temperature" not in last
+    assert last["seed"] == 42 and last["response_format"]["type"] == "json_schema"
 
 
 def test_a_provider_without_structured_output_gets_plain_instructions(llm: LLMServer) -> None:

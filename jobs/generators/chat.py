@@ -5,9 +5,10 @@ providers do to that on the way is handled here, once, so the generator only dea
 
 * **Structured output, with a ladder.** ``response_format`` is a strict ``json_schema`` first; a
   provider that rejects it (HTTP 400 naming the format) gets ``json_object``, then plain
-  instructions. The step down is remembered per base URL and model for the rest of the process
-  (``PROCESS_FORMATS``), and in the llm cache when there is one, because RQ runs each job in a
-  fresh work horse whose memory dies with the job.
+  instructions. A rejected ``max_tokens`` becomes ``max_completion_tokens``; a rejected
+  ``temperature`` or ``seed`` is left out. What a provider accepts is remembered per base URL and
+  model (``jobs.generators.provider_memo``): for the process, and in the llm cache when there is
+  one, because RQ runs each job in a fresh work horse whose memory dies with the job.
 * **Per-call retries** for 429/5xx: ``Retry-After`` / ``retry-after-ms`` is honoured when it is at
   most ``retry_max_wait_s`` (by every call of the client, not just the one that was told),
   otherwise capped exponential backoff with jitter. When the retries are
@@ -29,17 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import openai
 
 from jobs.cache import digest
-from jobs.generators.provider_errors import (
-    is_retryable,
-    map_status_error,
-    rejects_response_format,
-    retry_after_s,
-)
+from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
+from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
 from worker.errors import PermanentJobError, TransientJobError
 
 if TYPE_CHECKING:
@@ -47,11 +44,6 @@ if TYPE_CHECKING:
     from jobs.generators import GeneratorConfig
 
 logger = logging.getLogger(__name__)
-
-Format = Literal["json_schema", "json_object", "plain"]
-#: The response formats we try, most precise first.
-LADDER: tuple[Format, ...] = ("json_schema", "json_object", "plain")
-
 
 class ModelRefused(PermanentJobError):
     """The model declined to answer (a refusal or a content filter): asking again will not help."""
@@ -61,8 +53,12 @@ class ReplyTruncated(PermanentJobError):
     """The reply hit ``max_tokens`` even at the largest budget we allow."""
 
 
-class _FormatRejected(Exception):
-    """The provider rejected the ``response_format`` of this request."""
+class _Rejected(Exception):
+    """The provider rejected part of this request (``part``: response_format or a parameter)."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
 
 
 @dataclass(frozen=True)
@@ -74,37 +70,6 @@ class Completion:
     refused: bool
 
 
-class FormatMemo:
-    """The response format each provider (base URL + model) accepts, as learnt in this process."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[str, Format] = {}
-
-    def get(self, provider: str) -> Format | None:
-        with self._lock:
-            return self._known.get(provider)
-
-    def remember(self, provider: str, fmt: Format) -> Format:
-        """Record ``fmt`` unless a simpler one is already known; return the one now in force."""
-        with self._lock:
-            known = self._known.get(provider, LADDER[0])
-            chosen = fmt if LADDER.index(fmt) > LADDER.index(known) else known
-            self._known[provider] = chosen
-            return chosen
-
-
-def _as_format(value: str | None) -> Format:
-    for fmt in LADDER:
-        if fmt == value:
-            return fmt
-    return LADDER[0]
-
-
-#: Shared by every generator in this process (threads of one job, jobs of one process).
-PROCESS_FORMATS = FormatMemo()
-
-
 class ChatClient:
     """Asks questions of one model at one endpoint; used as a context manager (closes the client)."""
 
@@ -112,7 +77,7 @@ class ChatClient:
         self,
         config: GeneratorConfig,
         cache: Cache | None = None,
-        memo: FormatMemo = PROCESS_FORMATS,
+        memo: ProviderMemo = PROCESS_MEMO,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._config = config
@@ -136,12 +101,12 @@ class ChatClient:
         """The text of a finished reply to ``messages``; ``schema`` (named ``name``) describes it."""
         budget = self._config.max_tokens
         while True:
-            fmt = self._format()
-            body = self._body(messages, fmt, name, schema, budget)
+            accepts = self._accepts()
+            body = self._body(messages, accepts, name, schema, budget)
             try:
                 done = self._with_retries(body, what)
-            except _FormatRejected:
-                self._step_down(fmt)
+            except _Rejected as exc:
+                self._learn(accepts, exc)
                 continue
             if done.refused:
                 raise ModelRefused(f"the model refused to write {what}")
@@ -152,15 +117,12 @@ class ChatClient:
     # --- pieces of ask ---
 
     def _body(
-        self, messages: Sequence[dict[str, str]], fmt: Format, name: str, schema: dict[str, Any], budget: int
+        self, messages: Sequence[dict[str, str]], accepts: Accepts, name: str, schema: dict[str, Any], budget: int
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self._config.model,
-            "messages": list(messages),
-            "max_tokens": budget,
-            "temperature": self._config.temperature,
-            "seed": self._config.seed,
-        }
+        body: dict[str, Any] = {"model": self._config.model, "messages": list(messages), accepts.budget_param: budget}
+        optional = {"temperature": self._config.temperature, "seed": self._config.seed}
+        body.update({k: v for k, v in optional.items() if k not in accepts.dropped})
+        fmt = accepts.format
         if fmt == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
@@ -193,8 +155,9 @@ class ChatClient:
             try:
                 return self._call(body)
             except openai.APIStatusError as exc:
-                if "response_format" in body and rejects_response_format(exc):
-                    raise _FormatRejected from None
+                part = rejected_part(exc)
+                if part is not None and part in body:
+                    raise _Rejected(part) from None
                 wait = self._wait_s(exc, attempt)
                 if wait is None:
                     # from None: the SDK's message holds the response body, which may echo the request.
@@ -236,31 +199,33 @@ class ChatClient:
         if left > 0:
             self._sleep(left)
 
-    # --- the response-format ladder ---
+    # --- what the provider accepts ---
 
-    def _format(self) -> Format:
+    def _accepts(self) -> Accepts:
         known = self._memo.get(self._provider)
         if known is None and self._cache is not None:
-            stored = self._cache.get_llm(self._memo_key())
-            known = self._memo.remember(self._provider, _as_format(stored)) if stored in LADDER else None
-        return known or LADDER[0]
+            stored = Accepts.loads(self._cache.get_llm(self._memo_key()))
+            known = self._memo.learn(self._provider, stored) if stored is not None else None
+        return known or Accepts()
 
-    def _step_down(self, rejected: Format) -> None:
-        if rejected == LADDER[-1]:  # cannot happen: plain requests carry no response_format
-            raise PermanentJobError("model API rejected a request without response_format")
-        simpler = LADDER[LADDER.index(rejected) + 1]
-        now = self._memo.remember(self._provider, simpler)
+    def _learn(self, accepts: Accepts, rejected: _Rejected) -> None:
+        """Ask without what was rejected from now on; give up when there is nothing left to drop."""
+        part = accepts.format if rejected.part == "response_format" else rejected.part
+        simpler = accepts.without(part)
+        if simpler is None:
+            raise PermanentJobError(f"model API rejected the request's {rejected.part} (HTTP 400)")
+        now = self._memo.learn(self._provider, simpler)
         if self._cache is not None:
-            self._cache.put_llm(self._memo_key(), now)
+            self._cache.put_llm(self._memo_key(), now.dumps())
         logger.warning(
-            "model API rejected response_format %s; using %s from now on",
-            rejected,
-            now,
-            extra={"event": "llm.format_fallback", "model": self._config.model, "format": now},
+            "model API rejected %s; asking with %s from now on",
+            part,
+            now.dumps(),
+            extra={"event": "llm.provider_fallback", "model": self._config.model, "rejected": part},
         )
 
     def _memo_key(self) -> str:
-        return f"format:{self._provider}"
+        return f"accepts:{self._provider}"
 
     # --- the one HTTP call ---
 

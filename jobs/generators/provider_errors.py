@@ -4,7 +4,8 @@ Three questions, answered from the status, the error body and the headers, never
 (a provider's message may echo the request or part of the API key):
 
 * is it worth another call, and after how long (``Retry-After``, ``retry-after-ms``)?
-* did the provider reject our ``response_format`` (so a simpler one may work)?
+* did the provider reject part of our request (``response_format``, ``max_tokens``, ``temperature``,
+  ``seed``), so that a request without it may work?
 * which of our errors does the job end with (``map_status_error``)?
 """
 
@@ -24,6 +25,8 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 _SAFE_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 #: Words in a 400's error body that say the structured-output request itself was the problem.
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured output", "schema")
+#: Request parameters some providers refuse and we can do without (or rename).
+_OPTIONAL_PARAMS = ("max_tokens", "temperature", "seed")
 
 
 def _error_body(exc: openai.APIStatusError) -> dict[str, object]:
@@ -51,15 +54,22 @@ def is_retryable(exc: openai.APIStatusError) -> bool:
     return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
 
 
-def rejects_response_format(exc: openai.APIStatusError) -> bool:
-    """A 400/422 whose body blames the ``response_format`` we sent (e.g. no ``json_schema`` support)."""
+def rejected_part(exc: openai.APIStatusError) -> str | None:
+    """What of our request a 400/422 blames: ``response_format`` (e.g. no ``json_schema`` support),
+    ``max_tokens``, ``temperature`` or ``seed``; ``None`` for anything else."""
     if exc.status_code not in (400, 422):
-        return False
+        return None
     body = _error_body(exc)
+    param = str(body.get("param") or "").lower()
     text = " ".join(str(body.get(k) or "") for k in ("message", "param", "code", "type")).lower()
     if not text.strip() and isinstance(exc.body, str):
         text = exc.body.lower()
-    return any(word in text for word in _FORMAT_WORDS)
+    if param.startswith("response_format") or any(word in text for word in _FORMAT_WORDS):
+        return "response_format"
+    for name in _OPTIONAL_PARAMS:
+        if param == name or f"'{name}'" in text or f'"{name}"' in text:
+            return name
+    return None
 
 
 def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
