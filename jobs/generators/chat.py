@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class ModelRefused(PermanentJobError):
     """The model declined to answer (a refusal or a content filter): asking again will not help."""
 
