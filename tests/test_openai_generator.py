@@ -188,6 +188,7 @@ def test_lesson_prompts_carry_kind_objectives_and_neighbours(llm: LLMServer) -> 
     for task in lessons:
         slot = slots[task["lesson_id"]]
         assert (task["kind"], task["must_teach"]) == (slot.kind, list(slot.objectives))
+        assert task["module_teaches"] == list(plan(req).modules[slot.module_index].objectives)
         assert (task["project_step"] is None) == (slot.kind != "project")
     assert sum("Explain borrowing" in t["must_teach"] for t in lessons) >= 2  # taught, then practised
 

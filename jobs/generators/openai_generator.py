@@ -140,6 +140,7 @@ class OpenAIGenerator:
                         module_title=module_reply.title,
                         module_summary=module_reply.summary,
                         module_objectives=tuple(module_reply.objectives),
+                        module_teaches=slot.objectives,
                         previous_title=before,
                         next_title=after,
                     )

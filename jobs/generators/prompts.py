@@ -49,6 +49,7 @@ class LessonBrief:
     module_title: str
     module_summary: str
     module_objectives: tuple[str, ...]
+    module_teaches: tuple[str, ...]  # requested objectives the module's lessons teach
     previous_title: str | None
     next_title: str | None
 
@@ -121,8 +122,9 @@ def lesson_task(request: CurriculumRequest, brief: LessonBrief) -> str:
             "instructions": (
                 "Write the summary and concrete learner activities for this lesson, sized for its "
                 "minutes, level and kind (practice lessons make the learner do something; an "
-                "assessment lesson assesses the module's objectives). It must teach the objectives "
-                "in must_teach, and its summary must quote each of them verbatim. It follows on from "
+                "assessment lesson assesses module_teaches and the module's objectives). It must teach "
+                "the objectives in must_teach, and its summary must quote each of them verbatim. It "
+                "follows on from "
                 "the previous lesson and leads to the next."
             ),
             **_context(request),
@@ -135,6 +137,7 @@ def lesson_task(request: CurriculumRequest, brief: LessonBrief) -> str:
             "module_title": brief.module_title,
             "module_summary": brief.module_summary,
             "module_objectives": list(brief.module_objectives),
+            "module_teaches": list(brief.module_teaches),
             "previous_lesson": brief.previous_title,
             "next_lesson": brief.next_title,
             "reply_shape": _LESSON_SHAPE,
