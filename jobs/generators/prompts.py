@@ -124,8 +124,7 @@ def lesson_task(request: CurriculumRequest, brief: LessonBrief) -> str:
                 "minutes, level and kind (practice lessons make the learner do something; an "
                 "assessment lesson assesses module_teaches and the module's objectives). It must teach "
                 "the objectives in must_teach, and its summary must quote each of them verbatim. It "
-                "follows on from "
-                "the previous lesson and leads to the next."
+                "follows on from the previous lesson and leads to the next."
             ),
             **_context(request),
             "lesson_id": brief.lesson_id,
