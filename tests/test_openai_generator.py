@@ -254,6 +254,15 @@ def test_truncated_reply_is_asked_again_with_a_larger_budget(llm: LLMServer) -> 
     assert llm.requests == 2 * (1 + 3)
 
 
+def test_a_long_course_outline_starts_with_a_budget_that_fits(llm: LLMServer) -> None:
+    """The outline of a course with many lessons is asked with more max_tokens than a lesson, within the cap."""
+    req = request_with_lessons(40)
+    generate(config(llm, max_tokens=1000), req)
+    outline, lessons_asked = llm.bodies[0]["max_tokens"], {b["max_tokens"] for b in llm.bodies[1:]}
+    assert 1000 < outline <= 4000 and lessons_asked == {1000}
+    assert llm.requests == 1 + 40
+
+
 def test_persistent_truncation_fails_saying_truncated(llm: LLMServer) -> None:
     """A reply cut off even at the largest budget fails permanently with 'truncated' in the error."""
     llm.default = "length"

@@ -98,9 +98,15 @@ class ChatClient:
     def __exit__(self, *exc: object) -> None:
         self._client.close()
 
-    def ask(self, messages: Sequence[dict[str, str]], name: str, schema: dict[str, Any], what: str) -> str:
-        """The text of a finished reply to ``messages``; ``schema`` (named ``name``) describes it."""
-        budget = self._config.max_tokens
+    def ask(
+        self, messages: Sequence[dict[str, str]], name: str, schema: dict[str, Any], what: str, expect_tokens: int = 0
+    ) -> str:
+        """The text of a finished reply to ``messages``; ``schema`` (named ``name``) describes it.
+
+        ``expect_tokens`` estimates a long reply's size, so that it starts with a budget that fits
+        instead of being cut off first (within ``max_tokens_cap``).
+        """
+        budget = min(max(self._config.max_tokens, expect_tokens), self._config.max_tokens_cap)
         while True:
             accepts = self._accepts()
             body = self._body(messages, accepts, name, schema, budget)

@@ -6,9 +6,12 @@ shape counts as malformed. Malformed replies are re-asked (with the problem name
 ``max_malformed_retries`` times. Transport concerns (structured-output fallbacks, per-call retries,
 truncation, refusals) live in ``jobs.generators.chat``.
 
-A lesson whose reply stays malformed (or truncated) after its re-asks does not throw the course
-away: its text comes from the offline generator for the same plan slot, flagged ``fallback`` with a
-warning. Only when more than a quarter of the lessons needed that does the job fail.
+The plan decides which requested objectives each lesson teaches; the outline must list them per
+lesson (verbatim: the schema makes them an enum) and each lesson's summary must name them. A lesson
+whose reply stays malformed, truncated or silent about its objectives after its re-asks does not
+throw the course away: its text comes from the offline generator for the same plan slot (which
+names them), flagged ``fallback`` with a warning. Only when more than a quarter of the lessons
+needed that does the job fail.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 #: Share of lessons that may fall back to template text before the course is not worth delivering.
 MAX_FALLBACK_SHARE = 0.25
+#: Generous sizes of an outline's parts in tokens: a long course's outline starts with a budget
+#: that fits instead of being cut off at ``max_tokens`` and asked again.
+OUTLINE_TOKENS_PER_MODULE = 200
+OUTLINE_TOKENS_PER_LESSON = 60
 
 
 class StillMalformed(PermanentJobError):
@@ -63,6 +70,7 @@ class _Question:
     name: str  # the json_schema name: contains "outline" or "lesson"
     schema: dict[str, Any]
     what: str  # for messages: "the outline", "lesson m1-l2"
+    expect_tokens: int = 0  # a size estimate for long replies (the outline of a long course)
 
 
 class OpenAIGenerator:
@@ -115,6 +123,7 @@ class OpenAIGenerator:
             "curriculum_outline",
             outline_schema(ids, shape, coverable(the_plan)),
             "the outline",
+            OUTLINE_TOKENS_PER_MODULE * len(shape) + OUTLINE_TOKENS_PER_LESSON * sum(shape),
         )
         checked: list[Outline] = []
 
@@ -214,7 +223,7 @@ class OpenAIGenerator:
         conversation = list(messages)
         problem = ""
         for attempt in range(1, attempts + 1):
-            content = chat.ask(conversation, question.name, question.schema, question.what)
+            content = chat.ask(conversation, question.name, question.schema, question.what, question.expect_tokens)
             try:
                 reply = _read(content, schema, check, final=attempt == attempts)
             except Malformed as exc:
