@@ -40,7 +40,7 @@ from worker.errors import PermanentJobError
 #: Shortest lesson, whatever the budget.
 MIN_LESSON_MINUTES = 15
 #: Lessons are shortened down to this to make room for requested objectives, not further.
-OBJECTIVE_LESSON_MINUTES = 30
+OBJECTIVE_LESSON_MINUTES = 20
 #: Sub-themes the offline generator can name when no objectives are requested.
 THEME_COUNT = 6
 

@@ -5,8 +5,9 @@ Backward design: the requested objectives come first. Each objective that fits g
 ``foundation`` lessons (fewer as the level rises), a capstone ``project`` (about 15 % of the
 lessons, never below 3 lessons nor above 30 % of the time), ``review`` lessons for courses of 8
 weeks or more, and one ``assessment`` lesson closing every module. When the budget cannot hold all
-of that, the capstone goes first, then reviews beyond the first, then foundations; objectives
-that still do not fit are reported as uncovered by the planner, never hidden in another lesson.
+of that, the capstone goes first, then reviews beyond the first, then foundations, then modules
+grow (fewer assessments); objectives that still do not fit are reported as uncovered by the
+planner, never hidden in another lesson.
 
 Everything here counts lessons; minutes and weeks are the planner's business. Because the planner
 gives every lesson of a course (nearly) the same length, shares of lessons are shares of time.
@@ -99,9 +100,8 @@ def distribute(total: int, parts: int) -> list[int]:
 # --- counting -------------------------------------------------------------------------------------
 
 
-def _fit(total: int, level: Level, foundation: int, project: int, review: int) -> Counts | None:
+def _fit(total: int, per_module: int, foundation: int, project: int, review: int) -> Counts | None:
     """Teaching modules and lessons left once the other kinds have their share (None: no room)."""
-    per_module = LEVEL_SHAPES[level].module_teaching
     fixed = foundation + project + (1 if project else 0) + (1 if foundation >= 3 else 0)
     rest = total - fixed  # teaching lessons, reviews and the teaching modules' assessments
     modules = min(max(1, round(rest / (per_module + 1))), MAX_TEACHING_MODULES)
@@ -122,13 +122,17 @@ def counts(total: int, level: Level, weeks: int, objectives: int) -> Counts:
     if total >= PROJECT_MIN_LESSONS:
         project = min(max(3, round(total * PROJECT_SHARE)), PROJECT_MAX)
     review = max(1, weeks // 4) if weeks >= REVIEW_WEEKS else 0
-    minimum = _fit(total, level, 0, 0, min(review, 1)) or Counts(0, 0, 0, 1, total - 1)
-    best = _fit(total, level, foundation, project, review) or minimum
-    # objectives first: shed the capstone, then extra reviews, then foundations
-    for option in ((foundation, 0, review), (foundation, 0, min(review, 1)), (0, 0, min(review, 1))):
+    size = profile.module_teaching
+    minimum = _fit(total, size, 0, 0, min(review, 1)) or Counts(0, 0, 0, 1, total - 1)
+    best = _fit(total, size, foundation, project, review) or minimum
+    # objectives first: shed the capstone, then extra reviews, then foundations, then use fewer,
+    # larger modules (fewer assessments)
+    options = [(size, foundation, 0, review), (size, foundation, 0, min(review, 1)), (size, 0, 0, min(review, 1)),
+               (2 * size, 0, 0, min(review, 1))]
+    for option in options:
         if best.teaching >= 2 * objectives:
             break
-        best = _fit(total, level, *option) or minimum
+        best = _fit(total, *option) or minimum
     return best
 
 
