@@ -14,6 +14,9 @@ import jsonschema
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from jobs.cache import Cache
 from jobs.coverage import untraceable_claims
@@ -26,6 +29,7 @@ from jobs.generators.replies import lesson_schema
 from jobs.invariants import check_invariants
 from jobs.models import Curriculum, CurriculumRequest, Lesson, parse_request
 from jobs.planner import plan
+from tests.conftest import clean_env, failure, run_cli
 from tests.llm_server import LLMServer, lesson_reply, outline_reply
 from tests.strategies import valid_requests
 from tests.test_curriculum_quality import REQUESTS as QUALITY_REQUESTS
@@ -504,3 +508,40 @@ def test_the_quality_suite_requests_meet_every_property_via_openai(llm: LLMServe
     result = generate(config(llm, concurrency=8), req)
     assert not any(x.fallback for x in lessons(result))
     assert set(result.warnings) == set(plan(req).warnings)
+
+
+# --- through a real worker ------------------------------------------------------------------------
+
+
+def run_openai_burst(llm: LLMServer, redis_url: str, request: dict[str, Any]) -> tuple[Job, str]:
+    job = Queue("curriculum_generation", connection=redis.Redis.from_url(redis_url), serializer=JSONSerializer
+                ).enqueue("jobs.curriculum.generate_curriculum", request)
+    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url,
+                    CURRICULUM_MODEL=f"worker-model-{next(_models)}", OPENAI_MAX_TOKENS="1000")
+    result = run_cli("run", "--burst", env=env, timeout=90)
+    assert result.returncode == 0, result.stderr
+    return Job.fetch(job.id, connection=job.connection, serializer=JSONSerializer), result.stderr
+
+
+def test_a_worker_delivers_despite_every_quirk_at_once(llm: LLMServer, redis_url: str) -> None:
+    """A real worker job: no json_schema, a 429 with Retry-After, a fenced reply, a lesson always malformed."""
+    request = {"topic": "Rust ownership", "duration_weeks": 2, "hours_per_week": 4,
+               "objectives": ["Explain borrowing"]}
+    bad = plan(parse_request(request)).lessons[2].id
+    llm.rejected_formats, llm.retry_headers, llm.bad_lessons = {"json_schema"}, {"Retry-After": "1"}, {bad}
+    llm.queue("good", "429", "fenced")
+    job, logs = run_openai_burst(llm, redis_url, request)
+    assert job.get_status() == "finished", failure(job)
+    result = Curriculum.model_validate(job.return_value())
+    assert_quality(result, parse_request(request))
+    assert [x.id for x in lessons(result) if x.fallback] == [bad]
+    assert llm.early == [] and len(llm.waits) == 1
+    assert "Rust ownership" not in logs and "Explain borrowing" not in logs and API_KEY not in logs
+
+
+def test_a_worker_fails_a_refused_job_once_saying_refused(llm: LLMServer, redis_url: str) -> None:
+    """A refusal fails the job permanently (no job retry) with a reason that says the model refused."""
+    llm.default = "refusal"
+    job, _ = run_openai_burst(llm, redis_url, {"topic": "Rust ownership"})
+    assert job.get_status() == "failed"
+    assert "refused" in failure(job) and llm.requests == 1
