@@ -22,7 +22,7 @@ MARKER = "zq-MARKER-value-9f3"
 INVALID: dict[str, list[Any]] = {
     "topic": [None, 42, "", "  ", " x ", MARKER * 20, ["Rust"]],
     "level": ["expert-" + MARKER, 1, None, "Beginner"],
-    "duration_weeks": [0, 53, True, 4.0, "4", None, -1],
+    "duration_weeks": [0, 53, True, 4.5, "4", None, -1],
     "hours_per_week": [0.99, 40.01, math.nan, math.inf, -math.inf, True, "5", None],
     "objectives": ["learn " + MARKER, [MARKER * 40], [1], ["ok"] * 21, None],
     "language": ["english " + MARKER, "", 5],

@@ -18,8 +18,8 @@ providers do to that on the way is handled here, once, so the generator only dea
   ``max_tokens_cap``; then ``ReplyTruncated``.
 * **Refusals** (``message.refusal`` or ``finish_reason: content_filter``): ``ModelRefused``.
 
-``ChatClient._call`` is the single place that performs an HTTP request; wrap it to add a gate or
-metrics around every model call.
+``ChatClient._call`` is the single place that performs an HTTP request (timed for the worker's
+metrics with ``jobs.context.model_call``); a gate around every model call belongs there too.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from jobs.cache import digest
+from jobs.context import model_call
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
 from worker.errors import PermanentJobError, TransientJobError
@@ -239,7 +240,8 @@ class ChatClient:
     def _call(self, body: dict[str, Any]) -> Completion:
         """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
         try:
-            response = self._client.chat.completions.create(**body)
+            with model_call():  # the worker's metrics: latency and error class of every call
+                response = self._client.chat.completions.create(**body)
         except openai.APIStatusError:
             raise
         except openai.APITimeoutError as exc:
