@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when prompts or offline templates change, so cached results are not reused.
-PROMPT_VERSION = "curriculum-v2"
+PROMPT_VERSION = "curriculum-v1"
 
 GeneratorName = Literal["offline", "openai"]
 
