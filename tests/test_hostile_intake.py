@@ -85,6 +85,7 @@ def test_100_mb_argument_is_refused_before_it_is_read(conn: redis.Redis, redis_u
     assert status(conn, big.id) == "failed"
     assert "decompresses to more than JOB_MAX_PAYLOAD_BYTES (4194304 bytes)" in reason(conn, big.id)
     assert conn.zscore(f"rq:failed:{QUEUE}", big.id) is not None
+    assert conn.ttl(big.key) > 0, "a refused job expires with its failed-registry entry"
 
 
 def test_incompressible_payload_over_the_limit_names_its_size(conn: redis.Redis, redis_url: str) -> None:

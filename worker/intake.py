@@ -85,14 +85,17 @@ return counted(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
 
 # Fails a job by id without reading it: out of the intermediate list, status failed with the
-# reason and ended_at, into the failed registry; its take count goes.
-#   KEYS: job hash, failed registry, intermediate list, takes key   ARGV: job id, score, ended_at, reason
+# reason and ended_at, into the failed registry, expiring with it (as RQ's failure does); its take
+# count goes.
+#   KEYS: job hash, failed registry, intermediate list, takes key
+#   ARGV: job id, failure TTL, ended_at, reason, failed-registry score (now + TTL)
 _FAIL_LUA = """
 redis.call('LREM', KEYS[3], 0, ARGV[1])
 redis.call('DEL', KEYS[4])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', ARGV[3], 'exc_info', ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 return 1
 """
 
@@ -164,8 +167,9 @@ def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *,
     keys = [Job.key_for(job_id), FailedJobRegistry.key_template.format(queue_name), queue_keys(queue_name)[1],
             takes_key(job_id)]
     exc_string = f"JobRefused: {reason}"
-    done = bool(connection.register_script(_FAIL_LUA)(
-        keys=keys, args=[job_id, now.timestamp() + DEFAULT_FAILURE_TTL, utcformat(now), exc_string]))
+    args: list[str | int | float] = [job_id, DEFAULT_FAILURE_TTL, utcformat(now), exc_string,
+                                     now.timestamp() + DEFAULT_FAILURE_TTL]
+    done = bool(connection.register_script(_FAIL_LUA)(keys=keys, args=args))
     if done:
         bare = Job(job_id, connection=connection)  # not fetched: only its id and connection are used
         Result.create_failure(bare, DEFAULT_FAILURE_TTL, exc_string, worker_name=worker_name)
