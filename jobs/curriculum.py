@@ -30,7 +30,7 @@ def generator_config(settings: Settings) -> GeneratorConfig:
 
 
 def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
-    """Generate a curriculum for ``request`` (see CONTRACT.md) and return it as JSON-able data."""
+    """Generate a curriculum for ``request`` (see docs/interface.md) and return it as JSON-able data."""
     job = get_current_job()
 
     def progress(stage: str, done: int, total: int) -> None:

@@ -2,7 +2,7 @@
 
 Library errors (redis-py, rq, openai, pydantic) are wrapped into these classes where they cross
 a module boundary (``raise X(...) from exc``), so the CLI can map each class to one of the exit
-codes in CONTRACT.md without guessing, and job code can say whether a failure is worth retrying.
+codes in docs/interface.md without guessing, and job code can say whether a failure is worth retrying.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every variable of CONTRACT.md's environment table, parsed and validated."""
+    """Every variable of docs/interface.md's environment table, parsed and validated."""
 
     redis_url: Secret
     redis_tls: bool
@@ -85,6 +85,7 @@ class Settings:
     job_max_retries: int
     job_retry_delay_s: int
     job_retry_max_delay_s: int
+    job_failure_ttl_s: int
     curriculum_generator: str
     openai_api_key: Secret | None
     openai_base_url: str | None
@@ -149,6 +150,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
         "job_retry_delay_s": r.integer("JOB_RETRY_DELAY", 10, low=1, high=3600),
         "job_retry_max_delay_s": r.integer("JOB_RETRY_MAX_DELAY", 300, low=1, high=86_400),
+        "job_failure_ttl_s": r.integer("JOB_FAILURE_TTL", 7 * 86_400, low=60, high=365 * 86_400),
         "curriculum_generator": r.choice(
             "CURRICULUM_GENERATOR", "openai" if api_key else "offline", GENERATORS
         ),
@@ -162,6 +164,14 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
     }
+
+
+def known_variables() -> frozenset[str]:
+    """Every variable ``Settings`` reads, found by reading them: the one list of known names, so a
+    setting added to ``_parse_all`` is known to the CLI's misspelling check at once."""
+    reader = _Reader({})
+    _parse_all(reader)
+    return frozenset(reader.names_read)
 
 
 def _cross_checks(s: Settings) -> list[str]:
@@ -183,8 +193,10 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
+        self.names_read: set[str] = set()
 
     def _get(self, name: str) -> str | None:
+        self.names_read.add(name)
         raw = self.environ.get(name)
         if raw is None or raw.strip() == "":
             return None
