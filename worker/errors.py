@@ -81,3 +81,7 @@ class RequestInvalid(PermanentJobError):
 
 class JobRefused(PermanentJobError):
     """A job the worker will not execute: unregistered callable or non-JSON payload."""
+
+
+class WaitTimedOut(WorkerError):
+    """``enqueue --wait --timeout`` ran out; the job itself goes on."""

@@ -103,6 +103,9 @@ class CurriculumWorker(
         return {"jobs_ok": int(ok or 0), "jobs_failed": int(failed or 0)}
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
+        # refused ones and plain-rq ones (whose default is a year) included.
+        job.failure_ttl = self.settings.job_failure_ttl_s
         reason = refusal_reason(job)
         if reason is not None:
             self.refuse(job, queue, reason)

@@ -289,6 +289,10 @@ class _Reader:
 
     def redis_url(self, name: str, default: str) -> str:
         def parse(raw: str) -> str:
+            if "://" not in raw:
+                # host:port without a scheme parses as a scheme named after the host: say the fix.
+                fixed = redact_url(f"redis://{raw}")
+                raise ValueError(f"no scheme; write it as {fixed} (or rediss:// for TLS)")
             try:
                 parts = urlsplit(raw)
                 parts.port  # noqa: B018 - raises ValueError on a malformed port

@@ -77,7 +77,8 @@ class StallGuardMixin(TickingMixin):
         if self._sweeper is None:
             self._sweeper = StallSweeper(self.connection, self.queue_names(),
                                          max_stalls=self.settings.job_max_stalls,
-                                         orphan_after_s=self.settings.worker_stall_timeout_s)
+                                         orphan_after_s=self.settings.worker_stall_timeout_s,
+                                         failure_ttl_s=self.settings.job_failure_ttl_s)
         try:
             outcomes = self._sweeper.sweep()
         except redis.RedisError as exc:
