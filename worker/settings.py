@@ -135,7 +135,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
     return {
         "redis_url": Secret(r.redis_url("REDIS_URL", "redis://localhost:6379/0")),
         "redis_tls": r.boolean("REDIS_TLS", False),
-        "redis_tls_ca_file": r.existing_file("REDIS_TLS_CA_FILE"),
+        "redis_tls_ca_file": r.pem_file("REDIS_TLS_CA_FILE"),
         "redis_tls_verify": r.boolean("REDIS_TLS_VERIFY", True),
         "redis_max_retries": r.integer("REDIS_MAX_RETRIES", 3, low=0, high=100),
         "redis_retry_delay_ms": r.integer("REDIS_RETRY_DELAY", 1000, low=1, high=600_000),
@@ -275,6 +275,22 @@ class _Reader:
             path = Path(raw).expanduser()
             if not path.is_file():
                 raise ValueError(f"no readable file at {raw}")
+            return path
+
+        return self._parse(name, None, parse)
+
+    def pem_file(self, name: str) -> Path | None:
+        """A file of PEM certificates: anything else would fail later as a misleading TLS error."""
+
+        def parse(raw: str) -> Path | None:
+            path = Path(raw).expanduser()
+            try:
+                head = path.read_bytes()[:1_000_000]
+            except OSError:
+                raise ValueError(f"no readable file at {raw}") from None
+            if b"-----BEGIN CERTIFICATE-----" not in head:
+                raise ValueError(f"{raw} holds no PEM certificate (-----BEGIN CERTIFICATE-----); "
+                                 "convert a DER file with: openssl x509 -inform der -in FILE -out FILE.pem")
             return path
 
         return self._parse(name, None, parse)

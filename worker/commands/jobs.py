@@ -123,6 +123,7 @@ class Waiter:
         self.connection = connection
         self.as_json = as_json
         self.timeout_s = timeout_s
+        self.progress_shown = False
 
     def wait_all(self, job_ids: list[str]) -> None:
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
@@ -133,13 +134,13 @@ class Waiter:
     def wait_one(self, job_id: str, timeout_s: float | None) -> None:
         try:
             outcome = client.wait_for(self.connection, job_id, timeout_s=timeout_s,
-                                      on_progress=None if self.as_json else show_progress)
+                                      on_progress=None if self.as_json else self.show_progress)
         except KeyboardInterrupt:
-            _end_progress_line(self.as_json)
+            self.end_progress_line()
             click.echo(f"stopped waiting; job {job_id} goes on. Follow it with: curriculum-worker status {job_id}",
                        err=True)
             sys.exit(EXIT_INTERRUPTED)
-        _end_progress_line(self.as_json)
+        self.end_progress_line()
         if outcome["status"] not in client.TERMINAL:
             raise WaitTimedOut(f"timed out after {self.timeout_s:g} s; job {job_id} is {outcome['status']} and "
                                f"goes on. Follow it with: curriculum-worker status {job_id}")
@@ -148,18 +149,19 @@ class Waiter:
             raise JobFailed(f"job {job_id} {outcome['status']}: {outcome['error'] or 'no result'}")
 
 
-def show_progress(progress: dict[str, Any]) -> None:
-    total = max(int(progress.get("total") or 0), 1)
-    done = int(progress.get("done") or 0)
-    width = 30
-    filled = int(width * min(done, total) / total)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {progress.get('stage', '')}  ")
-    sys.stderr.flush()
+    def show_progress(self, progress: dict[str, Any]) -> None:
+        total = max(int(progress.get("total") or 0), 1)
+        done = int(progress.get("done") or 0)
+        width = 30
+        filled = int(width * min(done, total) / total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {progress.get('stage', '')}  ")
+        sys.stderr.flush()
+        self.progress_shown = True
 
-
-def _end_progress_line(as_json: bool) -> None:
-    if not as_json:
-        sys.stderr.write("\n")
+    def end_progress_line(self) -> None:
+        if self.progress_shown:
+            sys.stderr.write("\n")
+            self.progress_shown = False
 
 
 def print_outcome(outcome: dict[str, Any], as_json: bool) -> None:

@@ -33,19 +33,30 @@ def status_lines(outcome: dict[str, Any]) -> list[str]:
 
 
 def curriculum_lines(result: dict[str, Any]) -> list[str]:
-    """Modules with their lessons, the weekly schedule, objective coverage and totals."""
+    """A screenful: modules, the weekly load, objective coverage, warnings and totals."""
     generator = result.get("generator") or {}
+    lessons = sum(len(module["lessons"]) for module in result["modules"])
     lines = [f"{result['topic']} ({result['level']}, {result['duration_weeks']} weeks x "
-             f"{result['hours_per_week']:g} h) by {generator.get('name', '?')}/{generator.get('model', '?')}"]
+             f"{result['hours_per_week']:g} h): {len(result['modules'])} modules, {lessons} lessons, "
+             f"by {generator.get('name', '?')}/{generator.get('model', '?')}"]
     for number, module in enumerate(result["modules"], 1):
         minutes = sum(lesson["minutes"] for lesson in module["lessons"])
         lines.append(f"  {number}. {module['title']}  ({len(module['lessons'])} lessons, {minutes} min)")
-        lines += [f"       - {lesson['title']} ({lesson['minutes']} min)" for lesson in module["lessons"]]
-    lines += [f"  week {week['week']}: {len(week['lesson_ids'])} lessons, {week['minutes']} min"
-              for week in result["schedule"]]
+    lines.append("  schedule: " + _week_range(result["schedule"]))
     for item in result.get("objectives_coverage", []):
         lines.append(f"  objective \"{item['objective']}\" -> {', '.join(item['modules']) or 'not covered'}")
+    lines += [f"  not covered: {text}" for text in result.get("uncovered_objectives") or []]
     lines += [f"  warning: {text}" for text in result.get("warnings") or []]
     available = result["duration_weeks"] * result["hours_per_week"] * 60
     lines.append(f"  total {result['total_minutes']} min of {available:g} available")
     return lines
+
+
+def _week_range(schedule: list[dict[str, Any]]) -> str:
+    counts = sorted(len(week["lesson_ids"]) for week in schedule)
+    minutes = sorted(week["minutes"] for week in schedule)
+
+    def span(values: list[int]) -> str:
+        return f"{values[0]}" if values[0] == values[-1] else f"{values[0]}-{values[-1]}"
+
+    return f"{len(schedule)} weeks, {span(counts)} lessons and {span(minutes)} min a week"
