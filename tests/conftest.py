@@ -14,6 +14,7 @@ import trustme
 from rq.job import Job
 
 from tests.servers import RedisServer
+from worker.envfile import read_dotenv
 
 ROOT = Path(__file__).resolve().parents[1]
 TLS_PASSWORD = "tls-secret-pw-4d1f"
@@ -23,16 +24,28 @@ _OURS = ("REDIS_", "WORKER_", "JOB_", "CURRICULUM_", "OPENAI_", "LLM_", "LOG_", 
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
+    """The test process's environment without the service's variables, plus ``overrides``.
+
+    The CLI reads a ``.env`` from its working directory (the repository, for tests) for variables
+    the environment leaves unset; a developer's own ``.env`` must not leak into the tests, so
+    every name it sets is set here, empty (which the settings read as unset).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    env.update(dict.fromkeys(read_dotenv(ROOT / ".env"), ""))
     env.update(overrides)
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m worker`` as an operator would, capturing its output."""
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | bytes | None = None,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m worker`` as an operator would, capturing its output (bytes input: a binary stdin)."""
+    if isinstance(input, bytes):
+        done = subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True,
+                              timeout=timeout, cwd=cwd, input=input)
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                           done.stderr.decode(errors="replace"))
     return subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, input=input)
+                          timeout=timeout, cwd=cwd, input=input)
 
 
 def failure(job: Job) -> str:

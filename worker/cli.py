@@ -100,11 +100,15 @@ def _fail(exc: WorkerError, environ: Mapping[str, str]) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI, mapping our errors to exit codes."""
-    environ: Mapping[str, str] = os.environ
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    """Console-script entry point: run the CLI, mapping our errors to exit codes.
+
+    ``environ`` (default ``os.environ``) is what the process was given; ``.env`` fills in the rest.
+    """
+    given: Mapping[str, str] = os.environ if environ is None else environ
+    environ = given
     try:
-        environ = local_environ(os.environ, Path.cwd())
+        environ = local_environ(given, Path.cwd())
         # Outside standalone mode click returns (rather than raises) the code of ctx.exit(code).
         code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False, obj=environ)
     except redis.RedisError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import click
 from redis import Redis
@@ -93,19 +93,22 @@ def enqueue(settings: Settings, file: BinaryIO | None, topics: tuple[str, ...], 
     requests = read_requests(file, topics)
     connection = connect(settings)
     queue_name = queue or settings.worker_queues[0]
-    job_ids = []
-    for request in requests:
-        job_id, status = client.enqueue_curriculum(connection, request, queue=queue_name, settings=settings,
-                                                   dedupe=not no_dedupe)
-        job_ids.append(job_id)
-        if as_json and not wait:
-            emit_json({"job_id": job_id, "status": status})
-        else:
-            # With --wait --json stdout carries only the final object; the id still comes first.
-            click.echo(job_id, err=as_json)
-    if wait:
-        warn_if_unserved(connection, settings, queue_name)
-        Waiter(connection, as_json, timeout_s).wait_all(job_ids)
+    waiter = Waiter(connection, as_json, timeout_s)
+    try:
+        for request in requests:
+            job_id, status = client.enqueue_curriculum(connection, request, queue=queue_name, settings=settings,
+                                                       dedupe=not no_dedupe)
+            waiter.pending.append(job_id)
+            if as_json and not wait:
+                emit_json({"job_id": job_id, "status": status})
+            else:
+                # With --wait --json stdout carries only the final object; the id still comes first.
+                click.echo(job_id, err=as_json)
+        if wait:
+            warn_if_unserved(connection, settings, queue_name)
+            waiter.wait_all()
+    except KeyboardInterrupt:
+        waiter.interrupted()
 
 
 def warn_if_unserved(connection: Redis, settings: Settings, queue: str) -> None:
@@ -117,29 +120,33 @@ def warn_if_unserved(connection: Redis, settings: Settings, queue: str) -> None:
 
 
 class Waiter:
-    """Follows jobs to their end, one after the other, within one overall timeout."""
+    """Follows the enqueued jobs to their end, one after the other, within one overall timeout."""
 
     def __init__(self, connection: Redis, as_json: bool, timeout_s: float | None) -> None:
         self.connection = connection
         self.as_json = as_json
         self.timeout_s = timeout_s
+        self.pending: list[str] = []
         self.progress_shown = False
 
-    def wait_all(self, job_ids: list[str]) -> None:
+    def wait_all(self) -> None:
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
-        for job_id in job_ids:
+        while self.pending:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.wait_one(job_id, left)
+            self.wait_one(self.pending[0], left)
+            self.pending.pop(0)
+
+    def interrupted(self) -> NoReturn:
+        """Ctrl+C ends the wait (exit 130), never the jobs: say how to follow each one."""
+        self.end_progress_line()
+        for job_id in self.pending:
+            click.echo(f"stopped waiting; job {job_id} goes on. Follow it with: "
+                       f"curriculum-worker status {job_id}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
     def wait_one(self, job_id: str, timeout_s: float | None) -> None:
-        try:
-            outcome = client.wait_for(self.connection, job_id, timeout_s=timeout_s,
-                                      on_progress=None if self.as_json else self.show_progress)
-        except KeyboardInterrupt:
-            self.end_progress_line()
-            click.echo(f"stopped waiting; job {job_id} goes on. Follow it with: curriculum-worker status {job_id}",
-                       err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        outcome = client.wait_for(self.connection, job_id, timeout_s=timeout_s,
+                                  on_progress=None if self.as_json else self.show_progress)
         self.end_progress_line()
         if outcome["status"] not in client.TERMINAL:
             raise WaitTimedOut(f"timed out after {self.timeout_s:g} s; job {job_id} is {outcome['status']} and "
@@ -147,7 +154,6 @@ class Waiter:
         print_outcome(outcome, self.as_json)
         if outcome["status"] != "finished":
             raise JobFailed(f"job {job_id} {outcome['status']}: {outcome['error'] or 'no result'}")
-
 
     def show_progress(self, progress: dict[str, Any]) -> None:
         total = max(int(progress.get("total") or 0), 1)
