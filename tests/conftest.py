@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,6 +48,33 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | b
                                            done.stderr.decode(errors="replace"))
     return subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, input=input)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail in one line, before collecting anything, when the tests cannot start their Redis servers."""
+    if shutil.which("redis-server") is None:
+        raise pytest.UsageError("redis-server not found on PATH: the tests start their own Redis servers. "
+                                "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_servers_and_logs() -> Iterator[None]:
+    """At the end of the session, interrupted or not: no redis-server or worker left, no temp file."""
+    yield
+    from tests.workers import WorkerProcess
+
+    WorkerProcess.remove_all()
+    RedisServer.remove_all()
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A worker run in-process (RQ's work()) installs its own SIGINT/SIGTERM handlers and leaves them:
+    Ctrl+C must go on stopping the test run, not "warm shut down" a worker that is long gone."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
 
 
 def failure(job: Job) -> str:

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Commands that need neither Redis nor configuration: they work even where the environment is
 # not (yet) set up, e.g. a web service fetching the request schema in its own CI.
 NO_SETTINGS = frozenset({"schema"})
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_USAGE)
+        # Ctrl+C: what a shell reports for an interrupted command, not a usage error.
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)

@@ -18,13 +18,11 @@ from redis import Redis
 
 from jobs import client
 from worker import probe
-from worker.cli import check_queue_names, emit_json
+from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
 from worker.errors import JobFailed, RequestInvalid, WaitTimedOut
 from worker.settings import Settings
-
-EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl+C
 
 
 def read_requests(file: BinaryIO | None, topics: tuple[str, ...]) -> list[dict[str, Any]]:
