@@ -183,3 +183,14 @@ def test_fuzz_any_arguments(fuzz_redis: RedisServer, argv: list[str]) -> None:
     code, err = exit_code(argv, clean_env(REDIS_URL=fuzz_redis.url, REDIS_MAX_RETRIES="0"))
     assert code in (0, 1, 2), err
     assert "Traceback" not in err
+
+
+def test_python_without_the_dependencies_says_what_to_do() -> None:
+    """`python -m worker` where the dependencies are not installed: one line naming the fix, no traceback."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-S", "-m", "worker", "--version"], cwd=Path(__file__).parents[1],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "is not installed for" in result.stderr and "make install" in result.stderr
+    assert "Traceback" not in result.stderr
