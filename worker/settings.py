@@ -270,15 +270,6 @@ class _Reader:
 
         return self._parse(name, parse(default), parse)
 
-    def existing_file(self, name: str) -> Path | None:
-        def parse(raw: str) -> Path | None:
-            path = Path(raw).expanduser()
-            if not path.is_file():
-                raise ValueError(f"no readable file at {raw}")
-            return path
-
-        return self._parse(name, None, parse)
-
     def pem_file(self, name: str) -> Path | None:
         """A file of PEM certificates: anything else would fail later as a misleading TLS error."""
 
