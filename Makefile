@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(PY_VERSION)
 
-.PHONY: install demo test lint typecheck check bench lock clean
+.PHONY: install demo test test-ts lint typecheck check bench lock clean
 
 # Refuse, in one line and before anything runs, an interpreter the lock files were not made for.
 ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),install)),)
@@ -44,6 +44,11 @@ test: $(STAMP)
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
+
+# The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).
+test-ts: $(STAMP)
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "test-ts: node and npm are needed (apt-get install nodejs npm)" >&2; exit 2; }
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run build && CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker jobs tests bench scripts
