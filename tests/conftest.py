@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,14 +108,16 @@ def conn(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tls_ca() -> Iterator[Path]:
+    """A throwaway CA and server certificate; deleted at session end, even an interrupted one."""
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
-    folder = tmp_path_factory.mktemp("tls")
+    folder = Path(tempfile.mkdtemp(prefix="cw-tls-"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     cert.private_key_pem.write_to_path(str(folder / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
