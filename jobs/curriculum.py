@@ -38,6 +38,8 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
 
+    # A requeued job still carries its earlier run's progress: this run starts from zero.
+    progress("starting", 0, 1)
     settings = current_settings()
     cache = Cache(job.connection) if job is not None else None
     # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.
