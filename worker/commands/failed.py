@@ -108,5 +108,6 @@ def _list(entries: list[dict[str, object]], as_json: bool) -> None:
         emit_json(entries)
         return
     for entry in entries:
-        click.echo(f"{entry['job_id']}  {entry['queue']}  {entry['func']}  {entry['ended_at']}  {entry['reason']}")
+        fields = (entry[key] for key in ("job_id", "queue", "func", "ended_at", "reason"))
+        click.echo("  ".join("-" if value is None else str(value) for value in fields))
     click.echo(f"{len(entries)} failed job(s)", err=True)
