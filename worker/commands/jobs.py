@@ -143,8 +143,10 @@ class Waiter:
         sys.exit(EXIT_INTERRUPTED)
 
     def wait_one(self, job_id: str, timeout_s: float | None) -> None:
+        # A progress bar is for a person at a terminal; in a pipe or a CI log it is noise.
+        bar = not self.as_json and sys.stderr.isatty()
         outcome = client.wait_for(self.connection, job_id, timeout_s=timeout_s,
-                                  on_progress=None if self.as_json else self.show_progress)
+                                  on_progress=self.show_progress if bar else None)
         self.end_progress_line()
         if outcome["status"] not in client.TERMINAL:
             raise WaitTimedOut(f"timed out after {self.timeout_s:g} s; job {job_id} is {outcome['status']} and "
