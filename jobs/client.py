@@ -137,12 +137,16 @@ def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]
 
 
 def failed_ids(connection: Redis, queues: Sequence[str]) -> dict[str, str]:
-    """Job id -> queue of every failed job in ``queues`` (no registry cleanup)."""
+    """Job id -> queue of every failed job in ``queues`` whose data still exists (no registry cleanup)."""
     found: dict[str, str] = {}
     for name in queues:
         registry = FailedJobRegistry(name, connection=connection, job_class=JsonJob)
         found.update(dict.fromkeys(registry.get_job_ids(cleanup=False), name))
-    return found
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in found:
+            pipe.exists(JsonJob.key_for(job_id))
+        alive = pipe.execute()
+    return {job_id: name for (job_id, name), exists in zip(found.items(), alive, strict=True) if exists}
 
 
 def _require_failed(found: dict[str, str], job_ids: Sequence[str]) -> list[str]:

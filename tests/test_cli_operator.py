@@ -191,3 +191,15 @@ def test_a_broken_dotenv_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / ".env").write_bytes(b"REDIS_URL=\xff\n")
     result = run_cli("stats", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 2 and "not UTF-8" in result.stderr
+
+
+def test_a_failed_entry_whose_job_expired_is_skipped(redis_url: str, conn: redis.Redis) -> None:
+    """A failed-registry entry whose job data is gone neither breaks --all nor counts as a failed job."""
+    gone, kept = fail_canaries(conn, redis_url, 2)
+    conn.delete(JsonJob.key_for(gone))
+    env = env_for(redis_url)
+    result = run_cli("failed", "--all", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"requeued": [kept]}
+    missing = run_cli("failed", "--requeue", gone, env=env)
+    assert missing.returncode == 2 and gone in missing.stderr and "Traceback" not in missing.stderr
