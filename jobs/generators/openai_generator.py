@@ -19,6 +19,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from jobs.cache import Cache, llm_key
+from jobs.context import model_call
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
 from jobs.planner import LessonContent, ModuleContent, Plan, assemble, plan
@@ -336,11 +337,12 @@ class OpenAIGenerator:
 
     def _complete(self, client: openai.OpenAI, messages: Sequence[dict[str, str]]) -> str | None:
         try:
-            response = client.chat.completions.create(
-                model=self.model,
-                messages=cast("list[ChatCompletionMessageParam]", list(messages)),
-                response_format={"type": "json_object"},
-            )
+            with model_call():
+                response = client.chat.completions.create(
+                    model=self.model,
+                    messages=cast("list[ChatCompletionMessageParam]", list(messages)),
+                    response_format={"type": "json_object"},
+                )
         except openai.APIStatusError as exc:
             # from None: the SDK's message holds the response body, which may echo request details.
             raise map_status_error(exc) from None

@@ -7,7 +7,7 @@ import signal
 import click
 import redis
 
-from worker import reporting
+from worker import metrics, reporting
 from worker.cli import check_queue_names
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
@@ -35,6 +35,7 @@ def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
     install_die_with_parent()
     connection = connect(settings)
     worker = build_worker(settings, connection, list(queues) or None)
+    metrics.install(connection, enabled=settings.worker_metrics)
     try:
         worker.work(burst=burst, logging_level=None, with_scheduler=True)
     except redis.RedisError as exc:
