@@ -91,6 +91,12 @@ class Settings:
     openai_base_url: str | None
     curriculum_model: str
     llm_concurrency: int
+    openai_timeout_s: float
+    openai_max_tokens: int
+    openai_temperature: float
+    openai_seed: int
+    openai_max_retries: int
+    openai_retry_max_wait_s: float
     log_level: str
     log_format: str
     sentry_dsn: Secret | None
@@ -159,6 +165,12 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "openai_base_url": r.http_url("OPENAI_BASE_URL"),
         "curriculum_model": r.text("CURRICULUM_MODEL", "gpt-4o-mini"),
         "llm_concurrency": r.integer("LLM_CONCURRENCY", 8, low=1, high=64),
+        "openai_timeout_s": r.number("OPENAI_TIMEOUT", 60.0, low=1, high=900),
+        "openai_max_tokens": r.integer("OPENAI_MAX_TOKENS", 4096, low=256, high=262_144),
+        "openai_temperature": r.number("OPENAI_TEMPERATURE", 0.4, low=0, high=2),
+        "openai_seed": r.integer("OPENAI_SEED", 42, low=0, high=2**31 - 1),
+        "openai_max_retries": r.integer("OPENAI_MAX_RETRIES", 4, low=0, high=20),
+        "openai_retry_max_wait_s": r.number("OPENAI_RETRY_MAX_WAIT", 30.0, low=0, high=600),
         "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
         "sentry_dsn": r.secret("SENTRY_DSN"),
