@@ -161,18 +161,19 @@ def decompressed_size(data: bytes, limit: int) -> int:
         return len(data)  # RQ stores it as is when it is not zlib data
 
 
-def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *, worker_name: str = "") -> bool:
-    """Fail a job by id with ``reason``, never reading it; False if its hash is gone."""
+def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *, worker_name: str = "",
+                ttl_s: int = DEFAULT_FAILURE_TTL) -> bool:
+    """Fail a job by id with ``reason``, never reading it; it expires after ``ttl_s`` (JOB_FAILURE_TTL).
+    False if its hash is gone."""
     now = datetime.now(UTC)
     keys = [Job.key_for(job_id), FailedJobRegistry.key_template.format(queue_name), queue_keys(queue_name)[1],
             takes_key(job_id)]
     exc_string = f"JobRefused: {reason}"
-    args: list[str | int | float] = [job_id, DEFAULT_FAILURE_TTL, utcformat(now), exc_string,
-                                     now.timestamp() + DEFAULT_FAILURE_TTL]
+    args: list[str | int | float] = [job_id, ttl_s, utcformat(now), exc_string, now.timestamp() + ttl_s]
     done = bool(connection.register_script(_FAIL_LUA)(keys=keys, args=args))
     if done:
         bare = Job(job_id, connection=connection)  # not fetched: only its id and connection are used
-        Result.create_failure(bare, DEFAULT_FAILURE_TTL, exc_string, worker_name=worker_name)
+        Result.create_failure(bare, ttl_s, exc_string, worker_name=worker_name)
     job_refused(job_id, queue_name, reason)
     RECORDER.job(connection, queue_name, "refused")
     return done
@@ -190,6 +191,7 @@ class Intake:
     """One worker's way of taking jobs: its payload limit, and its job class for reading them."""
 
     max_payload_bytes: int
+    failure_ttl_s: int = DEFAULT_FAILURE_TTL
 
     def next_job(self, connection: Redis, queues: Sequence[Queue], timeout: float | None,
                  job_class: type[Job], worker_name: str = "") -> tuple[Job, Queue] | None:
@@ -208,11 +210,13 @@ class Intake:
         """The job, or None when it was refused, failed as poison, or is gone."""
         if taken.takes > POISON_TAKES:
             poison = f"poison: taken {taken.takes - 1} times without starting (it stops workers)"
-            fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name)
+            fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
             return None
         too_big = size_refusal(taken, self.max_payload_bytes)
         if too_big is not None:
-            fail_unread(connection, queue.name, taken.job_id, too_big, worker_name=worker_name)
+            fail_unread(connection, queue.name, taken.job_id, too_big, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
             return None
         try:
             return job_class.fetch(taken.job_id, connection=connection)
@@ -224,7 +228,8 @@ class Intake:
                 connection.delete(takes_key(taken.job_id))
                 return None
             reason = f"poison: the job hash cannot be read ({type(exc).__name__})"
-            fail_unread(connection, queue.name, taken.job_id, reason, worker_name=worker_name)
+            fail_unread(connection, queue.name, taken.job_id, reason, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
             return None
 
 

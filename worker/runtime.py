@@ -98,7 +98,8 @@ class CurriculumWorker(Worker):
             raise TypeError(f"CurriculumWorker does not support {', '.join(unsupported)}")
         self.settings = settings
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
-        self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes))
+        self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
+                                                                  settings.job_failure_ttl_s))
         super().__init__(queues, name=unique_worker_name(), connection=connection, serializer=JSONSerializer,
                          job_class=JsonJob, queue_class=self.queue_class, log_job_description=False,
                          exception_handlers=[self._judge_exception],
@@ -235,6 +236,9 @@ class CurriculumWorker(Worker):
     # --- one job, in the parent ---------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
+        # refused ones and plain-rq ones (whose default is a year) included.
+        job.failure_ttl = self.settings.job_failure_ttl_s
         reason = self.vetting.refusal_reason(job)
         if reason is not None:
             vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
@@ -266,7 +270,8 @@ class CurriculumWorker(Worker):
         if self.horse_pid:
             self.kill_horse()
         fail_unread(self.connection, queue.name, job.id,
-                    f"poison: the worker could not handle it ({type(exc).__name__})", worker_name=self.name)
+                    f"poison: the worker could not handle it ({type(exc).__name__})", worker_name=self.name,
+                    ttl_s=self.settings.job_failure_ttl_s)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's started-registry TTL, in RQ's own meaning: when RQ may call the execution abandoned.

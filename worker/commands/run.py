@@ -8,6 +8,7 @@ import click
 import redis
 
 from worker import metrics, reporting
+from worker.cli import check_queue_names
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
 from worker.runtime import build_worker
@@ -20,7 +21,8 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 @click.command()
-@click.option("-q", "--queue", "queues", multiple=True, help="Queue to work (repeatable); default WORKER_QUEUES.")
+@click.option("-q", "--queue", "queues", multiple=True, callback=check_queue_names,
+              help="Queue to work (repeatable); default WORKER_QUEUES.")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.pass_obj
 def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
