@@ -231,6 +231,21 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
     return Diagnosis(f"Redis error ({_short(text)})", "Check REDIS_URL and the server's logs.", False, where)
 
 
+def answers_quickly(client: redis.Redis, timeout_s: float = 1.0) -> bool:
+    """One PING on a fresh connection with a short timeout and no retries (the client's own may be
+    stuck in a command or its retries): whether Redis is there at all."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+    probe = client.connection_pool.connection_class(**kwargs)
+    try:
+        probe.send_command("PING")
+        return bool(probe.read_response())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        probe.disconnect()
+
+
 def speaks_plain_redis(where: Endpoint, timeout_s: float) -> bool:
     """Whether ``where`` answers a plain-text PING in RESP (``+PONG``, ``-NOAUTH``...)."""
     try:

@@ -40,7 +40,7 @@ from jobs import context
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
 from worker import budget, events, vetting
-from worker.connection import Reconnect
+from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
 from worker.intake import Intake, fail_unread, takes_key
@@ -181,7 +181,10 @@ class CurriculumWorker(Worker):
         process = scheduler._process if scheduler is not None else None
         if scheduler is None or process is None or process.is_alive() or self.shutdown.requested:
             return
-        scheduler.acquire_locks(auto_start=True)
+        try:
+            scheduler.acquire_locks(auto_start=True)
+        except redis.RedisError:
+            return  # Redis is the problem: the heartbeat's reconnect policy deals with it
         if scheduler._process is not process:
             logger.warning("worker.scheduler_restarted: RQ's scheduler child had died (exit %s)", process.exitcode,
                            extra={"event": "worker.scheduler_restarted", "worker": self.name})
@@ -404,16 +407,20 @@ class CurriculumWorker(Worker):
         raise SystemExit(0)
 
     def _shutdown_overrun(self) -> None:
-        """The watchdog's end: Redis kept the worker past its shutdown deadline (see ``Watchdog``)."""
+        """The watchdog's end: the worker is still stopping past its deadline (see ``Watchdog``).
+
+        Exit 3 when a job could not be put back or Redis does not answer a quick PING (the usual
+        cause); 0 when idle with Redis fine (a slow teardown on a loaded machine lost nothing)."""
         execution = self.execution
         if execution is not None:
-            events.job_not_requeued(execution.job_id, None, "Redis did not answer before the shutdown deadline")
-        logger.error("worker.shutdown_overrun: still stopping %.0f s after the deadline; exiting 3",
-                     WATCHDOG_GRACE_S, extra={"event": "worker.shutdown_overrun", "worker": self.name})
+            events.job_not_requeued(execution.job_id, None, "still stopping after the shutdown deadline")
+        code = EXIT_UNREACHABLE if execution is not None or not answers_quickly(self.connection) else 0
+        logger.error("worker.shutdown_overrun: still stopping %.0f s after the deadline; exiting %d",
+                     WATCHDOG_GRACE_S, code, extra={"event": "worker.shutdown_overrun", "worker": self.name})
         if self.horse_pid:
             with contextlib.suppress(OSError):
                 os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
-        os._exit(EXIT_UNREACHABLE)
+        os._exit(code)
 
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution
