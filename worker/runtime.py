@@ -40,10 +40,14 @@ from worker.stalls import queue_keys
 logger = logging.getLogger(__name__)
 
 
-def unique_worker_name() -> str:
-    """host.pid.random: a restarted process never collides with its predecessor's registration."""
+def unique_worker_name(token: str | None = None, pid: int | None = None) -> str:
+    """host.pid.random: a restarted process never collides with its predecessor's registration.
+
+    A supervisor passes the token (and, in the parent, the child's pid) so that it knows the name of
+    each child it forks without asking it.
+    """
     host = socket.gethostname().split(".")[0][:40] or "host"
-    return f"{host}.{os.getpid()}.{secrets.token_hex(3)}"
+    return f"{host}.{pid or os.getpid()}.{token or secrets.token_hex(3)}"
 
 
 def refusal_reason(job: Job) -> str | None:
@@ -70,11 +74,12 @@ class CurriculumWorker(
     job_class = JsonJob
     queue_class = JsonQueue
 
-    def __init__(self, queues: list[str], *, settings: Settings, connection: Redis, **kwargs: Any) -> None:
+    def __init__(self, queues: list[str], *, settings: Settings, connection: Redis, name: str | None = None,
+                 **kwargs: Any) -> None:
         self.settings = settings
         super().__init__(
             queues,
-            name=unique_worker_name(),
+            name=name or unique_worker_name(),
             connection=connection,
             serializer=JSONSerializer,
             job_class=JsonJob,
@@ -138,13 +143,15 @@ def preload_job_code(settings: Settings) -> None:
     importlib.import_module(f"jobs.generators.{generator}")
 
 
-def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None) -> CurriculumWorker:
+def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None,
+                 name: str | None = None) -> CurriculumWorker:
     context.install(settings)
     preload_job_code(settings)
     return CurriculumWorker(
         list(queues or settings.worker_queues),
         settings=settings,
         connection=connection,
+        name=name,
         job_monitoring_interval=settings.worker_heartbeat_interval_s,
         # RQ blocks on the queue for worker_ttl - 15 s between heartbeats: one heartbeat interval.
         worker_ttl=settings.worker_heartbeat_interval_s + 15,
