@@ -103,6 +103,7 @@ class Supervisor:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, _exit_cleanly)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            _name_every_line(name)
             code = self.child_main(name)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -143,6 +144,22 @@ class Supervisor:
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+
+class _WorkerName(logging.Filter):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.worker = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.setdefault("worker", self.worker)
+        return True
+
+
+def _name_every_line(name: str) -> None:
+    """N workers share one log stream: every line a child logs (job events too) names its worker."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_WorkerName(name))
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
