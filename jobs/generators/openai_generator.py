@@ -18,6 +18,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
+from jobs import llm_gate
 from jobs.cache import Cache, llm_key
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
@@ -339,11 +340,12 @@ class OpenAIGenerator:
 
     def _complete(self, client: openai.OpenAI, messages: Sequence[dict[str, str]]) -> str | None:
         try:
-            response = client.chat.completions.create(
-                model=self.model,
-                messages=cast("list[ChatCompletionMessageParam]", list(messages)),
-                response_format={"type": "json_object"},
-            )
+            with llm_gate.current().slot():  # LLM_GLOBAL_CONCURRENCY, across processes and instances
+                response = client.chat.completions.create(
+                    model=self.model,
+                    messages=cast("list[ChatCompletionMessageParam]", list(messages)),
+                    response_format={"type": "json_object"},
+                )
         except openai.APIStatusError as exc:
             # from None: the SDK's message holds the response body, which may echo request details.
             raise map_status_error(exc) from None
