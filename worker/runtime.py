@@ -141,6 +141,20 @@ def preload_job_code(settings: Settings) -> None:
         importlib.import_module(func.rsplit(".", 1)[0])
     generator = "openai_generator" if settings.curriculum_generator == "openai" else "offline"
     importlib.import_module(f"jobs.generators.{generator}")
+    if generator == "openai_generator":
+        warm_up_openai_sdk()
+
+
+def warm_up_openai_sdk() -> None:
+    """Build (never use) one SDK client: the SDK imports its HTTP stack and API resources on first use.
+
+    Done once here, every horse shares those modules; otherwise each job imports them again
+    (bench.concurrency: 0.165 s of CPU per job cold, 0.065 s warm, on the 12-lesson request).
+    """
+    import openai
+
+    with openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1", max_retries=0) as client:
+        client.chat.completions  # noqa: B018 - the attribute access is the import
 
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None,
