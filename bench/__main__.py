@@ -19,7 +19,7 @@ BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, An
     ("curriculum_latency", lambda: curriculum_latency.measure(latency_s=0.2, repeats=3), curriculum_latency.render),
     ("cache", lambda: cache.measure(latency_s=0.2, repeats=5), cache.render),
     ("capacity", lambda: capacity.measure(latency_s=0.5), capacity.render),
-    ("concurrency", lambda: concurrency.measure(latency_s=0.5), concurrency.render),
+    ("concurrency", lambda: concurrency.measure(latency_s=1.0), concurrency.render),
     ("probe_cost", lambda: probe_cost.measure(jobs=1_000_000, repeats=5), probe_cost.render),
 ]
 
