@@ -59,6 +59,8 @@ def work_in_child(settings: Settings, queues: list[str], burst: bool, name: str)
         message = Redactor(secret_values(settings))(str(exc))
         click.echo(f"error: {message}", err=True)
         return exc.exit_code
+    finally:
+        reporting.flush()
     return 0
 
 
