@@ -189,3 +189,15 @@ def test_concurrency_out_of_range_is_a_usage_error(server: RedisServer) -> None:
     assert bad_env.returncode == 2 and "WORKER_CONCURRENCY" in bad_env.stderr
     bad_flag = run_cli("run", "--concurrency", "1000", env=env(server))
     assert bad_flag.returncode == 2 and "--concurrency" in bad_flag.stderr
+
+
+def test_redis_gone_for_good_stops_the_tree_with_exit_3(workers: list[WorkerProcess]) -> None:
+    """A child that exits 3 (Redis gone past its retries) is not restarted: the tree exits 3, not 0."""
+    lost = RedisServer().start()
+    tree = start(workers, lost, "--concurrency", "2", REDIS_MAX_RETRIES="1", REDIS_RETRY_DELAY="100",
+                 REDIS_RETRY_MAX_DELAY="200")
+    tree.wait_for("worker.started", count=2)
+    lost.stop(kill=True)
+    assert tree.wait(timeout=60) == 3
+    assert tree.events("supervisor.giving_up") and not tree.events("worker.replaced")
+    assert not any(alive(e["pid"]) for e in tree.events("worker.started"))
