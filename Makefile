@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check bench lock clean
+.PHONY: install demo test test-ts lint typecheck check bench lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
+
+# The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).
+test-ts: $(STAMP)
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "test-ts: node and npm are needed (apt-get install nodejs npm)" >&2; exit 2; }
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run build && CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker jobs tests bench scripts

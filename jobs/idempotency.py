@@ -1,7 +1,9 @@
 """Idempotent enqueueing: the same request enqueued twice is paid for once.
 
 The key is a digest of the validated, normalized request and ``PROMPT_VERSION``, stored as
-``curriculum:idempotency:<sha256>`` and pointing at the job that answers it. While that job is
+``curriculum:idempotency:<sha256>`` and pointing at the job that answers it. The digest is taken
+over RFC 8785 canonical JSON (``jobs.canonical``), so clients in other languages compute the same
+key: docs/wire-format.md specifies it, and tests/vectors/canonical.json pins it for every client. While that job is
 waiting or running, or finished with its result still stored, enqueueing the same request again
 returns it; once it failed, was stopped or canceled, or has expired, a new job takes the key.
 
@@ -22,7 +24,7 @@ from redis.client import Pipeline
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from jobs.cache import digest
+from jobs.canonical import canonical_digest
 from jobs.generators import PROMPT_VERSION
 from worker.errors import WorkerError
 from worker.jsonjob import JsonJob
@@ -36,9 +38,14 @@ _ATTEMPTS = 20
 EnqueueFn = Callable[[Pipeline | None, str | None], Job]
 
 
+def idempotency_document(body: dict[str, Any]) -> dict[str, Any]:
+    """What the key digests: the normalized request (every field, defaults filled) and the prompt version."""
+    return {"prompt_version": PROMPT_VERSION, "request": body}
+
+
 def idempotency_key(body: dict[str, Any]) -> str:
     """Redis key for a request already validated and normalized by ``parse_request``."""
-    return f"{KEY_PREFIX}:{digest({'request': body, 'prompt_version': PROMPT_VERSION})}"
+    return f"{KEY_PREFIX}:{canonical_digest(idempotency_document(body))}"
 
 
 def reusable(connection: Redis, job_id: str) -> tuple[str, str] | None:

@@ -1,5 +1,8 @@
 """The contract's invariants of a finished curriculum, checked before any result is returned.
 
+Three groups: the schedule and time budget, the shape rules (``shape_problems``) and the
+consistency of objective coverage (``jobs.coverage.coverage_problems``).
+
 The planner is built to satisfy them; this module checks the assembled result independently (and
 the tests use it as their oracle), so a planner bug or a generator that bends a number fails the
 job loudly instead of handing out a curriculum that breaks the contract.
@@ -9,8 +12,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from jobs.coverage import coverage_problems
 from jobs.models import Curriculum, CurriculumRequest, Lesson
-from jobs.planner import CurriculumInvariantError, decimal_minutes
+from jobs.planner import MIN_LESSON_MINUTES, PROFILES, CurriculumInvariantError, decimal_minutes
+from jobs.shapes import REVIEW_WEEKS
+
+FOUNDATION_SHARE_ADVANCED = 0.10
+PROJECT_SHARE_MAX = 0.30
 
 
 def _schedule_problems(curriculum: Curriculum, lessons: dict[str, Lesson], order: list[str]) -> list[str]:
@@ -36,19 +44,46 @@ def _schedule_problems(curriculum: Curriculum, lessons: dict[str, Lesson], order
     return problems
 
 
-def _coverage_problems(curriculum: Curriculum, request: CurriculumRequest | None) -> list[str]:
+def _request_echo_problems(curriculum: Curriculum, request: CurriculumRequest | None) -> list[str]:
+    if request is None:
+        return []
+    echoed = ("topic", "level", "duration_weeks", "hours_per_week")
+    return [f"{f} differs from the request" for f in echoed if getattr(curriculum, f) != getattr(request, f)]
+
+
+def _share(lessons: list[Lesson], kind: str, total: int) -> float:
+    return sum(lesson.minutes for lesson in lessons if lesson.kind == kind) / max(total, 1)
+
+
+def shape_problems(curriculum: Curriculum) -> list[str]:
+    """Rules of a plan a course designer would sign: lesson lengths, unique titles, an assessment
+    closing each module, bounded foundations and project work, teaching before projects, reviews."""
     problems = []
-    titles = {m.title for m in curriculum.modules}
-    for entry in curriculum.objectives_coverage:
-        if not entry.modules or not set(entry.modules) <= titles:
-            problems.append("an objective is not mapped to existing modules")
-    if request is not None:
-        if [e.objective for e in curriculum.objectives_coverage] != list(request.objectives):
-            problems.append("objectives_coverage does not list the requested objectives")
-        echoed = ("topic", "level", "duration_weeks", "hours_per_week")
-        problems += [
-            f"{f} differs from the request" for f in echoed if getattr(curriculum, f) != getattr(request, f)
-        ]
+    lessons = [lesson for module in curriculum.modules for lesson in module.lessons]
+    cap = PROFILES[curriculum.level].max_lesson_minutes
+    problems += [
+        f"lesson {lesson.id} lasts {lesson.minutes} minutes, outside {MIN_LESSON_MINUTES}-{cap}"
+        for lesson in lessons
+        if not MIN_LESSON_MINUTES <= lesson.minutes <= cap
+    ]
+    titles = [lesson.title.casefold() for lesson in lessons]
+    if len(set(titles)) != len(titles):
+        problems.append("two lessons share a title")
+    problems += [
+        f"module {module.title!r} does not end with an assessment lesson"
+        for module in curriculum.modules
+        if not module.lessons or module.lessons[-1].kind != "assessment"
+    ]
+    total = sum(lesson.minutes for lesson in lessons)
+    if curriculum.level == "advanced" and _share(lessons, "foundation", total) > FOUNDATION_SHARE_ADVANCED:
+        problems.append("foundations take more than 10 % of an advanced course")
+    if _share(lessons, "project", total) > PROJECT_SHARE_MAX:
+        problems.append("project work takes more than 30 % of the time")
+    kinds = [lesson.kind for lesson in lessons]
+    if "project" in kinds and "core" not in kinds[: kinds.index("project")]:
+        problems.append("a project lesson comes before any core lesson")
+    if curriculum.duration_weeks >= REVIEW_WEEKS and "review" not in kinds:
+        problems.append(f"a course of {REVIEW_WEEKS} weeks or more has no review lesson")
     return problems
 
 
@@ -76,7 +111,8 @@ def invariant_problems(curriculum: Curriculum, request: CurriculumRequest | None
     available = decimal_minutes(curriculum.hours_per_week) * curriculum.duration_weeks
     if not available * Decimal("0.8") <= curriculum.total_minutes <= available:
         problems.append("total_minutes is not within 80-100 % of the time available")
-    return problems + _coverage_problems(curriculum, request)
+    problems += _request_echo_problems(curriculum, request)
+    return problems + shape_problems(curriculum) + coverage_problems(curriculum, request)
 
 
 def check_invariants(curriculum: Curriculum, request: CurriculumRequest | None = None) -> None:

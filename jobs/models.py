@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -15,10 +16,12 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import ErrorDetails
 
+from jobs.request_rules import LANGUAGE_PATTERN, NO_LONE_SURROGATE, TOPIC_PATTERN, WHITESPACE, integral
 from worker.errors import RequestInvalid
 
 Level = Literal["beginner", "intermediate", "advanced"]
@@ -29,30 +32,30 @@ WEEKS_MIN, WEEKS_MAX = 1, 52
 HOURS_MIN, HOURS_MAX = 1, 40
 MAX_OBJECTIVES, OBJECTIVE_MAX = 20, 300
 
-Objective = Annotated[StrictStr, StringConstraints(max_length=OBJECTIVE_MAX)]
-# A BCP 47-like tag ("en", "pt-BR", "zh-Hant"); the value is used in model prompts, so keep it tame.
-Language = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+Objective = Annotated[StrictStr, StringConstraints(max_length=OBJECTIVE_MAX), WithJsonSchema(
+    {"type": "string", "maxLength": OBJECTIVE_MAX, **NO_LONE_SURROGATE})]
+Language = Annotated[StrictStr, StringConstraints(pattern=LANGUAGE_PATTERN)]
+Weeks = Annotated[StrictInt, Field(ge=WEEKS_MIN, le=WEEKS_MAX), BeforeValidator(integral)]
 
 
 class CurriculumRequest(BaseModel):
-    """What a client may ask for. Unknown fields are an error; types are not coerced."""
+    """What a client may ask for. Unknown fields are an error; types are not coerced, but a number
+    is judged by its value: ``duration_weeks`` 10.0 is the integer 10."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="CurriculumRequest")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="CurriculumRequest", regex_engine="python-re")
 
-    topic: Annotated[StrictStr, Field(min_length=TOPIC_MIN, max_length=TOPIC_MAX, pattern=r"\S")]
+    topic: Annotated[StrictStr, Field(min_length=TOPIC_MIN, max_length=TOPIC_MAX, pattern=TOPIC_PATTERN,
+                                      json_schema_extra=NO_LONE_SURROGATE)]
     level: Level = "beginner"
-    duration_weeks: Annotated[StrictInt, Field(ge=WEEKS_MIN, le=WEEKS_MAX)] = 4
+    duration_weeks: Weeks = 4
     hours_per_week: Annotated[StrictFloat, Field(ge=HOURS_MIN, le=HOURS_MAX, allow_inf_nan=False)] = 5.0
     objectives: Annotated[list[Objective], Field(max_length=MAX_OBJECTIVES)] = Field(default_factory=list)
     language: Language = "en"
 
     @field_validator("topic")
     @classmethod
-    def _topic_not_blank(cls, value: str) -> str:
-        stripped = value.strip()
-        if len(stripped) < TOPIC_MIN:
-            raise ValueError(f"must have at least {TOPIC_MIN} non-blank characters")
-        return stripped
+    def _strip_topic(cls, value: str) -> str:
+        return value.strip(WHITESPACE)  # TOPIC_PATTERN already holds 3 characters between the ends
 
     @field_validator("hours_per_week")
     @classmethod
@@ -64,7 +67,7 @@ class CurriculumRequest(BaseModel):
     @field_validator("objectives")
     @classmethod
     def _strip_objectives(cls, value: list[str]) -> list[str]:
-        return [objective.strip() for objective in value]
+        return [objective.strip(WHITESPACE) for objective in value]
 
 
 class Assessment(BaseModel):
@@ -75,7 +78,14 @@ class Assessment(BaseModel):
     description: str
 
 
+LessonKind = Literal["foundation", "core", "practice", "project", "review", "assessment"]
+LESSON_KINDS: tuple[LessonKind, ...] = ("foundation", "core", "practice", "project", "review", "assessment")
+
+
 class Lesson(BaseModel):
+    """One scheduled lesson. ``objectives`` are the requested objectives it teaches, verbatim;
+    ``fallback`` marks template text standing in for a model reply that stayed unusable."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -83,6 +93,9 @@ class Lesson(BaseModel):
     summary: str
     minutes: int
     activities: list[str]
+    kind: LessonKind
+    objectives: list[str] = Field(default_factory=list)
+    fallback: bool = False
 
 
 class Module(BaseModel):
@@ -104,11 +117,16 @@ class ScheduleWeek(BaseModel):
 
 
 class ObjectiveCoverage(BaseModel):
-    """A requested objective and the titles of the modules that address it."""
+    """A requested objective, the lessons that teach it and the titles of their modules.
+
+    Both lists are empty for an objective the plan could not fit (it is then listed in
+    ``Curriculum.uncovered_objectives``): a claim is only made where a lesson teaches it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     objective: str
+    lesson_ids: list[str]
     modules: list[str]
 
 
@@ -120,7 +138,7 @@ class GeneratorInfo(BaseModel):
 
 
 class Curriculum(BaseModel):
-    """A finished curriculum; ``check_invariants`` in ``jobs.planner`` verifies the contract's rules."""
+    """A finished curriculum; ``check_invariants`` in ``jobs.invariants`` verifies the contract's rules."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +152,8 @@ class Curriculum(BaseModel):
     total_minutes: int
     generator: GeneratorInfo
     generated_at: datetime
+    uncovered_objectives: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -148,6 +168,7 @@ _MESSAGES: dict[str, str] = {
     "finite_number": "must be a finite number",
     "literal_error": "must be one of " + ", ".join(LEVELS),
     "string_pattern_mismatch": "has an invalid format",
+    "string_unicode": "must be valid Unicode (no unpaired surrogates)",
 }
 
 
@@ -166,7 +187,7 @@ def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("topic",):
-        return "must not be blank"
+        return f"must have at least {TOPIC_MIN} characters besides leading and trailing whitespace"
     if kind == "string_pattern_mismatch" and error["loc"][:1] == ("language",):
         return "must be a language tag such as 'en' or 'pt-BR'"
     if kind in _MESSAGES:

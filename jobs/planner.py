@@ -1,121 +1,112 @@
-"""Pure planning: the time budget, lesson slots, the weekly schedule and objective coverage.
+"""Pure planning: the time budget, lesson slots, the weekly schedule and what each lesson teaches.
 
-Generators only write *content* (titles, summaries, activities); every number in a curriculum comes
-from here, so the contract's invariants hold whatever a language model says.
+Generators only write *words* (titles, summaries, activities); every number and every claim in a
+curriculum comes from here: each lesson's kind, minutes and week, and the requested objectives it
+teaches (``LessonSlot.objectives``). So the contract's invariants hold whatever a model says.
 
 Budget: each week gets the same planned load ``floor(capacity * utilisation)`` where ``capacity``
 is ``floor(hours_per_week * 60)`` (computed in decimal, so 1.3 h is exactly 78 minutes) and
 ``utilisation`` is 0.85-0.95 depending on level. With capacity >= 60 minutes that is always within
-80-100 % of the time available. A week holds ``k`` lessons (level-dependent length, capped so the
-whole course never has more than ``MAX_LESSONS``; long budgets get longer lessons instead), and the
-lessons are numbered in course order, week by week, so the schedule follows module order.
+80-100 % of the time available. A week holds ``n`` lessons of (nearly) equal length, between
+``MIN_LESSON_MINUTES`` and the level's cap; heavy weeks get more lessons, never longer ones, and
+objectives that need room get shorter lessons down to ``OBJECTIVE_LESSON_MINUTES``. The lessons
+are numbered in course order and filled week by week, so the schedule follows module order.
+``jobs.shapes`` decides what kind each lesson is.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
 
+from jobs.coverage import coverage_entries
 from jobs.models import (
     Assessment,
     Curriculum,
     CurriculumRequest,
     GeneratorInfo,
     Lesson,
+    LessonKind,
     Level,
     Module,
-    ObjectiveCoverage,
     ScheduleWeek,
 )
+from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, ModuleKind, distribute, shape
 from worker.errors import PermanentJobError
 
-Phase = Literal["overview", "fundamentals", "core", "practice", "project"]
-
-#: Upper bound on lessons in one curriculum (one model call each for the openai generator).
-MAX_LESSONS = 208
-#: Upper bound on modules in one curriculum.
-MAX_MODULES = 16
+#: Shortest lesson, whatever the budget.
+MIN_LESSON_MINUTES = 15
+#: Lessons are shortened down to this to make room for requested objectives, not further.
+OBJECTIVE_LESSON_MINUTES = 20
+#: Sub-themes the offline generator can name when no objectives are requested.
+THEME_COUNT = 6
 
 
 @dataclass(frozen=True)
 class LevelProfile:
     lesson_minutes: int  # preferred lesson length
-    max_lessons_per_week: int
-    lessons_per_module: int
+    max_lesson_minutes: int  # contract: 90 / 120 / 150
+    max_lessons_per_week: int  # unless the cap on lesson length needs more
     utilisation: float  # share of the weekly capacity that is planned (the rest is slack)
 
 
 PROFILES: dict[Level, LevelProfile] = {
-    "beginner": LevelProfile(
-        lesson_minutes=45, max_lessons_per_week=8, lessons_per_module=4, utilisation=0.85
-    ),
-    "intermediate": LevelProfile(
-        lesson_minutes=60, max_lessons_per_week=6, lessons_per_module=5, utilisation=0.90
-    ),
-    "advanced": LevelProfile(
-        lesson_minutes=90, max_lessons_per_week=5, lessons_per_module=6, utilisation=0.95
-    ),
+    "beginner": LevelProfile(45, 90, 8, 0.85),
+    "intermediate": LevelProfile(60, 120, 6, 0.90),
+    "advanced": LevelProfile(75, 150, 5, 0.95),
 }
-
-
-class CurriculumInvariantError(PermanentJobError):
-    """A curriculum broke the contract's invariants (a bug, not bad input); lists every problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("curriculum breaks the contract: " + "; ".join(self.problems))
-
 
 
 @dataclass(frozen=True)
 class LessonSlot:
+    """One lesson to write: its kind, minutes, week, and the requested objectives it must teach.
+
+    ``focus`` indexes ``Plan.focuses`` (core and practice lessons); ``part`` / ``of`` place the lesson
+    among the course's lessons of the same kind and focus (project: 1 = scope, ``of`` = present).
+    """
+
     id: str
     module_index: int
     position: int  # index within the module
     course_position: int  # index within the course
     week: int
     minutes: int
-    phase: Phase
+    kind: LessonKind
+    objectives: tuple[str, ...]
+    focus: int | None
+    part: int
+    of: int
 
 
 @dataclass(frozen=True)
 class ModuleSlot:
     index: int
-    phase: Phase
+    kind: ModuleKind
+    objectives: tuple[str, ...]  # requested objectives its lessons teach
+    focuses: tuple[int, ...]
     lessons: tuple[LessonSlot, ...]
 
 
 @dataclass(frozen=True)
 class Plan:
+    """``focuses`` are the objectives that fit, in request order, or ``None`` per sub-theme when the
+    request has no objectives (the generator names them); ``uncovered`` the objectives that did not fit."""
+
     level: Level
     weekly_minutes: int
     week_capacity: int
     modules: tuple[ModuleSlot, ...]
+    focuses: tuple[str | None, ...]
+    objectives: tuple[str, ...]  # requested, blank and repeated ones dropped
+    uncovered: tuple[str, ...]
+    warnings: tuple[str, ...]
 
     @property
     def lessons(self) -> tuple[LessonSlot, ...]:
         return tuple(lesson for module in self.modules for lesson in module.lessons)
-
-
-@dataclass(frozen=True)
-class LessonContent:
-    title: str
-    summary: str
-    activities: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ModuleContent:
-    title: str
-    summary: str
-    objectives: tuple[str, ...]
-    assessment: Assessment
-    lessons: tuple[LessonContent, ...]
 
 
 # --- budget -------------------------------------------------------------------------------------
@@ -130,183 +121,135 @@ def week_capacity(hours_per_week: float) -> int:
     return math.floor(decimal_minutes(hours_per_week))
 
 
-def _split(total: int, parts: int) -> list[int]:
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
+def lessons_per_week(level: Level, weekly: int, weeks: int, objectives: int) -> int:
+    """Lessons in each week: the level's preferred length, more to fit objectives, within bounds."""
+    profile = PROFILES[level]
+    most_at_cap = math.ceil(weekly / profile.max_lesson_minutes)
+    count = min(max(1, round(weekly / profile.lesson_minutes)), max(profile.max_lessons_per_week, most_at_cap))
+    if objectives:
+        per_module = LEVEL_SHAPES[level].module_teaching
+        needed = 2 * objectives + math.ceil(2 * objectives / per_module)
+        count = max(count, min(math.ceil(needed / weeks), weekly // OBJECTIVE_LESSON_MINUTES))
+    count = max(count, math.ceil(MIN_LESSONS / weeks), most_at_cap)
+    return min(count, weekly // MIN_LESSON_MINUTES)
 
 
-def _module_phases(count: int) -> list[Phase]:
-    if count == 1:
-        return ["overview"]
-    middle = count - 2
-    core = math.ceil(middle * 0.6)
-    core_phases: list[Phase] = ["core"] * core
-    practice_phases: list[Phase] = ["practice"] * (middle - core)
-    return ["fundamentals", *core_phases, *practice_phases, "project"]
+def requested_objectives(objectives: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The objectives to plan for: blank ones carry nothing to teach, a repeat is taught once."""
+    return tuple(dict.fromkeys(o for o in objectives if o.strip()))
 
 
-def _overview_phase(course_position: int, total: int) -> Phase:
-    fraction = course_position / total
-    if fraction < 0.2:
-        return "fundamentals"
-    if fraction < 0.6:
-        return "core"
-    if fraction < 0.85 or total < 2 or course_position < total - 1:
-        return "practice"
-    return "project"
+def _warnings(request: CurriculumRequest, uncovered: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    blank = sum(1 for o in request.objectives if not o.strip())
+    if blank:
+        out.append(f"{blank} blank objective(s) ignored: there is nothing to teach for them")
+    if uncovered:
+        out.append(
+            f"{len(uncovered)} of {len(requested_objectives(request.objectives))} objectives do not fit in "
+            f"{request.duration_weeks} week(s) x {request.hours_per_week:g} h and are not taught "
+            "(see uncovered_objectives); allow more time or ask for fewer objectives"
+        )
+    return tuple(out)
 
 
 def plan(request: CurriculumRequest) -> Plan:
-    """Lesson slots, their minutes and weeks, grouped into modules, for any valid request."""
+    """Lesson slots (kind, minutes, week, objectives), grouped into modules, for any valid request."""
     profile = PROFILES[request.level]
     weeks = request.duration_weeks
     capacity = week_capacity(request.hours_per_week)
     weekly = max(1, math.floor(capacity * profile.utilisation))
-    per_week = min(max(1, round(weekly / profile.lesson_minutes)), profile.max_lessons_per_week)
-    per_week = max(1, min(per_week, MAX_LESSONS // weeks))
-    week_minutes = _split(weekly, per_week)
+    objectives = requested_objectives(request.objectives)
+    per_week = lessons_per_week(request.level, weekly, weeks, len(objectives))
+    week_minutes = distribute(weekly, per_week)
     slots = [(week + 1, minutes) for week in range(weeks) for minutes in week_minutes]
-    total = len(slots)
-    module_count = min(total, MAX_MODULES, max(1, round(total / profile.lessons_per_module)))
-    phases = _module_phases(module_count)
-    modules: list[ModuleSlot] = []
-    cursor = 0
-    for index, size in enumerate(_split(total, module_count)):
+    course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT)
+    focuses: tuple[str | None, ...] = (
+        objectives[: course.covered] if objectives else (None,) * course.focus_count
+    )
+    modules, cursor = [], 0
+    for index, spec in enumerate(course.modules):
         lessons = []
-        for position in range(size):
+        for position, ls in enumerate(spec.lessons):
             week, minutes = slots[cursor]
-            phase = phases[index] if phases[index] != "overview" else _overview_phase(cursor, total)
+            taught = focuses[ls.focus] if ls.focus is not None else None
             lessons.append(
-                LessonSlot(f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, phase)
+                LessonSlot(
+                    f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, ls.kind,
+                    (taught,) if taught is not None else (), ls.focus, ls.part, ls.of,
+                )
             )
             cursor += 1
-        modules.append(ModuleSlot(index, phases[index], tuple(lessons)))
-    return Plan(request.level, weekly, capacity, tuple(modules))
-
-
-# --- objectives ---------------------------------------------------------------------------------
-
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "from",
-        "into",
-        "that",
-        "this",
-        "these",
-        "those",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "how",
-        "why",
-        "who",
-        "are",
-        "was",
-        "were",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "able",
-        "use",
-        "using",
-        "used",
-        "understand",
-        "learn",
-        "learning",
-        "know",
-        "about",
-        "your",
-        "their",
-        "our",
-        "its",
-        "them",
-        "they",
-        "you",
-        "write",
-        "build",
-        "make",
-        "basic",
-        "basics",
-        "advanced",
-        "intermediate",
-        "beginner",
-        "introduction",
-        "intro",
-        "core",
-        "concepts",
-        "fundamentals",
-        "practice",
-        "project",
-        "applied",
-        "module",
-        "lesson",
-        "des",
-        "les",
-        "une",
-        "pour",
-        "avec",
-        "und",
-        "der",
-        "die",
-        "das",
-    ]
-)
-
-
-def keywords(text: str) -> set[str]:
-    """Lower-cased content words of at least three characters (Unicode aware)."""
-    return {word for word in re.findall(r"\w+", text.lower()) if len(word) >= 3 and word not in _STOPWORDS}
-
-
-def assign_objectives(objectives: Sequence[str], module_phases: Sequence[Phase]) -> list[int]:
-    """A deterministic home module for each objective: spread over core/practice modules in order."""
-    candidates = [i for i, phase in enumerate(module_phases) if phase in ("core", "practice")]
-    if not candidates:
-        candidates = list(range(len(module_phases)))
-    count = len(objectives)
-    return [candidates[(i * len(candidates)) // count] for i in range(count)] if count else []
-
-
-def coverage(topic: str, objectives: Sequence[str], modules: Sequence[Module]) -> list[ObjectiveCoverage]:
-    """Modules addressing each objective: best keyword overlap, else the final (capstone) module."""
-    topic_words = keywords(topic)
-    module_words = [
-        keywords(" ".join([m.title, m.summary, *m.objectives, *(lesson.title for lesson in m.lessons)]))
-        for m in modules
-    ]
-    result = []
-    for objective in objectives:
-        wanted = keywords(objective) - topic_words or keywords(objective)
-        scores = [len(wanted & words) for words in module_words]
-        best = max(scores, default=0)
-        if best > 0:
-            titles = [m.title for m, score in zip(modules, scores, strict=True) if score == best]
-        else:
-            titles = [modules[-1].title]
-        result.append(ObjectiveCoverage(objective=objective, modules=titles))
-    return result
+        taught_here = tuple(o for f in spec.focuses if (o := focuses[f]) is not None)
+        modules.append(ModuleSlot(index, spec.kind, taught_here, spec.focuses, tuple(lessons)))
+    uncovered = objectives[course.covered :]
+    return Plan(
+        request.level, weekly, capacity, tuple(modules), focuses, objectives, uncovered,
+        _warnings(request, uncovered),
+    )
 
 
 # --- assembly -----------------------------------------------------------------------------------
 
 
-def _unique(titles: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
+class CurriculumInvariantError(PermanentJobError):
+    """A curriculum broke the contract's invariants (a bug, not bad input); lists every problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("curriculum breaks the contract: " + "; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class LessonContent:
+    """A generator's words for one slot; ``fallback`` when they are template text standing in for a
+    model reply that stayed unusable."""
+
+    title: str
+    summary: str
+    activities: tuple[str, ...]
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleContent:
+    title: str
+    summary: str
+    objectives: tuple[str, ...]
+    assessment: Assessment
+    lessons: tuple[LessonContent, ...]
+
+
+def unique_titles(titles: Sequence[str]) -> list[str]:
+    """Titles with whitespace normalised and repeats (ignoring case) numbered: no two are the same."""
+    seen: set[str] = set()
     out = []
     for title in titles:
         clean = " ".join(title.split()) or "Untitled"
-        count = seen.get(clean.casefold(), 0) + 1
-        seen[clean.casefold()] = count
-        out.append(clean if count == 1 else f"{clean} ({count})")
+        candidate, number = clean, 1
+        while candidate.casefold() in seen:
+            number += 1
+            candidate = f"{clean} ({number})"
+        seen.add(candidate.casefold())
+        out.append(candidate)
     return out
+
+
+def _lesson(slot: LessonSlot, content: LessonContent, title: str) -> Lesson:
+    return Lesson(
+        id=slot.id, title=title, summary=content.summary, minutes=slot.minutes,
+        activities=list(content.activities), kind=slot.kind, objectives=list(slot.objectives),
+        fallback=content.fallback,
+    )
+
+
+def _schedule(weeks: int, the_plan: Plan) -> list[ScheduleWeek]:
+    schedule = []
+    for week in range(1, weeks + 1):
+        in_week = [ls for ls in the_plan.lessons if ls.week == week]
+        minutes = sum(ls.minutes for ls in in_week)
+        schedule.append(ScheduleWeek(week=week, lesson_ids=[ls.id for ls in in_week], minutes=minutes))
+    return schedule
 
 
 def assemble(
@@ -314,51 +257,36 @@ def assemble(
     the_plan: Plan,
     contents: Sequence[ModuleContent],
     generator: GeneratorInfo,
+    warnings: Sequence[str] = (),
 ) -> Curriculum:
-    """Join generated content with the plan's numbers; the content must fit the plan's shape."""
+    """Join generated words with the plan's numbers and claims; the content must fit the plan's shape.
+
+    Titles are made unique here (module titles among modules, lesson titles course-wide), and
+    ``objectives_coverage`` is derived from the plan's slots, never from the generated text.
+    """
     if len(contents) != len(the_plan.modules) or any(
         len(c.lessons) != len(m.lessons) for c, m in zip(contents, the_plan.modules, strict=True)
     ):
         raise CurriculumInvariantError(["generated content does not match the plan's modules and lessons"])
-    titles = _unique([c.title for c in contents])
+    lesson_titles = iter(unique_titles([lc.title for c in contents for lc in c.lessons]))
+    module_titles = unique_titles([c.title for c in contents])
     modules = []
-    for slot, content, title in zip(the_plan.modules, contents, titles, strict=True):
-        lessons = [
-            Lesson(
-                id=ls.id,
-                title=lc.title,
-                summary=lc.summary,
-                minutes=ls.minutes,
-                activities=list(lc.activities),
-            )
-            for ls, lc in zip(slot.lessons, content.lessons, strict=True)
-        ]
+    for slot, content, title in zip(the_plan.modules, contents, module_titles, strict=True):
+        pairs = zip(slot.lessons, content.lessons, strict=True)
+        lessons = [_lesson(ls, lc, next(lesson_titles)) for ls, lc in pairs]
         modules.append(
-            Module(
-                title=title,
-                summary=content.summary,
-                objectives=list(content.objectives),
-                lessons=lessons,
-                assessment=content.assessment,
-            )
+            Module(title=title, summary=content.summary, objectives=list(content.objectives),
+                   lessons=lessons, assessment=content.assessment)
         )
-    schedule = []
-    for week in range(1, request.duration_weeks + 1):
-        in_week = [ls for ls in the_plan.lessons if ls.week == week]
-        schedule.append(
-            ScheduleWeek(
-                week=week, lesson_ids=[ls.id for ls in in_week], minutes=sum(ls.minutes for ls in in_week)
-            )
-        )
+    fallbacks = sum(1 for c in contents for lc in c.lessons if lc.fallback)
+    notes = [*warnings, *the_plan.warnings]
+    if fallbacks:
+        notes.append(f"{fallbacks} lesson(s) use template text instead of a model reply (fallback: true)")
     return Curriculum(
-        topic=request.topic,
-        level=request.level,
-        duration_weeks=request.duration_weeks,
-        hours_per_week=request.hours_per_week,
-        modules=modules,
-        schedule=schedule,
-        objectives_coverage=coverage(request.topic, request.objectives, modules),
-        total_minutes=sum(ls.minutes for ls in the_plan.lessons),
-        generator=generator,
-        generated_at=datetime.now(UTC),
+        topic=request.topic, level=request.level, duration_weeks=request.duration_weeks,
+        hours_per_week=request.hours_per_week, modules=modules,
+        schedule=_schedule(request.duration_weeks, the_plan),
+        objectives_coverage=coverage_entries(request.objectives, modules),
+        total_minutes=sum(ls.minutes for ls in the_plan.lessons), generator=generator,
+        generated_at=datetime.now(UTC), uncovered_objectives=list(the_plan.uncovered), warnings=notes,
     )

@@ -1,4 +1,4 @@
-"""Request parsing and the request JSON Schema."""
+"""Request parsing, the request JSON Schema and the result models."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from jobs.models import parse_request, request_json_schema
+from jobs.generators.offline import OfflineGenerator
+from jobs.models import LESSON_KINDS, Lesson, ObjectiveCoverage, parse_request, request_json_schema
 from tests.strategies import valid_request_dicts
 from worker.errors import PermanentJobError, RequestInvalid
 
@@ -20,7 +22,7 @@ MARKER = "zq-MARKER-value-9f3"
 INVALID: dict[str, list[Any]] = {
     "topic": [None, 42, "", "  ", " x ", MARKER * 20, ["Rust"]],
     "level": ["expert-" + MARKER, 1, None, "Beginner"],
-    "duration_weeks": [0, 53, True, 4.0, "4", None, -1],
+    "duration_weeks": [0, 53, True, 4.5, "4", None, -1],
     "hours_per_week": [0.99, 40.01, math.nan, math.inf, -math.inf, True, "5", None],
     "objectives": ["learn " + MARKER, [MARKER * 40], [1], ["ok"] * 21, None],
     "language": ["english " + MARKER, "", 5],
@@ -115,3 +117,39 @@ def test_every_invalid_request_is_rejected_naming_its_fields(
     assert {p.split(":")[0].split("[")[0] for p in problems if not p.endswith("unknown field")} == {field}
     assert add_extra == any(p.endswith("unknown field") for p in problems)
     assert MARKER not in " ".join(problems)
+
+
+# --- result models ---------------------------------------------------------------------------------
+
+LESSON = {"id": "m1-l1", "title": "Join two tables: the key idea", "summary": "s", "minutes": 45,
+          "activities": ["a"], "kind": "core"}
+
+
+def test_lesson_kind_is_one_of_the_six() -> None:
+    """A lesson's kind is required and must be one of the contract's six kinds."""
+    assert LESSON_KINDS == ("foundation", "core", "practice", "project", "review", "assessment")
+    for kind in LESSON_KINDS:
+        Lesson.model_validate({**LESSON, "kind": kind})
+    for bad in ({**LESSON, "kind": "lecture"}, {k: v for k, v in LESSON.items() if k != "kind"}):
+        with pytest.raises(ValidationError):
+            Lesson.model_validate(bad)
+
+
+def test_new_result_fields_default_to_empty_and_not_fallback() -> None:
+    """Lessons default to no objectives and fallback false; coverage entries need lesson_ids."""
+    lesson = Lesson.model_validate(LESSON)
+    assert lesson.objectives == [] and lesson.fallback is False
+    assert ObjectiveCoverage.model_validate({"objective": "x", "lesson_ids": [], "modules": []}).lesson_ids == []
+    with pytest.raises(ValidationError):
+        ObjectiveCoverage.model_validate({"objective": "x", "modules": ["Module"]})
+
+
+def test_curriculum_result_has_uncovered_and_warnings() -> None:
+    """A generated curriculum serialises uncovered_objectives and warnings as top-level lists."""
+    req = parse_request({"topic": "Rust", "objectives": ["Borrow values safely"]})
+    data = OfflineGenerator().generate(req, lambda *a: None).model_dump(mode="json")
+    assert data["uncovered_objectives"] == [] and isinstance(data["warnings"], list)
+    entry = data["objectives_coverage"][0]
+    assert set(entry) == {"objective", "lesson_ids", "modules"} and entry["lesson_ids"]
+    lesson = data["modules"][0]["lessons"][0]
+    assert {"id", "title", "summary", "minutes", "activities", "kind", "objectives", "fallback"} <= set(lesson)

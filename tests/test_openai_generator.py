@@ -102,7 +102,7 @@ def test_always_malformed_fails_permanently_and_clearly(llm: LLMServer) -> None:
     llm.default = "malformed_json"
     with pytest.raises(PermanentJobError) as info:
         build_generator(config(llm, max_malformed_retries=2)).generate(
-            request_with_lessons(2), lambda *a: None
+            request_with_lessons(3), lambda *a: None
         )
     assert not isinstance(info.value, TransientJobError)
     assert "outline" in str(info.value) and "malformed after 3 attempt(s)" in str(info.value)
@@ -115,7 +115,7 @@ def test_rate_limit_and_server_errors_are_transient(llm: LLMServer, behaviour: s
     """HTTP 429 and 5xx become TransientJobError with our own message; the SDK does not retry."""
     llm.default = behaviour
     with pytest.raises(TransientJobError) as info:
-        build_generator(config(llm)).generate(request_with_lessons(2), lambda *a: None)
+        build_generator(config(llm)).generate(request_with_lessons(3), lambda *a: None)
     assert f"HTTP {behaviour}" in str(info.value)
     assert llm.requests == 1  # max_retries=0: retrying is the job layer's business
 
@@ -131,7 +131,7 @@ def test_timeout_is_transient(llm: LLMServer) -> None:
     """A reply slower than request_timeout_s becomes TransientJobError."""
     llm.default = "slow"
     with pytest.raises(TransientJobError) as info:
-        build_generator(config(llm, request_timeout_s=0.2)).generate(request_with_lessons(2), lambda *a: None)
+        build_generator(config(llm, request_timeout_s=0.2)).generate(request_with_lessons(3), lambda *a: None)
     assert "timed out" in str(info.value)
 
 
@@ -139,7 +139,7 @@ def test_auth_failure_is_permanent_and_never_shows_the_key(llm: LLMServer) -> No
     """HTTP 401 is permanent; the API key (echoed by the server) is absent from message and traceback."""
     llm.default = "401"
     with pytest.raises(PermanentJobError) as info:
-        build_generator(config(llm)).generate(request_with_lessons(2), lambda *a: None)
+        build_generator(config(llm)).generate(request_with_lessons(3), lambda *a: None)
     assert "HTTP 401" in str(info.value)
     assert API_KEY not in full_text(info.value)
     assert "SECRET" not in full_text(info.value)
@@ -153,7 +153,7 @@ def test_errors_do_not_show_the_key_for_any_failure(llm: LLMServer) -> None:
         llm.default = behaviour
         with pytest.raises((TransientJobError, PermanentJobError)) as info:
             cfg = config(llm, request_timeout_s=0.2, max_malformed_retries=0)
-            build_generator(cfg).generate(request_with_lessons(1), lambda *a: None)
+            build_generator(cfg).generate(request_with_lessons(3), lambda *a: None)
         assert API_KEY not in full_text(info.value), behaviour
 
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 from hypothesis import given, settings
 
+from jobs.coverage import teaches
 from jobs.generators import GeneratorConfig, build_generator
 from jobs.invariants import CurriculumInvariantError, check_invariants, invariant_problems
 from jobs.models import Curriculum, CurriculumRequest, parse_request
-from jobs.planner import MAX_LESSONS, plan
+from jobs.planner import PROFILES, plan
 from tests.strategies import valid_requests
 
 OFFLINE = GeneratorConfig(name="offline")
@@ -27,7 +28,8 @@ def test_every_valid_request_gives_a_valid_offline_curriculum(req: CurriculumReq
     result = build_generator(OFFLINE).generate(req, lambda *a: None)
     check_invariants(result, req)
     assert len(result.schedule) == req.duration_weeks
-    assert 0 < sum(len(m.lessons) for m in result.modules) <= MAX_LESSONS
+    cap = PROFILES[req.level].max_lesson_minutes
+    assert all(15 <= lesson.minutes <= cap for m in result.modules for lesson in m.lessons)
     assert all(w.lesson_ids for w in result.schedule)
 
 
@@ -69,17 +71,22 @@ def test_offline_is_deterministic() -> None:
     assert first.model_dump(exclude={"generated_at"}) == second.model_dump(exclude={"generated_at"})
 
 
-def test_offline_is_topic_aware_and_progresses() -> None:
-    """Titles name the topic and objectives, go from foundations to a capstone, and map objectives."""
+def test_offline_is_objective_driven_and_progresses() -> None:
+    """Each objective gets a core then a practice lesson naming it; foundations first, capstone last."""
     objectives = ["Write unit tests with pytest", "Use list comprehensions"]
     _, result = offline({"topic": "Python programming", "objectives": objectives, "duration_weeks": 6})
-    titles = [m.title for m in result.modules]
-    assert titles[0] == "Foundations of Python programming"
-    assert titles[-1] == "Applied project: Python programming"
-    assert any("pytest" in t for t in titles)
-    coverage = {c.objective: c.modules for c in result.objectives_coverage}
-    assert coverage["Write unit tests with pytest"] == ["Core concepts: Write unit tests with pytest"]
-    assert all("lorem" not in lesson.summary.lower() for m in result.modules for lesson in m.lessons)
+    lessons = [lesson for m in result.modules for lesson in m.lessons]
+    assert result.modules[0].title == "Foundations of Python programming"
+    assert result.modules[-1].title == "Guided project"
+    for objective in objectives:
+        kinds = [lesson.kind for lesson in lessons if objective in lesson.objectives]
+        assert kinds[0] == "core" and "practice" in kinds
+        assert all(objective in lesson.summary for lesson in lessons if objective in lesson.objectives)
+    coverage = {c.objective: c.lesson_ids for c in result.objectives_coverage}
+    assert coverage["Use list comprehensions"] == [
+        lesson.id for lesson in lessons if "Use list comprehensions" in lesson.objectives
+    ]
+    assert result.uncovered_objectives == []
 
 
 def test_check_invariants_lists_broken_rules() -> None:
@@ -98,3 +105,57 @@ def test_check_invariants_lists_broken_rules() -> None:
         assert exc.problems == tuple(problems)
     else:
         raise AssertionError("check_invariants accepted a broken curriculum")
+
+
+def test_check_invariants_reports_broken_shapes() -> None:
+    """Over-long lessons, repeated titles, modules not closed by an assessment and early projects are reported."""
+    req, result = offline({"topic": "Chess openings", "duration_weeks": 4, "hours_per_week": 4})
+    broken = result.model_copy(deep=True)
+    first, last = broken.modules[0], broken.modules[-1]
+    first.lessons[0].minutes = 200
+    first.lessons[1].title = first.lessons[0].title.upper()
+    first.lessons[-1].kind = "practice"
+    first.lessons[0].kind = "project"
+    problems = invariant_problems(broken, req)
+    assert any("outside 15-90" in p for p in problems)
+    assert "two lessons share a title" in problems
+    assert any(f"module {first.title!r} does not end with an assessment" in p for p in problems)
+    assert "a project lesson comes before any core lesson" in problems
+    assert last.lessons[-1].kind == "assessment"
+
+
+def test_check_invariants_reports_false_coverage_claims() -> None:
+    """A claim of an unrequested objective, a listing without a claim and a wrong uncovered list are reported."""
+    req, result = offline({"topic": "SQL", "objectives": ["Join two tables", "Filter rows"], "duration_weeks": 2})
+    broken = result.model_copy(deep=True)
+    foundation = next(x for m in broken.modules for x in m.lessons if x.kind == "assessment")
+    foundation.objectives = ["Tune indexes"]
+    broken.objectives_coverage[1].lesson_ids.append(foundation.id)
+    broken.uncovered_objectives = ["Filter rows"]
+    problems = invariant_problems(broken, req)
+    assert "a lesson claims an objective that objectives_coverage does not list" in problems
+    assert "a lesson claims an objective that was not requested" in problems
+    assert "objectives_coverage lesson_ids differ from the lessons claiming the objective" in problems
+    assert "an objective is both taught and listed as uncovered" in problems
+
+
+def test_plan_skeleton_for_the_smallest_budget() -> None:
+    """1 week x 1 hour: core, practice and assessment lessons of at least 15 minutes; the rest uncovered."""
+    objectives = [f"Objective {i}" for i in range(20)]
+    the_plan = plan(parse_request({"topic": "SQL", "duration_weeks": 1, "hours_per_week": 1,
+                                   "objectives": objectives}))
+    assert [(s.kind, s.objectives) for s in the_plan.lessons] == [
+        ("core", ("Objective 0",)), ("practice", ("Objective 0",)), ("assessment", ())
+    ]
+    assert all(s.minutes >= 15 for s in the_plan.lessons) and sum(s.minutes for s in the_plan.lessons) <= 60
+    assert the_plan.uncovered == tuple(objectives[1:]) and the_plan.warnings
+
+
+def test_teaches_needs_the_key_terms_not_one_shared_word() -> None:
+    """'Agregar datos con GROUP BY' is not taught by a lesson that only says 'datos'; a paraphrase can pass a share."""
+    objective = "Agregar datos con GROUP BY"
+    assert not teaches(objective, "Fundamentos: qué son los datos")
+    assert teaches(objective, "Agregar datos con GROUP BY paso a paso")
+    assert not teaches("Join two tables", "Joining tables with SQL")
+    assert teaches("Join two tables", "Joining tables with SQL", share=0.5)
+    assert teaches("C++", "Pointers in C++") and not teaches("C++", "Pointers in C")

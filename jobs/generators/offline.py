@@ -1,175 +1,190 @@
-"""The offline generator: deterministic, topic-aware curricula from pedagogical templates.
+"""The offline generator: deterministic curricula with no network, honest about being templates.
 
-Progression: fundamentals -> core concepts -> practice -> applied project; wording, activities and
-assessments change with the level. Same request -> same curriculum (except ``generated_at``).
+The plan (``jobs.planner``) decides every lesson's kind, minutes and objectives; this module only
+writes words, from the objectives (or, without any, sub-themes of the level), the lesson's kind and
+its place in the course. The result carries warnings that its text is a template and, for any
+``language`` but ``en``, that it is in English. Same request -> same curriculum (but
+``generated_at``). Phrase banks live in ``offline_text``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from jobs.generators import ProgressFn, guarded_progress
-from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo, Level
-from jobs.planner import (
-    LessonContent,
-    LessonSlot,
-    ModuleContent,
-    ModuleSlot,
-    Phase,
-    assemble,
-    assign_objectives,
-    plan,
-)
+from jobs.generators import offline_text as text
+from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
+from jobs.planner import LessonContent, LessonSlot, ModuleContent, ModuleSlot, Plan, assemble, plan
 
-OFFLINE_MODEL = "offline-v1"
-
-_FOCUS_AREAS: dict[Level, tuple[str, ...]] = {
-    "beginner": (
-        "the essential building blocks of {topic}",
-        "everyday techniques in {topic}",
-        "reading and evaluating {topic} examples",
-        "solving typical {topic} problems",
-        "good habits in {topic}",
-    ),
-    "intermediate": (
-        "the core methods of {topic}",
-        "structuring larger pieces of {topic} work",
-        "quality and good practice in {topic}",
-        "tools and workflows for {topic}",
-        "common problems and how to approach them in {topic}",
-    ),
-    "advanced": (
-        "advanced techniques in {topic}",
-        "edge cases and limits of {topic}",
-        "current research and open questions in {topic}",
-        "analysing and critiquing {topic} work",
-        "connections between {topic} and neighbouring fields",
-    ),
-}
-
-_LESSON_TITLES: dict[Phase, tuple[str, ...]] = {
-    "fundamentals": (
-        "What {topic} is and why it matters",
-        "Key terms and ideas in {topic}",
-        "Tools and resources for studying {topic}",
-        "A first hands-on look at {topic}",
-        "Common misconceptions about {topic}",
-        "How {topic} connects to related fields",
-        "Reading and interpreting {topic} examples",
-        "Fundamentals review and self-check",
-    ),
-    "core": (
-        "Core concept: {focus}",
-        "Step by step: {focus}",
-        "Principles and patterns: {focus}",
-        "Worked examples: {focus}",
-        "Pitfalls and trade-offs: {focus}",
-        "Putting it in context: {focus}",
-    ),
-    "practice": (
-        "Guided practice: {focus}",
-        "Exercise set: {focus}",
-        "Case study: {focus}",
-        "Spotting and fixing mistakes: {focus}",
-        "Peer review: {focus}",
-        "Mixed practice across {topic}",
-    ),
-    "project": (
-        "Capstone brief: scoping your {topic} project",
-        "Capstone research and planning",
-        "Building the capstone",
-        "Capstone feedback and refinement",
-        "Presenting the capstone and reflecting on {topic}",
-    ),
-}
-
-_LESSON_SUMMARIES: dict[Phase, str] = {
-    "fundamentals": "Introduces {focus}: the vocabulary and mental models the rest of the course builds on.",
-    "core": "Builds a working understanding of the core ideas behind “{focus}”: what they are, "
-    "when they apply and how they connect to earlier lessons.",
-    "practice": "Consolidates “{focus}” through hands-on work, with feedback on common mistakes.",
-    "project": "Advances the capstone: a realistic {topic} task of your choice that uses the whole course.",
-}
-
-_LEVEL_NOTES: dict[Level, str] = {
-    "beginner": "Paced gently with worked examples and short checks for understanding.",
-    "intermediate": "Assumes the basics and moves quickly to realistic exercises.",
-    "advanced": "Goes deep, with primary sources, open-ended problems and critique.",
-}
-
-_ACTIVITIES: dict[Level, tuple[str, ...]] = {
-    "beginner": (
-        "Read or watch a short walkthrough (focus: {focus})",
-        "Follow a worked example step by step (focus: {focus})",
-        "Answer a short quiz to check your understanding (focus: {focus})",
-        "Summarise the lesson in one paragraph in your own words",
-        "Make flashcards for the key terms of {topic} you met today",
-    ),
-    "intermediate": (
-        "Work through a practical exercise (focus: {focus})",
-        "Analyse a short case study (focus: {focus})",
-        "Compare two approaches and note the trade-offs (focus: {focus})",
-        "Explain the lesson to a peer and collect their questions",
-        "Extend a worked example with your own variation (focus: {focus})",
-    ),
-    "advanced": (
-        "Read and annotate a primary source (focus: {focus})",
-        "Solve an open-ended problem (focus: {focus})",
-        "Critique an existing piece of {topic} work (focus: {focus})",
-        "Write a short analysis or design note (focus: {focus})",
-        "Present and defend your approach to a peer group",
-    ),
-}
-
-_PROJECT_ACTIVITIES = (
-    "Define the scope, goal and success criteria for your {topic} capstone",
-    "Build the next increment of the capstone",
-    "Ask for feedback on the capstone and record what to change",
-    "Document your decisions and what you learnt about {topic}",
-)
-
-_ASSESSMENTS: dict[Level, tuple[str, str]] = {
-    "beginner": ("quiz", "A short quiz and a small guided exercise covering this module (focus: {focus})."),
-    "intermediate": ("practical exercise", "A practical exercise checked against a rubric (focus: {focus})."),
-    "advanced": ("written analysis", "A written analysis or critique, assessed for depth (focus: {focus})."),
-}
-
-_MODULE_TITLES: dict[Phase, str] = {
-    "overview": "{topic}: a complete {level} course",
-    "fundamentals": "Foundations of {topic}",
-    "core": "Core concepts: {focus}",
-    "practice": "Practice: {focus}",
-    "project": "Applied project: {topic}",
-}
-
-_DEEPER: dict[Phase, tuple[str, ...]] = {
-    "core": ("Deeper into {focus}", "Mastering {focus}"),
-    "practice": ("Extended practice: {focus}", "Practice lab: {focus}"),
-}
-
-_MODULE_SUMMARIES: dict[Phase, str] = {
-    "overview": "A compact path through {topic}, from fundamentals to a small applied task.",
-    "fundamentals": "The vocabulary, tools and mental models of {topic} that later modules rely on.",
-    "core": "The core ideas of {topic}, centred on “{focus}”.",
-    "practice": "Deliberate practice that turns knowledge into skill (focus: “{focus}”).",
-    "project": "A capstone project that brings the course together in a realistic {topic} task.",
-}
-
-_PHASE_OBJECTIVES: dict[Phase, str] = {
-    "overview": "Explain the main ideas of {topic} and apply them to a small task",
-    "fundamentals": "Explain the key terms and ideas of {topic}",
-    "core": "Explain and apply the core ideas covered here ({focus})",
-    "practice": "Work confidently on unfamiliar problems ({focus})",
-    "project": "Plan, build and present a complete {topic} project",
-}
+OFFLINE_MODEL = "offline-v2"
 
 
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+def _short(value: str, limit: int = 60) -> str:
+    value = " ".join(value.split())
+    if len(value) <= limit:
+        return value
+    cut = value[:limit].rsplit(" ", 1)[0] or value[:limit]
     return cut.rstrip(" ,;:.") + "…"
+
+
+def _joined(items: Sequence[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return f"{items[0]}, {items[1]} and {len(items) - 2} more"
+
+
+@dataclass(frozen=True)
+class Focus:
+    label: str  # short, for titles
+    phrase: str  # full, for summaries and activities (an objective verbatim, quoted)
+
+
+def focuses(request: CurriculumRequest, the_plan: Plan) -> list[Focus]:
+    themes = text.THEMES[request.level]
+    out = []
+    for index, objective in enumerate(the_plan.focuses):
+        if objective is not None:
+            out.append(Focus(_short(objective), f"“{objective}”"))
+        else:
+            label, phrase = themes[index % len(themes)]
+            out.append(Focus(label, phrase.format(topic=request.topic)))
+    return out
+
+
+class _Writer:
+    """Words for one request; holds what every lesson needs (topic, level, focuses, modules)."""
+
+    def __init__(self, request: CurriculumRequest, the_plan: Plan) -> None:
+        self.topic, self.level = request.topic, request.level
+        self.plan = the_plan
+        self.focuses = focuses(request, the_plan)
+        self.format_name, self.format_text = text.ASSESSMENT_FORMATS[request.level]
+
+    def module_labels(self, module: ModuleSlot) -> list[str]:
+        return [self.focuses[f].label for f in module.focuses]
+
+    def module_phrases(self, module: ModuleSlot) -> list[str]:
+        return [self.focuses[f].phrase for f in module.focuses]
+
+    # --- lessons ---
+
+    def lesson(self, module: ModuleSlot, slot: LessonSlot) -> LessonContent:
+        writer = getattr(self, f"_{slot.kind}")
+        title, summary, activities = writer(module, slot)
+        return LessonContent(title=title, summary=summary, activities=tuple(activities))
+
+    def _angle(self, slot: LessonSlot, bank: Sequence[tuple[str, str]]) -> tuple[str, str]:
+        angle, summary = bank[(slot.part - 1) % len(bank)]
+        rounds = (slot.part - 1) // len(bank)
+        return (f"{angle} (round {rounds + 1})" if rounds else angle), summary
+
+    def _core(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        focus = self.focuses[slot.focus or 0]
+        angle, summary = self._angle(slot, text.CORE_ANGLES[self.level])
+        where = f" Teaching lesson {slot.part} of {slot.of} on it." if slot.of > 1 else ""
+        body = f"{summary.format(f=focus.phrase)}{where} {text.LEVEL_NOTES[self.level]}"
+        bank = text.CORE_ACTIVITIES[self.level]
+        activities = [bank[(slot.part - 1 + i) % len(bank)].format(f=focus.phrase) for i in range(self._count(slot))]
+        return f"{focus.label}: {angle}", body, activities
+
+    def _practice(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        focus = self.focuses[slot.focus or 0]
+        angle, summary = self._angle(slot, text.PRACTICE_ANGLES)
+        where = f" Practice session {slot.part} of {slot.of} on it." if slot.of > 1 else ""
+        body = f"{summary.format(f=focus.phrase)}{where} {text.LEVEL_NOTES[self.level]}"
+        bank = text.PRACTICE_ACTIVITIES
+        exercises = max(3, slot.minutes // 10)
+        activities = [
+            bank[(slot.part - 1 + i) % len(bank)].format(f=focus.phrase, n=exercises) for i in range(self._count(slot))
+        ]
+        return f"{focus.label}: {angle}", body, activities
+
+    def _foundation(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        bank = text.FOUNDATIONS[self.level]
+        title, about, activity = (part.format(topic=self.topic) for part in bank[(slot.part - 1) % len(bank)])
+        body = f"Sets up the course: {about}. {text.LEVEL_NOTES[self.level]}"
+        return title, body, [activity, "Note one question you want the course to answer"]
+
+    def _review(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        labels = _joined(self.module_labels(module))
+        number = f" {slot.part}" if slot.of > 1 else ""
+        body = (
+            f"Revisits {_joined(self.module_phrases(module))} with retrieval practice and mixed exercises "
+            f"before module {module.index + 1}'s assessment, and returns briefly to earlier modules."
+        )
+        activities = [
+            f"Answer mixed questions on {labels} without notes, then check them",
+            "Redo the hardest exercise of this module from scratch",
+            "Write down what still feels unclear and look it up or ask",
+        ]
+        return f"Review{number}: {labels}", body, activities
+
+    def _assessment(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        if module.kind == "foundation":
+            body = f"Checks the foundations of {self.topic} with {self.format_text}, before the core lessons."
+            return "Foundations check", body, ["Take the foundations check", "Review each answer you missed"]
+        if module.kind == "capstone":
+            body = (
+                f"Assesses the finished capstone against its own success criteria and the course as a whole "
+                f"({_joined([f.label for f in self.focuses])})."
+            )
+            activities = ["Submit the capstone and its reflection", "Receive and discuss feedback"]
+            return f"{text.PROJECT_NAMES[self.level]}: assessment", body, activities
+        phrases = self.module_phrases(module)
+        body = f"Assesses what module {module.index + 1} taught ({'; '.join(phrases)}) with {self.format_text}."
+        tasks = [f"Show on an unseen task that you can handle {p}" for p in phrases[:4]]
+        title = f"Module {module.index + 1} assessment: {_joined(self.module_labels(module))}"
+        return title, body, [*tasks, "Get feedback and note one thing to improve"]
+
+    def _project(self, module: ModuleSlot, slot: LessonSlot) -> tuple[str, str, list[str]]:
+        stage = "scope" if slot.part == 1 else "present" if slot.part == slot.of else "build"
+        title, body, activities = text.PROJECT_STAGES[stage]
+        number = slot.part - 1
+        milestones = ["a first working version", *(f"bring in “{f.label}”" for f in self.focuses), "test and fix"]
+        values = {
+            "topic": self.topic, "n": number, "builds": slot.of - 2, "name": text.PROJECT_NAMES[self.level],
+            "milestone": milestones[(number - 1) % len(milestones)],
+            "focuses": _joined([f.label for f in self.focuses]),
+        }
+        return title.format(**values), body.format(**values), [a.format(**values) for a in activities]
+
+    @staticmethod
+    def _count(slot: LessonSlot) -> int:
+        return max(2, min(4, slot.minutes // 20))
+
+    # --- modules ---
+
+    def module(self, module: ModuleSlot) -> ModuleContent:
+        lessons = tuple(self.lesson(module, slot) for slot in module.lessons)
+        closing = lessons[-1]
+        assessment = Assessment(title=closing.title, kind=self.format_name, description=closing.summary)
+        title, summary, objectives = self._module_words(module)
+        return ModuleContent(title, summary, tuple(objectives), assessment, lessons)
+
+    def _module_words(self, module: ModuleSlot) -> tuple[str, str, list[str]]:
+        if module.kind == "foundation":
+            return (
+                f"Foundations of {self.topic}",
+                f"The vocabulary, tools and first examples of {self.topic} that later modules rely on.",
+                [f"Explain the key terms and tools of {self.topic}"],
+            )
+        if module.kind == "capstone":
+            return (
+                text.PROJECT_NAMES[self.level],
+                f"One realistic {self.topic} project that uses the whole course: scope it, build it, present it.",
+                [f"Plan, build and present a complete {self.topic} project"],
+            )
+        phrases = self.module_phrases(module)
+        review = " and a review" if any(s.kind == "review" for s in module.lessons) else ""
+        summary = f"Teaches {_joined(phrases)}: core lessons, then practice{review}, closed by an assessment."
+        objectives = list(module.objectives) or [f"Explain and apply {p}" for p in phrases]
+        return _joined(self.module_labels(module)) + self._part(module), summary, objectives
+
+    def _part(self, module: ModuleSlot) -> str:
+        """" (part k)" when the module's single focus spans several modules."""
+        sharing = [m.index for m in self.plan.modules if m.focuses == module.focuses]
+        return f" (part {sharing.index(module.index) + 1})" if len(sharing) > 1 else ""
 
 
 class OfflineGenerator:
@@ -182,91 +197,20 @@ class OfflineGenerator:
         report = guarded_progress(progress)
         report("outline", 0, 1)
         the_plan = plan(request)
-        phases = [m.phase for m in the_plan.modules]
-        homes = assign_objectives(request.objectives, phases)
+        writer = _Writer(request, the_plan)
         report("outline", 1, 1)
         total = len(the_plan.lessons)
         report("lessons", 0, total)
-        contents = []
-        for module in the_plan.modules:
-            own = [o for o, home in zip(request.objectives, homes, strict=True) if home == module.index and o]
-            rank = phases[: module.index].count(module.phase)  # index among modules of the same phase
-            contents.append(self._module(request, module, own, rank))
+        contents = [writer.module(module) for module in the_plan.modules]
         report("lessons", total, total)
-        return assemble(request, the_plan, contents, GeneratorInfo(name=self.name, model=self.model))
-
-    def _module(
-        self, request: CurriculumRequest, module: ModuleSlot, objectives: Sequence[str], rank: int
-    ) -> ModuleContent:
-        topic, level = request.topic, request.level
-        areas = _FOCUS_AREAS[level]
-        focuses = [_short(o) for o in objectives] or [areas[rank % len(areas)].format(topic=topic)]
-        depth = rank // len(areas)
-        focus = focuses[0]
-        values = {"topic": topic, "focus": focus, "level": level}
-        title = _MODULE_TITLES[module.phase].format(**values)
-        if module.phase in _DEEPER and depth > 0:
-            title = _DEEPER[module.phase][(depth - 1) % len(_DEEPER[module.phase])].format(**values)
-        kind, description = _ASSESSMENTS[level]
-        if module.phase == "project":
-            kind, description = (
-                "project presentation",
-                "Present the capstone and explain the choices behind it.",
-            )
-        assessment = Assessment(
-            title=f"{title}: {kind}",
-            kind=kind,
-            description=description.format(**values),
-        )
-        module_objectives = [*objectives, _PHASE_OBJECTIVES[module.phase].format(**values)]
-        seen: dict[Phase, int] = {}
-        positions = []
-        for slot in module.lessons:
-            positions.append(seen.get(slot.phase, 0))
-            seen[slot.phase] = positions[-1] + 1
-        lessons = tuple(
-            self._lesson(request, slot, focuses, index, seen[slot.phase])
-            for slot, index in zip(module.lessons, positions, strict=True)
-        )
-        return ModuleContent(
-            title=title,
-            summary=f"{_MODULE_SUMMARIES[module.phase].format(**values)} {_LEVEL_NOTES[level]}",
-            objectives=tuple(module_objectives),
-            assessment=assessment,
-            lessons=lessons,
-        )
-
-    def _lesson(
-        self, request: CurriculumRequest, slot: LessonSlot, focuses: Sequence[str], index: int, count: int
-    ) -> LessonContent:
-        """Lesson ``index`` of the ``count`` lessons of the same phase in its module."""
-        topic, level = request.topic, request.level
-        phase: Phase = slot.phase if slot.phase != "overview" else "core"
-        focus = f"the foundations of {topic}" if phase == "fundamentals" else focuses[index % len(focuses)]
-        values = {"topic": topic, "focus": focus}
-        titles = _LESSON_TITLES[phase]
-        if phase == "project":
-            title = _project_title(index, count).format(**values)
-        else:
-            title = titles[index % len(titles)].format(**values)
-            if index >= len(titles):
-                title = f"{title} (part {index // len(titles) + 1})"
-        pool = _PROJECT_ACTIVITIES if phase == "project" else _ACTIVITIES[level]
-        number = max(2, min(len(pool), slot.minutes // 30))
-        activities = tuple(pool[(index + i) % len(pool)].format(**values) for i in range(number))
-        summary = f"{_LESSON_SUMMARIES[phase].format(**values)} {_LEVEL_NOTES[level]}"
-        return LessonContent(title=title, summary=summary, activities=activities)
+        info = GeneratorInfo(name=self.name, model=self.model)
+        return assemble(request, the_plan, contents, info, offline_warnings(request.language))
 
 
-def _project_title(index: int, count: int) -> str:
-    titles = _LESSON_TITLES["project"]
-    if count == 1:
-        return "Mini project: applying {topic} end to end"
-    if index == 0:
-        return titles[0]
-    if index == count - 1:
-        return titles[-1]
-    middle = titles[1:-1]
-    title = middle[(index - 1) % len(middle)]
-    rounds = (index - 1) // len(middle)
-    return f"{title} (iteration {rounds + 1})" if count - 2 > len(middle) else title
+def offline_warnings(language: str) -> list[str]:
+    """What every offline result says about itself."""
+    notes = [text.TEMPLATE_WARNING]
+    if language.split("-")[0].lower() != "en":
+        notes.append(text.LANGUAGE_WARNING.format(language=language))
+    return notes
+

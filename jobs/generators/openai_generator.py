@@ -22,7 +22,7 @@ from jobs import llm_gate
 from jobs.cache import Cache, llm_key
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
-from jobs.planner import LessonContent, ModuleContent, Plan, assemble, assign_objectives, plan
+from jobs.planner import LessonContent, ModuleContent, Plan, assemble, plan
 from worker.errors import PermanentJobError, TransientJobError
 
 logger = logging.getLogger(__name__)
@@ -198,15 +198,14 @@ class OpenAIGenerator:
     # --- stages ---
 
     def _outline(self, client: openai.OpenAI, request: CurriculumRequest, the_plan: Plan) -> OutlineReply:
-        objectives = [o for o in request.objectives if o]  # blank objectives carry nothing to cover
-        homes = assign_objectives(objectives, [m.phase for m in the_plan.modules])
+        objectives = list(the_plan.objectives)  # blank and repeated objectives dropped
         task = {
             "task": "outline",
             "instructions": (
                 "Design the modules of a curriculum. Return exactly len(modules) modules, in the given "
                 "order, each with exactly the given number of lesson titles. Respect each module's phase "
-                "(fundamentals -> core -> practice -> project). Cover every requested objective; "
-                "objectives_to_cover suggests where. A final module of phase project is a capstone."
+                "(foundation -> teaching -> capstone). Cover every requested objective; "
+                "objectives_to_cover suggests where. A final module of phase capstone is a capstone project."
             ),
             "topic": request.topic,
             "level": request.level,
@@ -216,11 +215,9 @@ class OpenAIGenerator:
             "objectives": objectives,
             "modules": [
                 {
-                    "phase": module.phase,
+                    "phase": module.kind,
                     "lessons": len(module.lessons),
-                    "objectives_to_cover": [
-                        o for o, h in zip(objectives, homes, strict=True) if h == module.index
-                    ],
+                    "objectives_to_cover": list(module.objectives),
                 }
                 for module in the_plan.modules
             ],
