@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from rq.serializers import JSONSerializer
 
 from jobs import llm_gate
 from jobs.llm_gate import HOLDERS, WAITERS, LlmGate
-from tests.conftest import clean_env
+from tests.conftest import clean_env, run_cli
 from tests.llm_server import LLMServer
 from tests.servers import RedisServer
 from tests.workers import WorkerProcess
@@ -134,13 +135,15 @@ def test_limit_holds_across_three_worker_trees(server: RedisServer, conn: redis.
 
 def test_slots_of_a_killed_process_come_back_within_its_lease(server: RedisServer, conn: redis.Redis,
                                                               workers: list[WorkerProcess]) -> None:
-    """SIGKILL while holding both slots: each slot's lease ends at most LLM_GLOBAL_LEASE after the kill."""
+    """stats shows both slots held; after a SIGKILL each lease ends at most LLM_GLOBAL_LEASE later."""
     lease_ms = 3000
     with LLMServer(slow_s=120) as llm:
         llm.default = "slow"
         curricula(conn, 2)
         tree = start_tree(workers, server, llm, 2, LLM_GLOBAL_CONCURRENCY="2", LLM_GLOBAL_LEASE="3")
         wait_until("both slots held", lambda: conn.zcard(HOLDERS) == 2 and llm.in_flight == 2)
+        probe = run_cli("stats", "--json", env=clean_env(REDIS_URL=server.url, LLM_GLOBAL_CONCURRENCY="2"))
+        assert json.loads(probe.stdout)["llm_gate"] == {"limit": 2, "holders": 2, "waiters": 0}
         tree.process.kill()
         tree.process.wait(10)
         killed_ms = redis_ms(conn)
