@@ -136,7 +136,10 @@ def test_counts_every_registry_and_stalled(conn: redis.Redis) -> None:
     report = report_for(conn, [QUEUE, "empty"])
     counts = report["queues"][QUEUE]
     assert {key: counts[key] for key in expected} == expected
-    assert report["queues"]["empty"] == {**dict.fromkeys(probe.COUNTS, 0), "oldest_queued_age_s": None}
+    empty = report["queues"]["empty"]
+    assert {k: v for k, v in empty.items() if k != "metrics"} == {**dict.fromkeys(probe.COUNTS, 0),
+                                                                  "oldest_queued_age_s": None}
+    assert empty["metrics"]["finished"] == 0 and empty["metrics"]["run_time_ms"] == {"p50": None, "p95": None}
 
 
 def test_workers_counted_by_state_ignoring_expired_and_foreign(conn: redis.Redis) -> None:
@@ -147,11 +150,17 @@ def test_workers_counted_by_state_ignoring_expired_and_foreign(conn: redis.Redis
 
 
 def test_report_has_exactly_the_contract_shape(conn: redis.Redis) -> None:
-    """The report holds exactly the contract's keys, with the server facts filled in."""
+    """The report holds exactly the contract's keys (metrics addition included), with the server facts filled in."""
     report = report_for(conn)
-    assert list(report) == ["status", "checked_at", "redis", "queues", "workers", "problems", "warnings"]
+    assert list(report) == ["status", "checked_at", "redis", "queues", "workers", "problems", "warnings",
+                            "llm", "totals"]
     assert list(report["redis"]) == ["url", "latency_ms", "version", "maxmemory_policy", "tls"]
-    assert list(report["queues"][QUEUE]) == [*probe.COUNTS, "oldest_queued_age_s"]
+    assert list(report["queues"][QUEUE]) == [*probe.COUNTS, "oldest_queued_age_s", "metrics"]
+    metrics = report["queues"][QUEUE]["metrics"]
+    assert {"window_s", "finished", "failed", "throughput_per_min", "failure_rate", "run_time_ms",
+            "wait_time_ms"} <= set(metrics)
+    assert metrics["window_s"] == 3600 and metrics["failure_rate"] is None
+    assert metrics["run_time_ms"] == metrics["wait_time_ms"] == {"p50": None, "p95": None}
     assert report["redis"]["version"] == conn.info("server")["redis_version"]
     assert report["redis"]["maxmemory_policy"] == "noeviction"
     assert report["status"] == "ok" and report["problems"] == []

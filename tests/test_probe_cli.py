@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, TLS_PASSWORD, clean_env, run_cli
 from tests.servers import RedisServer, free_port
@@ -32,7 +33,8 @@ from tests.test_probe import (
 
 SENTINEL = "probe-test-monitor-end"
 #: Commands the probe (and redis-py's connection handshake) may send; all leave the data untouched.
-READ_ONLY = {"PING", "INFO", "SUNION", "LLEN", "LINDEX", "ZCARD", "ZCOUNT", "HMGET", "HELLO", "AUTH", "SELECT"}
+READ_ONLY = {"PING", "INFO", "SUNION", "LLEN", "LINDEX", "ZCARD", "ZCOUNT", "HMGET", "HGETALL", "HELLO", "AUTH",
+             "SELECT"}
 READ_ONLY_SUBCOMMANDS = {("CONFIG", "GET"), ("CLIENT", "SETNAME"), ("CLIENT", "SETINFO")}
 
 
@@ -120,14 +122,15 @@ def test_unreachable_exits_3_fast_without_the_password() -> None:
 
 
 def test_unreachable_prometheus_reports_down() -> None:
-    """With --prometheus an unreachable Redis still yields curriculum_worker_up 0 (and exit 3)."""
+    """With --prometheus an unreachable Redis still yields up 0 and healthy 0 (and exit 3)."""
     result = run_cli("stats", "--prometheus", env=env_for(f"redis://localhost:{free_port()}/0"))
     assert result.returncode == 3
-    assert "curriculum_worker_up 0" in result.stdout.splitlines()
+    assert {"curriculum_worker_up 0", "curriculum_worker_healthy 0"} <= set(result.stdout.splitlines())
 
 
 @pytest.mark.parametrize("args", [["--json", "--prometheus"], ["--max-queued", "-1"], ["--watch", "0"],
-                                  ["--max-age", "soon"], ["-q", ""]])
+                                  ["--max-age", "soon"], ["-q", ""], ["--window", "7m"],
+                                  ["--max-failure-rate", "1.5"], ["--max-p95-wait", "-1"]])
 def test_bad_usage_exits_2(redis_url: str, args: list[str]) -> None:
     """Contradictory or malformed options exit 2."""
     assert run_cli("stats", *args, env=env_for(redis_url)).returncode == 2
@@ -234,35 +237,36 @@ def test_cli_commands_do_not_grow_with_jobs(redis_url: str, conn: redis.Redis) -
 
 # -- formats --------------------------------------------------------------------------------------
 
-SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{[^}]*\})? (?P<value>\S+)$')
-LABEL = re.compile(r'(?P<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?P<value>(?:[^"\\]|\\.)*)"')
+
+
+def prometheus_samples(text: str) -> tuple[dict[str, str], dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    """prometheus_client's own parser over ``text``: {family: type} and {(sample, labels): value}."""
+    types, samples = {}, {}
+    for family in text_string_to_metric_families(text):
+        assert family.name not in types, f"family {family.name} declared twice"
+        types[family.name] = family.type
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return types, samples
 
 
 def test_prometheus_output_parses(redis_url: str, conn: redis.Redis) -> None:
-    """Every sample is `name{labels} value` with a HELP and TYPE line for its metric, values are numbers."""
+    """prometheus_client parses the output; each family has one type; the gauges hold the registry counts."""
     populate(conn)
     result = run_cli("stats", "--prometheus", "-q", QUEUE, "-q", "other", env=env_for(redis_url))
     assert result.returncode == 0, result.stderr
-    helped, typed, samples = set(), set(), {}
-    for line in result.stdout.splitlines():
-        if line.startswith("# HELP "):
-            helped.add(line.split()[2])
-        elif line.startswith("# TYPE "):
-            assert line.split()[3] == "gauge"
-            typed.add(line.split()[2])
-        else:
-            match = SAMPLE.match(line)
-            assert match, line
-            labels = dict(LABEL.findall(match["labels"] or ""))
-            assert match["name"] in helped and match["name"] in typed, line
-            samples[(match["name"], tuple(sorted(labels.items())))] = float(match["value"])
+    types, samples = prometheus_samples(result.stdout)
+    assert types["curriculum_worker_jobs"] == "gauge" and types["curriculum_worker_job_outcomes"] == "counter"
+    assert types["curriculum_worker_job_run_seconds"] == "histogram"
     assert samples[("curriculum_worker_up", ())] == 1
     assert samples[("curriculum_worker_jobs", (("queue", QUEUE), ("state", "failed")))] == 1
+    assert samples[("rq_jobs", (("queue", QUEUE), ("status", "failed")))] == 1
     assert samples[("curriculum_worker_jobs", (("queue", "other"), ("state", "queued")))] == 0
     assert samples[("curriculum_worker_stalled_jobs", (("queue", QUEUE),))] == 1
     assert samples[("curriculum_worker_workers", (("state", "busy"),))] == 2
     assert samples[("curriculum_worker_redis_latency_seconds", ())] < 1
     assert samples[("curriculum_worker_problems", ())] == 0
+    assert samples[("curriculum_worker_job_outcomes_total", (("outcome", "finished"), ("queue", QUEUE)))] == 0
 
 
 def test_table_is_the_default(redis_url: str, conn: redis.Redis) -> None:

@@ -2,7 +2,8 @@
 
 Each function emits one line whose ``event`` is a name from CONTRACT.md, with the job's id, queue
 and function as context. Argument values are never logged: they may hold user data, and a failed
-job's exception message is trimmed for the same reason.
+job's exception message is trimmed for the same reason. Each job event is also counted in the
+job metrics (``worker.metrics``): the lifecycle points are these functions, wherever they are called.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from typing import Any
 
 from rq.job import Job
+
+from worker.metrics import RECORDER
 
 logger = logging.getLogger("worker.events")
 MAX_ERROR_CHARS = 500
@@ -43,6 +46,7 @@ def job_started(job: Job) -> None:
 
 def job_finished(job: Job, duration_ms: int) -> None:
     _emit(logging.INFO, "job.finished", job, duration_ms=duration_ms)
+    RECORDER.job_event(job, "finished", ran=True, duration_ms=duration_ms)
 
 
 def job_failed(job: Job, exc: BaseException | None, *, attempt: int, will_retry: bool,
@@ -57,22 +61,28 @@ def job_failed(job: Job, exc: BaseException | None, *, attempt: int, will_retry:
         will_retry=will_retry,
         duration_ms=duration_ms,
     )
+    if not will_retry:  # an attempt that will be retried is counted by job_retrying
+        RECORDER.job_event(job, "failed", ran=duration_ms is not None)
 
 
 def job_retrying(job: Job, *, attempt: int, delay_s: float) -> None:
     _emit(logging.INFO, "job.retrying", job, attempt=attempt, delay_s=delay_s)
+    RECORDER.job_event(job, "retried", ran=True)
 
 
 def job_stalled(job: Job, *, worker: str | None, stalls: int, queue: str) -> None:
     _emit(logging.WARNING, "job.stalled", job, queue=queue, worker=worker, stalls=stalls)
+    RECORDER.job_event(job, "stalled", queue=queue)
 
 
 def job_requeued(job: Job, *, reason: str, queue: str | None = None) -> None:
     _emit(logging.WARNING, "job.requeued", job, queue=queue, reason=reason)
+    RECORDER.job_event(job, "requeued", queue=queue)
 
 
 def job_refused(job: Job, queue: str, reason: str) -> None:
     _emit(logging.ERROR, "job.refused", job, queue=queue, reason=reason)
+    RECORDER.job_event(job, "refused", queue=queue)
 
 
 def worker_event(event: str, name: str, **fields: Any) -> None:

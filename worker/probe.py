@@ -7,8 +7,9 @@ writes with plain read commands (PING, INFO, CONFIG GET, SUNION, LLEN, LINDEX, Z
 and nothing else, in three round trips however many jobs, queues or workers there are:
 
 1. ``PING``, timed: the Redis round trip (``latency_ms``).
-2. One pipeline: INFO and CONFIG facts, the workers serving the queues, and per queue the list
-   length, its head job id, each registry's size and the stalled count (``worker.stalls``).
+2. One pipeline: INFO and CONFIG facts, the workers serving the queues, per queue the list
+   length, its head job id, each registry's size and the stalled count (``worker.stalls``), and
+   the job and model-call metrics of the window (a fixed number of HGETALLs: ``metrics_window``).
 3. One pipeline: each worker's ``state``/``last_heartbeat`` and each head job's ``enqueued_at``.
 
 More queues or workers make the pipelines longer, never more numerous; more jobs change nothing.
@@ -42,6 +43,7 @@ from rq.registry import (
 )
 from rq.utils import utcparse
 
+from worker import metrics_window
 from worker.stalls import queue_stalled_count
 
 #: Registry sizes reported per queue, in the contract's order. ``started`` counts *executions* in
@@ -76,6 +78,8 @@ class Limits:
     max_age_s: float | None = None
     max_stalled: int | None = None
     min_workers: int | None = None
+    max_failure_rate: float | None = None
+    max_p95_wait_s: float | None = None
 
 
 @dataclass
@@ -101,6 +105,8 @@ class _Snapshot:
     heads: dict[str, str] = field(default_factory=dict)
     worker_keys: list[str] = field(default_factory=list)
     workers: list[_Worker] = field(default_factory=list)
+    llm: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, Any] = field(default_factory=dict)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -113,6 +119,7 @@ def collect(
     redis_url: str,
     tls: bool,
     heartbeat_stale_s: float = HEARTBEAT_STALE_S,
+    window_s: int = metrics_window.WINDOWS_S[metrics_window.DEFAULT_WINDOW],
 ) -> dict[str, Any]:
     """The contract's report for ``queues`` (problems left empty: see ``evaluate``).
 
@@ -121,7 +128,7 @@ def collect(
     """
     latency = ping_ms(connection)
     now = time.time()
-    snap = _read_counts(connection, queues, now)
+    snap = _read_counts(connection, queues, now, window_s)
     _read_details(connection, snap, now)
     workers = _worker_counts(snap.workers)
     warnings = [
@@ -138,6 +145,8 @@ def collect(
         "workers": workers,
         "problems": [],
         "warnings": warnings,
+        "llm": snap.llm,
+        "totals": snap.totals,
     }
 
 
@@ -147,7 +156,7 @@ def ping_ms(connection: redis.Redis) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float) -> _Snapshot:
+def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float, window_s: int) -> _Snapshot:
     """Round trip 2. Not a MULTI: a disabled CONFIG would abort a transaction, and reads need none."""
     pipe = connection.pipeline(transaction=False)
     for section in ("server", "memory", "persistence"):  # one section per INFO: Redis < 7 takes only one
@@ -162,6 +171,7 @@ def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float) -> 
         for _, registry in REGISTRIES:
             pipe.zcard(registry.key_template.format(name))
         queue_stalled_count(pipe, name, now)
+    metrics_window.add_reads(pipe, queues, window_s, now)
     replies = iter(pipe.execute(raise_on_error=False))
     snap = _Snapshot(server=_server(*(_optional(next(replies)) for _ in range(5))))
     snap.worker_keys = sorted(_text(key) for key in _required(next(replies)))
@@ -175,7 +185,16 @@ def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float) -> 
         snap.queues[name] = counts
         if head is not None:
             snap.heads[name] = _text(head)
+    _take_metrics(snap, replies, queues, window_s, now)
     return snap
+
+
+def _take_metrics(snap: _Snapshot, replies: Any, queues: Sequence[str], window_s: int, now: float) -> None:
+    per_queue, (llm_window, llm_total) = metrics_window.take_reads(replies, queues, window_s, now)
+    for name, (window, _) in per_queue.items():
+        snap.queues[name]["metrics"] = metrics_window.queue_metrics(window, window_s)
+    snap.llm = metrics_window.llm_metrics(llm_window, window_s)
+    snap.totals = {"queues": {name: dict(total) for name, (_, total) in per_queue.items()}, "llm": dict(llm_total)}
 
 
 def _read_details(connection: redis.Redis, snap: _Snapshot, now: float) -> None:
@@ -320,7 +339,10 @@ def queue_problems(queues: dict[str, dict[str, Any]], limits: Limits) -> list[st
             value = counts[key]
             if limit is not None and value is not None and value > limit:
                 found.append(f"queue {name}: " + template.format(value=value, limit=limit))
+        found += [f"queue {name}: {text}" for text in metrics_window.problems(
+            counts.get("metrics"), max_failure_rate=limits.max_failure_rate, max_p95_wait_s=limits.max_p95_wait_s)]
     return found
+
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ class Settings:
     sentry_dsn: Secret | None
     sentry_environment: str | None
     render: bool
+    worker_metrics: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,6 +172,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "sentry_dsn": r.secret("SENTRY_DSN"),
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
+        "worker_metrics": r.boolean("WORKER_METRICS", True),
     }
 
 

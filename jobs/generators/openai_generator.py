@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from jobs import llm_gate
 from jobs.cache import Cache, llm_key
+from jobs.context import model_call
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
 from jobs.planner import LessonContent, ModuleContent, Plan, assemble, plan
@@ -337,7 +338,8 @@ class OpenAIGenerator:
 
     def _complete(self, client: openai.OpenAI, messages: Sequence[dict[str, str]]) -> str | None:
         try:
-            with llm_gate.current().slot():  # LLM_GLOBAL_CONCURRENCY, across processes and instances
+            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the call's own metrics.
+            with llm_gate.current().slot(), model_call():
                 response = client.chat.completions.create(
                     model=self.model,
                     messages=cast("list[ChatCompletionMessageParam]", list(messages)),

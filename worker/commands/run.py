@@ -8,7 +8,7 @@ import sys
 import click
 import redis
 
-from worker import reporting
+from worker import metrics, reporting
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
@@ -68,6 +68,7 @@ def work(settings: Settings, queues: list[str], burst: bool, name: str | None = 
     """Connect and work until stopped; raises ``WorkerError`` for the CLI's exit codes."""
     connection = connect(settings)
     worker = build_worker(settings, connection, queues or None, name)
+    metrics.install(connection, enabled=settings.worker_metrics)
     try:
         worker.work(burst=burst, logging_level=None, with_scheduler=True)
     except redis.RedisError as exc:

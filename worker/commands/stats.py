@@ -5,7 +5,8 @@ verdict to the contract's exit codes: 0 healthy, 1 problems (or warnings with ``
 2 bad usage, 3 Redis unreachable. Exit 1 is raised as ``Unhealthy`` (not ``click.exceptions.Exit``,
 which ``cli.main``'s non-standalone click call would swallow into exit 0). ``--prometheus`` output
 suits node_exporter's textfile collector and push gateways; when Redis cannot be reached it still
-prints ``curriculum_worker_up 0``.
+prints ``curriculum_worker_up 0`` and ``curriculum_worker_healthy 0`` (a pushed group must not keep
+an old ``healthy 1``). ``--window`` picks the span of the rates and percentiles (``worker.metrics``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import click
 import redis
 
 from jobs import llm_gate
-from worker import probe
+from worker import exposition, metrics_window, probe
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
 from worker.settings import Settings
@@ -42,10 +43,16 @@ Renderer = Callable[[dict[str, Any]], str]
               help="Problem: the oldest queued job waited longer than SECONDS.")
 @click.option("--max-stalled", type=click.IntRange(min=0), metavar="N", help="Problem: more than N stalled jobs.")
 @click.option("--min-workers", type=click.IntRange(min=0), metavar="N", help="Problem: fewer than N live workers.")
+@click.option("--max-failure-rate", type=click.FloatRange(min=0, max=1), metavar="RATIO",
+              help="Problem: failed / (finished + failed) over the window above RATIO (0-1).")
+@click.option("--max-p95-wait", "max_p95_wait_s", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Problem: 95th percentile of queue wait over the window above SECONDS.")
+@click.option("--window", type=click.Choice(list(metrics_window.WINDOWS_S)), default=metrics_window.DEFAULT_WINDOW,
+              show_default=True, help="Span of the rates and percentiles.")
 @click.option("--strict", is_flag=True, help="Warnings are problems too (exit 1).")
 @click.pass_obj
 def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometheus: bool, watch: float | None,
-          strict: bool, **thresholds: Any) -> None:
+          strict: bool, window: str, **thresholds: Any) -> None:
     """Queue-statistics health probe: counts, workers, hazards; read-only."""
     if as_json and prometheus:
         raise click.UsageError("--json and --prometheus cannot be combined")
@@ -58,7 +65,8 @@ def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometh
         if prometheus:
             click.echo(render_prometheus_down())
         raise
-    check = _Check(settings, connection, queues or settings.worker_queues, probe.Limits(**thresholds), strict)
+    check = _Check(settings, connection, queues or settings.worker_queues, probe.Limits(**thresholds), strict,
+                   metrics_window.WINDOWS_S[window])
     try:
         verdict = check.watch(render, watch) if watch else check.once(render)
     finally:
@@ -71,19 +79,21 @@ class _Check:
     """One probe configuration, run once or repeatedly on one connection."""
 
     def __init__(self, settings: Settings, connection: redis.Redis, queues: tuple[str, ...],
-                 limits: probe.Limits, strict: bool) -> None:
+                 limits: probe.Limits, strict: bool, window_s: int) -> None:
         self.settings = settings
         self.connection = connection
         self.queues = queues
         self.limits = limits
         self.strict = strict
+        self.window_s = window_s
 
     def report(self) -> dict[str, Any]:
         settings = self.settings
         try:
             raw = probe.collect(self.connection, self.queues, redis_url=settings.redis_url_redacted,
                                 tls=settings.uses_tls,
-                                heartbeat_stale_s=max(probe.HEARTBEAT_STALE_S, settings.worker_stall_timeout_s))
+                                heartbeat_stale_s=max(probe.HEARTBEAT_STALE_S, settings.worker_stall_timeout_s),
+                                window_s=self.window_s)
             gate = llm_gate.read_state(self.connection, time.time())
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
@@ -139,6 +149,7 @@ def render_table(report: dict[str, Any]) -> str:
         age = counts["oldest_queued_age_s"]
         cells = [*(str(counts[key]) for key in probe.COUNTS), "-" if age is None else f"{age:.1f}s"]
         lines.append("  ".join([f"{name:<{width}}", *(f"{c:>9}" for c in cells)]))
+    lines += exposition.metrics_table(report, width)
     workers = report["workers"]
     lines.append(f"workers  total {workers['total']}  busy {workers['busy']}  idle {workers['idle']}")
     gate = report.get("llm_gate")
@@ -151,17 +162,12 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+_label = exposition.label
+_metric = exposition.family
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if isinstance(value, bool | int) else repr(float(value))
-
-
-def _metric(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-    return lines + [f"{name}{labels} {_number(value)}" for labels, value in samples]
+def _gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
+    return _metric(name, help_text, [(f"{name}{labels}", value) for labels, value in samples])
 
 
 def render_prometheus(report: dict[str, Any]) -> str:
@@ -170,30 +176,33 @@ def render_prometheus(report: dict[str, Any]) -> str:
     other = workers["total"] - workers["busy"] - workers["idle"]
     checked = datetime.strptime(report["checked_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     lines = [
-        *_metric("curriculum_worker_up", "1 when the probe reached Redis.", [("", 1)]),
-        *_metric("curriculum_worker_jobs", "Jobs per queue and state (started counts executions).",
+        *_gauge("curriculum_worker_up", "1 when the probe reached Redis.", [("", 1)]),
+        *_gauge("curriculum_worker_jobs", "Jobs per queue and state (started counts executions).",
                  [(f'{{queue="{_label(q)}",state="{state}"}}', c[state])
                   for q, c in queues.items() for state in probe.COUNTS if state != "stalled"]),
-        *_metric("curriculum_worker_stalled_jobs", "Started executions whose lease has expired.",
+        *_gauge("curriculum_worker_stalled_jobs", "Started executions whose lease has expired.",
                  [(f'{{queue="{_label(q)}"}}', c["stalled"]) for q, c in queues.items()]),
-        *_metric("curriculum_worker_oldest_queued_age_seconds", "Wait of the queue's head job (0 when empty).",
+        *_gauge("curriculum_worker_oldest_queued_age_seconds", "Wait of the queue's head job (0 when empty).",
                  [(f'{{queue="{_label(q)}"}}', c["oldest_queued_age_s"] or 0) for q, c in queues.items()]),
-        *_metric("curriculum_worker_workers", "Live workers serving these queues, by state.",
+        *_gauge("curriculum_worker_workers", "Live workers serving these queues, by state.",
                  [('{state="busy"}', workers["busy"]), ('{state="idle"}', workers["idle"]),
                   ('{state="other"}', other)]),
-        *_metric("curriculum_worker_llm_gate_calls", "Model calls under LLM_GLOBAL_CONCURRENCY, by state.",
-                 [('{state="in_flight"}', report["llm_gate"]["holders"]),
-                  ('{state="waiting"}', report["llm_gate"]["waiters"])]),
-        *_metric("curriculum_worker_redis_latency_seconds", "Round trip of one PING.",
+        *_gauge("curriculum_worker_llm_gate_calls", "Model calls under LLM_GLOBAL_CONCURRENCY, by state.",
+                [('{state="in_flight"}', report["llm_gate"]["holders"]),
+                 ('{state="waiting"}', report["llm_gate"]["waiters"])]),
+        *_gauge("curriculum_worker_redis_latency_seconds", "Round trip of one PING.",
                  [("", report["redis"]["latency_ms"] / 1000)]),
-        *_metric("curriculum_worker_problems", "Thresholds breached.", [("", len(report["problems"]))]),
-        *_metric("curriculum_worker_warnings", "Hazards found.", [("", len(report["warnings"]))]),
-        *_metric("curriculum_worker_healthy", "1 when status is ok.", [("", report["status"] == "ok")]),
-        *_metric("curriculum_worker_last_check_timestamp_seconds", "When the probe ran (Unix time).",
+        *_gauge("curriculum_worker_problems", "Thresholds breached.", [("", len(report["problems"]))]),
+        *_gauge("curriculum_worker_warnings", "Hazards found.", [("", len(report["warnings"]))]),
+        *_gauge("curriculum_worker_healthy", "1 when status is ok.", [("", report["status"] == "ok")]),
+        *_gauge("curriculum_worker_last_check_timestamp_seconds", "When the probe ran (Unix time).",
                  [("", checked)]),
+        *exposition.rq_exporter_gauges(queues),
+        *exposition.metrics_families(report),
     ]
     return "\n".join(lines)
 
 
 def render_prometheus_down() -> str:
-    return "\n".join(_metric("curriculum_worker_up", "1 when the probe reached Redis.", [("", 0)]))
+    return "\n".join([*_gauge("curriculum_worker_up", "1 when the probe reached Redis.", [("", 0)]),
+                      *_gauge("curriculum_worker_healthy", "1 when status is ok.", [("", 0)])])
