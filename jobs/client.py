@@ -16,12 +16,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from worker import budget
 from worker.errors import JobNotFound, RequestInvalid
 from worker.events import job_context
 from worker.jsonjob import JsonJob, JsonQueue
-from worker.retries import RETRIES_FIELD
 from worker.settings import Settings
-from worker.stalls import STALLS_FIELD
 
 CURRICULUM_FUNC = "jobs.curriculum.generate_curriculum"
 QUEUE = "curriculum_generation"
@@ -143,7 +142,7 @@ def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[s
         for job_id in present if job_ids is None else [j for j in job_ids if j in present]:
             registry.requeue(job_id)
             # A requeued job starts over: its retries and stalls so far must not count against it.
-            connection.hdel(JsonJob.key_for(job_id), RETRIES_FIELD, STALLS_FIELD)
+            budget.forget(connection, job_id)
             requeued.append(job_id)
     missing = [] if job_ids is None else sorted(set(job_ids) - set(requeued))
     if missing:

@@ -42,7 +42,7 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
     settings = current_settings()
     cache = Cache(job.connection) if job is not None else None
     # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.
-    flight = SingleFlight(job.connection, wait_s=settings.job_timeout_s) if job is not None else None
+    flight = SingleFlight(job.connection, wait_s=settings.job_timeout_s, holder=job.id) if job is not None else None
     llm_gate.install(llm_gate.LlmGate(job.connection if job is not None else None,
                                       settings.llm_global_concurrency, settings.llm_global_lease_s))
     return generate(request, generator_config(settings), progress, cache, flight)

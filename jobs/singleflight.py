@@ -7,6 +7,11 @@ expiry, via redis-py's ``Lock``) and renews it from a thread while it works. A j
 lock taken waits, polling the ``content`` cache, and serves the other job's result from there
 instead of paying for the same model calls again.
 
+The lock's holder is written down (``curriculum:lock-holder:<job id>`` → lock name and token,
+expiring with the lock), so the worker that kills a job's work horse for a graceful shutdown can
+release that job's lock at once (``release_held``) instead of leaving the next worker to wait out
+``ttl_s``.
+
 Failure modes are bounded: a lock holder that dies stops renewing, the lock expires after
 ``ttl_s`` and a waiter takes it and generates; a holder that fails releases the lock and a waiter
 generates; a waiter gives up after ``wait_s`` and generates anyway; and when Redis itself fails,
@@ -32,14 +37,34 @@ Lookup = Callable[[], dict[str, Any] | None]
 
 LOCK_TTL_S = 30.0
 POLL_S = 0.5
+HOLDER_PREFIX = "curriculum:lock-holder"
+
+# KEYS: holder record   Deletes the lock it names if it still holds the recorded token.
+_RELEASE_HELD_LUA = """
+local held = redis.call('HMGET', KEYS[1], 'lock', 'token')
+redis.call('DEL', KEYS[1])
+if not held[1] then return 0 end
+if redis.call('GET', held[1]) == held[2] then return redis.call('DEL', held[1]) end
+return 0
+"""
+
+
+def holder_key(job_id: str) -> str:
+    return f"{HOLDER_PREFIX}:{job_id}"
+
+
+def release_held(connection: redis.Redis, job_id: str) -> bool:
+    """Release the generation lock ``job_id`` holds, if any (its work horse was killed)."""
+    return bool(connection.register_script(_RELEASE_HELD_LUA)(keys=[holder_key(job_id)]))
 
 
 class SingleFlight:
     """Hands out turns to generate a content key; see the module docstring."""
 
     def __init__(self, connection: redis.Redis, *, wait_s: float, ttl_s: float = LOCK_TTL_S,
-                 poll_s: float = POLL_S, prefix: str = "curriculum:lock") -> None:
+                 poll_s: float = POLL_S, prefix: str = "curriculum:lock", holder: str | None = None) -> None:
         self._redis = connection
+        self._holder = holder
         self._wait_s = wait_s
         self._ttl_s = ttl_s
         self._poll_s = poll_s
@@ -59,8 +84,9 @@ class SingleFlight:
         if lock is None:
             yield hit
             return
+        record = self._record_holder(lock)
         stop = threading.Event()
-        renewer = threading.Thread(target=_renew, args=(lock, self._ttl_s / 3, stop), daemon=True,
+        renewer = threading.Thread(target=_renew, args=(lock, self._ttl_s / 3, stop, record), daemon=True,
                                    name="curriculum-lock-renewer")
         renewer.start()
         try:
@@ -69,6 +95,23 @@ class SingleFlight:
             stop.set()
             renewer.join(timeout=5)
             _release(lock)
+            if record is not None:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    self._redis.delete(record)
+
+    def _record_holder(self, lock: Lock) -> str | None:
+        if self._holder is None:
+            return None
+        key = holder_key(self._holder)
+        token = lock.local.token
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.hset(key, mapping={"lock": str(lock.name), "token": token})
+                pipe.expire(key, int(self._ttl_s) + 1)
+                pipe.execute()
+        except (redis.RedisError, OSError):
+            return None
+        return key
 
     def _wait_for_turn(self, key: str, lookup: Lookup,
                        on_wait: Callable[[], None]) -> tuple[Lock | None, dict[str, Any] | None]:
@@ -102,11 +145,14 @@ class SingleFlight:
             time.sleep(self._poll_s)
 
 
-def _renew(lock: Lock, every_s: float, stop: threading.Event) -> None:
-    """Reset the lock's expiry every ``every_s`` seconds until ``stop``; give up if it was lost."""
+def _renew(lock: Lock, every_s: float, stop: threading.Event, record: str | None) -> None:
+    """Reset the lock's (and its holder record's) expiry every ``every_s`` seconds until ``stop``;
+    give up if it was lost."""
     while not stop.wait(every_s):
         try:
             lock.reacquire()
+            if record is not None and lock.timeout is not None:
+                lock.redis.expire(record, int(lock.timeout) + 1)
         except LockError:
             logger.warning("generation lock lost", extra={"event": "curriculum.lock_lost"})
             return

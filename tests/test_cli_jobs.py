@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import clean_env, run_cli
+from worker import budget
 
 
 def env_for(redis_url: str) -> dict[str, str]:
@@ -87,11 +88,11 @@ def test_failed_lists_reasons_and_requeues(redis_url: str) -> None:
     assert [e["job_id"] for e in entries] == [job.id]
     assert "sleep_s" in entries[0]["reason"]
 
-    conn.hset(job.key, mapping={"cw_retries": 3, "cw_stalls": 2})
+    conn.hset(budget.budget_key(job.id), mapping={"retries": 3, "stalls": 2})
     requeued = run_cli("failed", "--requeue", job.id, env=env)
     assert requeued.returncode == 0, requeued.stderr
     assert conn.lrange("rq:queue:curriculum_generation", 0, -1) == [job.id.encode()]
-    assert conn.hmget(job.key, "cw_retries", "cw_stalls") == [None, None], "a requeued job starts over"
+    assert budget.counts(conn, job.id) == {"retries": 0, "stalls": 0}, "a requeued job starts over"
     missing = run_cli("failed", "--requeue", "ghost-id", env=env)
     assert missing.returncode == 2 and "ghost-id" in missing.stderr
 

@@ -11,11 +11,11 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker, Worker
 from rq.executions import Execution
-from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
 from worker import probe
+from worker.stalls import Leases
 
 QUEUE = "curriculum_generation"
 CANARY = "jobs.diagnostics.canary"
@@ -49,18 +49,14 @@ def start_job(conn: redis.Redis, queue: Queue) -> tuple[Worker, Execution]:
     execution = worker.prepare_execution(job)
     worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
     worker.set_state("busy")
+    Leases(conn, 60).grant(queue.name, execution.composite_key)  # what our worker adds: its lease
     return worker, execution
 
 
 def stall(conn: redis.Redis, queue: Queue, execution: Execution) -> None:
-    """Expire an execution's lease, as if its worker stopped heartbeating long ago.
-
-    RQ's own ``add_execution`` with a negative TTL stores that TTL as the score itself (-100, i.e. 1970),
-    and ``xx=True`` only updates the existing entry: the same ZADD a heartbeat does, with a past score.
-    """
-    with conn.pipeline() as pipe:
-        StartedJobRegistry(queue.name, connection=conn).add_execution(execution, pipe, ttl=-100, xx=True)
-        pipe.execute()
+    """Expire an execution's lease, as if its worker stopped heartbeating long ago (leases are ours,
+    in ``worker.stalls``; RQ's started-registry entry keeps its own, later, expiry)."""
+    Leases(conn, -100).grant(queue.name, execution.composite_key)
 
 
 def age_head_job(conn: redis.Redis, queue: Queue, seconds: float) -> None:

@@ -120,3 +120,23 @@ def test_the_lock_is_renewed_while_held_and_released_after(conn: redis.Redis) ->
             assert second is None  # gave up waiting: generates without the lock
         assert waits == [True]
     assert conn.exists(flight.lock_name("k")) == 0
+
+
+def test_a_graceful_shutdown_requeue_releases_the_jobs_lock(conn: redis.Redis, redis_url: str) -> None:
+    """SIGTERM past the deadline puts the job back and frees its lock: the next worker need not wait."""
+    with LLMServer(slow_s=30) as llm:
+        llm.default = "slow"
+        env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", CURRICULUM_GENERATOR="openai",
+                        OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url, WORKER_SHUTDOWN_TIMEOUT="1")
+        with workers(env) as (worker,):
+            job_id = enqueue_plain(conn)
+            worker.wait_for("job.started", job_id=job_id)
+            deadline = time.monotonic() + 20
+            while not conn.keys("curriculum:lock:*") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert conn.keys("curriculum:lock:*"), "the job holds its generation lock"
+            worker.terminate()
+            assert worker.wait(timeout=30) == 0
+            worker.wait_for("job.requeued", job_id=job_id, reason="shutdown")
+    assert conn.keys("curriculum:lock*") == [], "lock and holder record released with the requeue"
+    assert JsonJob.fetch(job_id, connection=conn).get_status() == "queued"

@@ -2,77 +2,106 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from rq.executions import Execution
 from rq.job import JobStatus
 
-from worker.jsonjob import JsonQueue
-from worker.stalls import StallSweeper, started_registry_key
+from tests.conftest import failure
+from worker.jsonjob import JsonJob, JsonQueue
+from worker.stalls import Leases, StallSweeper, lease_key, started_registry_key
 
 QUEUE = "curriculum_generation"
+CONFIRM_S = 0.3
 
 
-def taken_then_abandoned(conn: redis.Redis, status: JobStatus, lease_s: int = -5) -> str:
-    """A job dequeued into the intermediate list with an execution whose lease ended in the past."""
+def taken_then_abandoned(conn: redis.Redis, status: JobStatus, lease_s: float = -5) -> str:
+    """A job dequeued into the intermediate list with an execution whose lease ends ``lease_s`` from now."""
     queue = JsonQueue(QUEUE, connection=conn)
     job = queue.enqueue("jobs.diagnostics.canary", 0)
     conn.lmove(queue.key, f"{queue.key}:intermediate")
     with conn.pipeline() as pipe:
-        Execution.create(job, ttl=60, pipeline=pipe, worker_name="gone-worker")
+        execution = Execution.create(job, ttl=600, pipeline=pipe, worker_name="gone-worker")
         job.set_status(status, pipeline=pipe)
         pipe.execute()
-    for member in conn.zrange(started_registry_key(QUEUE), 0, -1):
-        conn.zadd(started_registry_key(QUEUE), {member: conn.time()[0] + lease_s})  # lease ended
+    Leases(conn, lease_s).grant(QUEUE, execution.composite_key)
     return str(job.id)
 
 
-def sweeper(conn: redis.Redis, max_stalls: int = 1) -> StallSweeper:
-    return StallSweeper(conn, [QUEUE], max_stalls=max_stalls, orphan_after_s=3)
+def sweeper(conn: redis.Redis, max_stalls: int = 1, orphan_after_s: float = 0.3) -> StallSweeper:
+    return StallSweeper(conn, [QUEUE], max_stalls=max_stalls, confirm_s=CONFIRM_S, orphan_after_s=orphan_after_s)
+
+
+def sweep_twice(conn: redis.Redis, max_stalls: int = 1) -> list[tuple[str, str, int]]:
+    """Two sweeps, CONFIRM_S apart, as two workers would make them; their outcomes together."""
+    first = sweeper(conn, max_stalls).sweep()
+    time.sleep(CONFIRM_S + 0.05)
+    outcomes = first + sweeper(conn, max_stalls).sweep() + sweeper(conn, max_stalls).sweep()
+    return [(o.job_id, o.action, o.stalls) for o in outcomes]
 
 
 def test_started_job_with_an_expired_lease_is_requeued_once(conn: redis.Redis) -> None:
-    """Two sweepers at once: exactly one requeue, at the front, one stall counted."""
+    """Several sweepers: exactly one requeue, at the front, one stall counted, RQ's entry gone too."""
     job_id = taken_then_abandoned(conn, JobStatus.STARTED)
-    outcomes = sweeper(conn).sweep() + sweeper(conn).sweep()
-    assert [(o.job_id, o.action, o.stalls, o.worker) for o in outcomes] == [(job_id, "requeued", 1, "")]
+    assert sweep_twice(conn) == [(job_id, "requeued", 1)]
     assert conn.lrange(f"rq:queue:{QUEUE}", 0, -1) == [job_id.encode()]
     assert conn.llen(f"rq:queue:{QUEUE}:intermediate") == 0
     assert conn.zcard(started_registry_key(QUEUE)) == 0
+    assert conn.zcard(lease_key(QUEUE)) == 0
+
+
+def test_one_sweep_alone_only_marks_an_ended_lease(conn: redis.Redis) -> None:
+    """The first sweep to find a lease ended takes nothing: a renewal before the second clears it."""
+    job_id = taken_then_abandoned(conn, JobStatus.STARTED)
+    assert sweeper(conn).sweep() == []
+    member = conn.zrange(lease_key(QUEUE), 0, -1)[0].decode()
+    assert Leases(conn, 30).renew(QUEUE, member), "the live worker still holds its lease"
+    time.sleep(CONFIRM_S + 0.05)
+    assert sweeper(conn).sweep() == []
+    assert conn.hget(f"rq:job:{job_id}", "status") == b"started"
 
 
 def test_lease_still_running_is_left_alone(conn: redis.Redis) -> None:
     """A job whose lease has not ended is not stalled, however long it has run."""
     taken_then_abandoned(conn, JobStatus.STARTED, lease_s=+30)
-    assert sweeper(conn).sweep() == []
+    assert sweep_twice(conn) == []
     assert conn.zcard(started_registry_key(QUEUE)) == 1
 
 
-def test_past_the_stall_limit_the_job_fails(conn: redis.Redis) -> None:
-    """With JOB_MAX_STALLS=0 the first stall fails the job into the failed registry."""
+def test_past_the_stall_limit_the_job_fails_with_reason_and_ended_at(conn: redis.Redis) -> None:
+    """With JOB_MAX_STALLS=0 the first stall fails the job: failed registry, reason, ended_at, one step."""
     job_id = taken_then_abandoned(conn, JobStatus.STARTED)
-    outcomes = sweeper(conn, max_stalls=0).sweep()
-    assert [o.action for o in outcomes] == ["failed"]
-    assert conn.hget(f"rq:job:{job_id}", "status") == b"failed"
+    assert [a for _, a, _ in sweep_twice(conn, max_stalls=0)] == ["failed"]
+    job = JsonJob.fetch(job_id, connection=conn)
+    assert job.get_status() == "failed"
+    assert "stalled too many times" in failure(job)
+    assert job.ended_at is not None
+    redis_now = conn.time()[0]
+    assert abs(job.ended_at.timestamp() - redis_now) < 60, "ended_at is Redis's time of the failure"
     assert conn.zscore(f"rq:failed:{QUEUE}", job_id) is not None
     assert conn.llen(f"rq:queue:{QUEUE}") == 0
 
 
-def test_finished_job_left_in_the_registry_is_cleaned_not_rerun(conn: redis.Redis) -> None:
-    """A finished job whose registry entry lingered is removed from the registry and not requeued."""
+def test_finished_job_left_with_a_lease_is_cleaned_not_rerun(conn: redis.Redis) -> None:
+    """A finished job whose lease lingered is dropped from the leases and not requeued."""
     taken_then_abandoned(conn, JobStatus.FINISHED)
-    outcomes = sweeper(conn).sweep()
-    assert [o.action for o in outcomes] == ["cleaned"]
+    assert [a for _, a, _ in sweep_twice(conn)] == ["cleaned"]
     assert conn.llen(f"rq:queue:{QUEUE}") == 0
-    assert conn.zcard(started_registry_key(QUEUE)) == 0
+    assert conn.zcard(lease_key(QUEUE)) == 0
 
 
 def test_taken_but_never_started_goes_back_without_a_stall(conn: redis.Redis) -> None:
     """A job whose worker died between taking and starting it is requeued, no stall counted."""
-    job_id = taken_then_abandoned(conn, JobStatus.QUEUED)
+    queue = JsonQueue(QUEUE, connection=conn)
+    job = queue.enqueue("jobs.diagnostics.canary", 0)
+    conn.lmove(queue.key, f"{queue.key}:intermediate")
+    assert sweeper(conn, max_stalls=0).sweep() == []  # first seen
+    time.sleep(0.35)
     outcomes = sweeper(conn, max_stalls=0).sweep()
     assert [o.action for o in outcomes] == ["orphan_requeued"]
-    assert conn.lrange(f"rq:queue:{QUEUE}", 0, -1) == [job_id.encode()]
-    assert conn.hget(f"rq:job:{job_id}", "cw_stalls") is None
+    assert conn.lrange(queue.key, 0, -1) == [job.id.encode()]
+    assert conn.hget(f"curriculum-worker:budget:{job.id}", "stalls") is None
 
 
 def test_orphan_mark_belongs_to_one_stay_in_the_intermediate_list(conn: redis.Redis) -> None:
@@ -81,13 +110,29 @@ def test_orphan_mark_belongs_to_one_stay_in_the_intermediate_list(conn: redis.Re
     job = queue.enqueue("jobs.diagnostics.canary", 0)
     intermediate = f"{queue.key}:intermediate"
     conn.lmove(queue.key, intermediate)
-    s = sweeper(conn)
-    t0 = 1_000_000.0
-    assert s.sweep(now=t0) == []  # first seen, marked
+    s = sweeper(conn, orphan_after_s=0.5)
+    assert s.sweep() == []  # first seen, marked
     conn.lrem(intermediate, 0, job.id)  # a live worker started it...
-    assert s.sweep(now=t0 + 5) == []  # ...so the mark goes
-    conn.lpush(intermediate, job.id)  # taken again much later (a retry)
-    assert s.sweep(now=t0 + 70) == [], "an old mark must not make a fresh take look orphaned"
-    outcomes = s.sweep(now=t0 + 74)
-    assert [o.action for o in outcomes] == ["orphan_requeued"]
+    assert s.sweep() == []  # ...so the mark goes
+    time.sleep(0.6)
+    conn.lpush(intermediate, job.id)  # taken again later (a retry)
+    assert s.sweep() == [], "an old mark must not make a fresh take look orphaned"
+    time.sleep(0.6)
+    assert [o.action for o in s.sweep()] == ["orphan_requeued"]
     assert conn.lrange(queue.key, 0, -1) == [job.id.encode()]
+
+
+def test_orphan_behind_many_stale_entries_is_recovered_and_they_are_removed(conn: redis.Redis) -> None:
+    """> 100 ids of jobs that are gone ahead of a real orphan: the orphan goes back, the rest is dropped."""
+    queue = JsonQueue(QUEUE, connection=conn)
+    intermediate = f"{queue.key}:intermediate"
+    orphan = queue.enqueue("jobs.diagnostics.canary", 0)
+    conn.lmove(queue.key, intermediate)
+    conn.lpush(intermediate, *[f"expired-{i}" for i in range(250)])  # their job hashes expired
+    s = sweeper(conn)
+    first = s.sweep()
+    assert sorted(o.job_id for o in first if o.action == "removed") == sorted(f"expired-{i}" for i in range(250))
+    time.sleep(0.35)
+    assert [(o.job_id, o.action) for o in s.sweep()] == [(orphan.id, "orphan_requeued")]
+    assert conn.llen(intermediate) == 0
+    assert conn.lrange(queue.key, 0, -1) == [orphan.id.encode()]

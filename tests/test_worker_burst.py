@@ -48,7 +48,7 @@ def test_runs_canary_and_curriculum_enqueued_with_plain_rq(conn: redis.Redis, re
 
 
 def test_refuses_os_system_and_never_runs_it(conn: redis.Redis, redis_url: str, tmp_path: Path) -> None:
-    """os.system sent as a JSON job is refused, failed, and the command never runs."""
+    """os.system sent as a JSON job is refused, failed with ended_at, and the command never runs."""
     marker = tmp_path / "pwned"
     job = Queue(QUEUE, connection=conn, serializer=JSONSerializer).enqueue("os.system", f"touch {marker}")
 
@@ -58,6 +58,7 @@ def test_refuses_os_system_and_never_runs_it(conn: redis.Redis, redis_url: str, 
     job = Job.fetch(job.id, connection=conn, serializer=JSONSerializer)
     assert job.get_status() == "failed"
     assert "is not a registered job function" in failure(job)
+    assert job.ended_at is not None and job.enqueued_at is not None and job.ended_at >= job.enqueued_at
     assert '"event": "job.refused"' in logs
     assert conn.llen(f"rq:queue:{QUEUE}:intermediate") == 0
 
@@ -71,6 +72,7 @@ def test_refuses_a_pickled_payload_and_never_runs_it(conn: redis.Redis, redis_ur
 
     assert not marker.exists()
     assert conn.hget(f"rq:job:{job.id}", "status") == b"failed"
+    assert conn.hget(f"rq:job:{job.id}", "ended_at"), "a refused job has ended_at"
     assert "payload is not JSON" in logs
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any
+from collections.abc import Callable
 
 import redis
 from rq_scheduler import Scheduler
@@ -21,7 +21,6 @@ from rq_scheduler import Scheduler
 from jobs.periodic import PERIODIC_JOBS, PeriodicJob
 from jobs.registry import is_registered
 from worker.jsonjob import JsonJob, JsonQueue
-from worker.mixins import TickingMixin
 
 logger = logging.getLogger(__name__)
 
@@ -43,36 +42,41 @@ def register_periodic(scheduler: Scheduler, jobs: tuple[PeriodicJob, ...] = PERI
     return [job.id for job in jobs]
 
 
-class PeriodicMixin(TickingMixin):
-    _scheduler: Scheduler | None = None
-    _last_schedule_pass = 0.0
+class PeriodicPass:
+    """Registers the periodic jobs once, then enqueues due ones at most every ``SCHEDULER_INTERVAL_S``."""
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
-        super().bootstrap(*args, **kwargs)
+    def __init__(self, connection: redis.Redis, queue_name: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.connection = connection
+        self.queue_name = queue_name
+        self.clock = clock
+        self._scheduler: Scheduler | None = None
+        self._last_pass = 0.0
+
+    def register(self) -> None:
         # rq-scheduler calls crontab in a way that warns on every pass; the times are right.
         warnings.filterwarnings("ignore", message="Version 0.22.0", category=FutureWarning)
-        self._scheduler = build_scheduler(self.connection, self.queue_names()[0])
+        self._scheduler = build_scheduler(self.connection, self.queue_name)
         ids = register_periodic(self._scheduler)
         logger.info("periodic.registered %s", ",".join(ids), extra={"event": "periodic.registered", "ids": ids})
 
-    def on_tick(self) -> None:
-        super().on_tick()
-        self.schedule_if_due()
-
-    def schedule_if_due(self) -> None:
-        now = time.monotonic()
-        if self._scheduler is None or now - self._last_schedule_pass < SCHEDULER_INTERVAL_S:
+    def run_if_due(self) -> None:
+        now = self.clock()
+        if self._scheduler is None or now - self._last_pass < SCHEDULER_INTERVAL_S:
             return
-        self._last_schedule_pass = now
+        self._last_pass = now
         try:
-            if not self._scheduler.acquire_lock():
-                return
-            try:
-                for job in list(self._scheduler.get_jobs_to_queue()):
-                    self._scheduler.enqueue_job(job)
-                    logger.info("periodic.enqueued %s", job.id,
-                                extra={"event": "periodic.enqueued", "job_id": job.id, "queue": job.origin})
-            finally:
-                self._scheduler.remove_lock()
+            self._enqueue_due(self._scheduler)
         except redis.RedisError as exc:
             logger.warning("periodic pass skipped: %s", exc, extra={"event": "periodic.skipped"})
+
+    @staticmethod
+    def _enqueue_due(scheduler: Scheduler) -> None:
+        if not scheduler.acquire_lock():
+            return
+        try:
+            for job in list(scheduler.get_jobs_to_queue()):
+                scheduler.enqueue_job(job)
+                logger.info("periodic.enqueued %s", job.id,
+                            extra={"event": "periodic.enqueued", "job_id": job.id, "queue": job.origin})
+        finally:
+            scheduler.remove_lock()

@@ -17,8 +17,6 @@ from rq.timeouts import JobTimeoutException
 
 from worker.errors import JobError
 
-RETRIES_FIELD = "cw_retries"  # a field of RQ's job hash: attempts already retried
-
 
 def is_transient(exc: BaseException | None) -> bool:
     if isinstance(exc, JobError):

@@ -1,11 +1,14 @@
-"""The RQ worker this service runs, and how it is built from settings.
+"""The one adapter between this service and RQ's forking ``Worker``, and how it is built.
 
-``CurriculumWorker`` is RQ's forking ``Worker`` with the gaps closed that matter in production,
-one concern per mixin: stalled-job leases and sweeps (``stall_guard``), a shutdown deadline that
-requeues instead of dropping (``shutdown``), retry classification and lifecycle events
-(``failures``), bounded waits for Redis (``resilience``), periodic jobs (``periodic``). This
-module adds vetting: jobs are checked before a work horse is forked (JSON payload, registered
-function).
+Every override of RQ lives in ``CurriculumWorker`` below, a few lines each, calling collaborators
+that do not import RQ's worker: vetting (``worker.vetting``), leases and the stall sweep
+(``worker.stalls``, ``worker.stall_guard``), the retry decision (``worker.failures``,
+``worker.retries``, ``worker.budget``), the shutdown deadline (``worker.shutdown``), the reconnect
+policy (``worker.connection.Reconnect``) and the periodic pass (``worker.periodic``). The order of
+things is the order of the lines here. RQ's documented seams come first (``job_class``,
+``queue_class``, ``exception_handlers``, ``work_horse_killed_handler``); every other override
+wraps ``super()``. ``tests/test_rq_compat.py`` pins the RQ methods overridden here, so an rq
+upgrade that changes one fails CI until it is re-read.
 """
 
 from __future__ import annotations
@@ -14,30 +17,43 @@ import importlib
 import logging
 import os
 import secrets
+import signal
 import socket
+import time
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import redis
 from redis import Redis
-from rq.exceptions import DeserializationError
-from rq.job import Job, JobStatus
+from redis.client import Pipeline
+from rq.executions import Execution
+from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
-from rq.worker import Worker
+from rq.worker import Worker, WorkerStatus
 
 from jobs import context
-from jobs.registry import REGISTERED_JOBS, is_registered
-from worker import events, reporting
-from worker.failures import FailureHandlingMixin
+from jobs.registry import REGISTERED_JOBS
+from jobs.singleflight import release_held
+from worker import budget, events, vetting
+from worker.connection import Reconnect
+from worker.errors import RedisUnavailable
+from worker.failures import Failures, horse_killed
 from worker.jsonjob import JsonJob, JsonQueue
-from worker.periodic import PeriodicMixin
-from worker.resilience import ResilientDequeueMixin
+from worker.periodic import PeriodicPass
 from worker.settings import Settings
-from worker.shutdown import DeadlineShutdownMixin
-from worker.stall_guard import StallGuardMixin
-from worker.stalls import queue_keys
+from worker.shutdown import LET_GO, REQUEUE, Shutdown
+from worker.stall_guard import StallGuard
+from worker.stalls import Leases, requeue_front
 
 logger = logging.getLogger(__name__)
+
+#: Constructor arguments of RQ's Worker this adapter supports; anything else is refused.
+SUPPORTED_KWARGS = frozenset({"job_monitoring_interval", "worker_ttl", "maintenance_interval"})
+#: RQ's margin past a heartbeat before its own cleanup calls an execution abandoned.
+RQ_GRACE_S = 60
 
 
 def unique_worker_name(token: str | None = None, pid: int | None = None) -> str:
@@ -50,52 +66,52 @@ def unique_worker_name(token: str | None = None, pid: int | None = None) -> str:
     return f"{host}.{pid or os.getpid()}.{token or secrets.token_hex(3)}"
 
 
-def refusal_reason(job: Job) -> str | None:
-    """Why ``job`` must not run, or None. Reading ``func_name`` deserializes the payload as JSON."""
-    try:
-        func_name = job.func_name
-        has_instance = job.instance is not None
-    except DeserializationError:
-        return "payload is not JSON (only rq.serializers.JSONSerializer is accepted)"
-    except Exception as exc:
-        return f"payload cannot be read ({type(exc).__name__})"
-    if has_instance:
-        return "method calls on instances are not accepted"
-    if not is_registered(func_name):
-        return f"{func_name!r} is not a registered job function"
-    return None
-
-
-class CurriculumWorker(
-    DeadlineShutdownMixin, StallGuardMixin, PeriodicMixin, FailureHandlingMixin, ResilientDequeueMixin, Worker
-):
-    """RQ's forking worker, vetting jobs before they run; see the mixins for the rest."""
+class CurriculumWorker(Worker):
+    """RQ's forking worker with vetting, leases, retries, a shutdown deadline and periodic jobs."""
 
     job_class = JsonJob
     queue_class = JsonQueue
+    # RQ's own reconnect backoff is switched off: the Reconnect policy waits in heartbeat().
+    max_connection_wait_time = 0.0
 
     def __init__(self, queues: list[str], *, settings: Settings, connection: Redis, name: str | None = None,
                  **kwargs: Any) -> None:
+        unsupported = sorted(set(kwargs) - SUPPORTED_KWARGS)
+        if unsupported:
+            raise TypeError(f"CurriculumWorker does not support {', '.join(unsupported)}")
         self.settings = settings
-        super().__init__(
-            queues,
-            name=name or unique_worker_name(),
-            connection=connection,
-            serializer=JSONSerializer,
-            job_class=JsonJob,
-            queue_class=JsonQueue,
-            log_job_description=False,
-            **kwargs,
-        )
+        super().__init__(queues, name=name or unique_worker_name(), connection=connection,
+                         serializer=JSONSerializer, job_class=JsonJob, queue_class=JsonQueue,
+                         log_job_description=False, exception_handlers=[self._judge_exception],
+                         work_horse_killed_handler=self._judge_killed_horse, **kwargs)
         self.log_result_lifespan = False
+        self.fatal_error: RedisUnavailable | None = None
+        self.shutdown = Shutdown(settings.worker_shutdown_timeout_s)
+        self.reconnect = Reconnect(settings)
+        self.failures = Failures(connection, settings)
+        self.leases = Leases(connection, settings.worker_stall_timeout_s)
+        self.stall_guard = StallGuard(connection, self.queue_names(), settings)
+        self.periodic = PeriodicPass(connection, self.queue_names()[0])
+        self._job_started_at = 0.0
+
+    @property
+    def stop_signalled(self) -> bool:
+        return self.shutdown.requested
+
+    # --- life of the worker process -------------------------------------------------------------
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
+        self.periodic.register()
         events.worker_event("worker.started", self.name, queues=",".join(self.queue_names()), pid=os.getpid())
 
     def teardown(self) -> None:
         counts = self._job_counts() if not self.is_horse else {}
-        super().teardown()
+        try:
+            super().teardown()
+        except redis.RedisError as exc:
+            # Redis is gone; the worker's key expires on its own. Don't mask why we are stopping.
+            logger.warning("could not deregister from Redis: %s", exc, extra={"event": "worker.teardown_failed"})
         if not self.is_horse:
             events.worker_event("worker.stopped", self.name, **counts)
 
@@ -107,27 +123,203 @@ class CurriculumWorker(
             return {}
         return {"jobs_ok": int(ok or 0), "jobs_failed": int(failed or 0)}
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        """RQ's heartbeat, the idle loop's tick (stall sweep, periodic pass) and its reconnect policy.
+
+        RQ heart-beats once per loop while idle (every ``WORKER_HEARTBEAT_INTERVAL``, the blocking
+        dequeue's timeout) and between jobs. A worker's key never outlives ``worker_ttl`` + 60 s,
+        even when RQ passes the (longer) started-registry TTL, so a dead worker leaves ``stats`` soon.
+        """
+        timeout = min(timeout, self.worker_ttl + 60) if timeout else None
+        if pipeline is not None or self.is_horse:
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._redis_failed(exc)
+            raise
+        self._redis_recovered()
+        self.stall_guard.sweep_if_due()
+        self.periodic.run_if_due()
+
+    def _redis_recovered(self) -> None:
+        failures = self.reconnect.succeeded()
+        if failures:
+            logger.info("redis.recovered after %d failed attempt(s)", failures,
+                        extra={"event": "redis.recovered", "attempts": failures})
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        try:
+            self.reconnect.wait_or_give_up(exc)
+        except RedisUnavailable as unavailable:
+            self.fatal_error = unavailable
+            raise
+
+    # RQ's loop ends (exit 0) on a Redis error outside its dequeue loop; these steps retry under
+    # the reconnect policy instead: back to work when Redis is back, exit 3 when it stays away.
+    def check_for_suspension(self, burst: bool) -> None:
+        self._reconnecting(super().check_for_suspension, burst)
+
+    def run_maintenance_tasks(self) -> None:
+        self._reconnecting(super().run_maintenance_tasks)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
+                                     max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
+        result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
+                                                              max_idle_time)
+        return result
+
+    def _reconnecting(self, step: Callable[..., Any], *args: Any) -> Any:
+        while True:
+            try:
+                return step(*args)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._redis_failed(exc)
+
+    def clean_registries(self) -> None:
+        """RQ's maintenance, after our sweep: what RQ's cleanups would fail, the sweep requeues first."""
+        self.stall_guard.sweep_if_due(force=True)
+        super().clean_registries()
+
+    # --- one job, in the parent ---------------------------------------------------------------
+
     def execute_job(self, job: Job, queue: Queue) -> None:
-        reason = refusal_reason(job)
+        reason = vetting.refusal_reason(job)
         if reason is not None:
-            self.refuse(job, queue, reason)
+            vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
             return
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
-        super().execute_job(job, queue)
+        self.shutdown.settled(job.id)  # a kill on purpose belongs to one run only
+        try:
+            budget.start_life_if_new(self.connection, job.id, job.started_at)
+            super().execute_job(job, queue)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
+            # and another worker's sweep puts it back.
+            self.fatal_error = self.reconnect.give_up(exc)
+            raise self.fatal_error from exc
 
-    def refuse(self, job: Job, queue: Queue, reason: str) -> None:
-        """Fail a job without importing or calling anything it names."""
-        events.job_refused(job, queue.name, reason)
-        reporting.capture_event("job.refused", job, reason)
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """RQ's started-registry TTL, in RQ's own meaning: when RQ may call the execution abandoned.
+
+        It stays past our lease and the two sweeps that settle it (``worker.stalls``), and past
+        the job's timeout (RQ's SimpleWorker meaning), so while any worker runs, RQ's cleanup (run
+        by ``rq info``, registry counts, dashboards) never fails a job our sweep would recover.
+        """
+        s = self.settings
+        ours = s.worker_stall_timeout_s + 3 * (s.worker_heartbeat_interval_s + 1) + RQ_GRACE_S
+        return max(int(super().get_heartbeat_ttl(job, working_time)), s.job_timeout_s + RQ_GRACE_S, ours)
+
+    def prepare_execution(self, job: Job) -> Execution:
+        execution = super().prepare_execution(job)
+        self.leases.grant(job.origin, execution.composite_key)
+        return execution
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+            if not self.leases.renew(job.origin, execution.composite_key):
+                self._kill_running_job(LET_GO, "lease lost: a sweep took the job back")
+        except redis.RedisError as exc:
+            # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
+            logger.warning("heartbeat missed: %s", exc, extra={"event": "worker.heartbeat_missed"})
+        self.stall_guard.sweep_if_due()
+        if self.shutdown.due():
+            self._kill_running_job(REQUEUE, "shutdown timeout")
+
+    def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
+        if execution is not None:
+            Leases.release(pipeline, job.origin, execution.composite_key)
+        super().cleanup_execution(job, pipeline, execution)
+
+    def _judge_killed_horse(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+        """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died."""
+        if self.shutdown.killed_on_purpose(job.id) is None:
+            self.failures.judge(job, horse_killed(ret_val))
+
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
+                           exc_string: str = "", execution: Execution | None = None) -> None:
+        purpose = self.shutdown.settled(job.id) if not self.is_horse else None
+        if purpose is None:
+            self.failures.apply(job)
+            super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            return
         with self.connection.pipeline() as pipe:
-            job.set_status(JobStatus.FAILED, pipeline=pipe)
-            job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=self.name)
-            # A single-queue worker dequeues through RQ's intermediate list; drop the entry so
-            # RQ's maintenance does not "fail" the job a second time.
-            pipe.lrem(queue_keys(queue.name)[1], 1, job.id)
-            self.increment_failed_job_count(pipeline=pipe)
+            self.cleanup_execution(job, pipe, execution)
             pipe.execute()
+        if purpose == REQUEUE:
+            requeue_front(self.connection, queue.name, job.id)
+            release_held(self.connection, job.id)
+            events.job_requeued(job, reason="shutdown", queue=queue.name)
+
+    # --- one job, in the work horse ------------------------------------------------------------
+
+    def setup_work_horse_signals(self) -> None:
+        # The horse ignores SIGTERM too: a platform that signals every process must not kill the
+        # job before the parent decides to requeue it. The parent always uses SIGKILL.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        self._job_started_at = time.monotonic()
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        # Logged once Redis says "started", so the event and the job's status agree.
+        events.job_started(job)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """RQ's handler chain without RQ's log line, which prints the job's arguments."""
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    def _judge_exception(self, job: Job, exc_type: type[BaseException] | None, exc: BaseException | None,
+                         tb: TracebackType | None) -> bool:
+        """An RQ exception handler: log ``job.failed``, report it, decide retry or not."""
+        if exc is not None:
+            self.failures.judge(job, exc, duration_ms=self.elapsed_ms())
+        return True
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        events.job_finished(job, duration_ms=self.elapsed_ms())
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
+
+    # --- signals ---------------------------------------------------------------------------------
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        busy = self.get_state() == WorkerStatus.BUSY
+        self.shutdown.begin(busy)
+        events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
+                            timeout_s=self.settings.worker_shutdown_timeout_s)
+        if busy:
+            # Check the deadline every second from now on, not once per heartbeat interval: the
+            # monitor loop wakes on SIGALRM, so also bring its pending alarm forward (only when
+            # RQ's handler is installed; the default action would end the process).
+            self.job_monitoring_interval = 1
+            if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+                signal.alarm(1)
+        super().request_stop(signum, frame)
+
+    def request_force_stop(self, signum: int, frame: Any) -> None:
+        """A second signal: put the running job back now instead of waiting for the deadline."""
+        if self.shutdown.is_echo():
+            return
+        if self.horse_pid:
+            self._kill_running_job(REQUEUE, "second signal")
+            return
+        raise SystemExit(0)
+
+    def _kill_running_job(self, outcome: str, why: str) -> None:
+        execution = self.execution
+        job_id = execution.job_id if execution is not None else None
+        if job_id is None or self.shutdown.killed_on_purpose(job_id) is not None:
+            return
+        logger.warning("stopping the running job %s (%s)", job_id, why,
+                       extra={"event": "worker.stopping_job", "job_id": job_id, "reason": why})
+        self.shutdown.killing(job_id, outcome)
+        self.kill_horse()
 
 
 def preload_job_code(settings: Settings) -> None:
