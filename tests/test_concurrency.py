@@ -151,6 +151,7 @@ def test_parent_sigkill_leaves_no_child_and_another_tree_recovers_all(
     # Leases of 6 s: on a loaded machine 3 s can pass between two heartbeats of a live worker.
     tree = start(workers, server, "--concurrency", "4", WORKER_STALL_TIMEOUT="6")
     wait_until("four jobs started", lambda: started_ids(conn) == ids)
+    tree.wait_for("job.started", count=4)  # logged by the work horses: all four are forked
     below = descendants(tree.pid)
     assert len(children(tree.pid)) == 4 and len(below) >= 8  # four workers, four work horses
     tree.process.kill()
