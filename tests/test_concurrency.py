@@ -148,8 +148,9 @@ def test_parent_sigkill_leaves_no_child_and_another_tree_recovers_all(
     """SIGKILL of the `run` process alone: workers and horses die with it; another tree finishes all four."""
     jobs = canaries(conn, 4, 5)
     ids = {job.id for job in jobs}
-    # Leases of 6 s: on a loaded machine 3 s can pass between two heartbeats of a live worker.
-    tree = start(workers, server, "--concurrency", "4", WORKER_STALL_TIMEOUT="6")
+    # Leases of 10 s: on a loaded machine (the full suite under coverage on two shared cores) several
+    # seconds can pass between two heartbeats of a live worker, and a lease that runs out re-runs a job.
+    tree = start(workers, server, "--concurrency", "4", WORKER_STALL_TIMEOUT="10")
     wait_until("four jobs started", lambda: started_ids(conn) == ids)
     tree.wait_for("job.started", count=4)  # logged by the work horses: all four are forked
     below = descendants(tree.pid)
@@ -158,7 +159,7 @@ def test_parent_sigkill_leaves_no_child_and_another_tree_recovers_all(
     tree.process.wait(timeout=10)
     wait_until("no descendant alive", lambda: not any(alive(pid) for pid in below))
 
-    rescuer = start(workers, server, "--concurrency", "4", WORKER_STALL_TIMEOUT="6")
+    rescuer = start(workers, server, "--concurrency", "4", WORKER_STALL_TIMEOUT="10")
     for job in jobs:
         rescuer.wait_for("job.finished", job_id=job.id, timeout=60)
     # Each comes back, as stalled (its lease ran out) or orphaned (taken, never marked started), and
