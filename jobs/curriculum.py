@@ -27,6 +27,12 @@ def generator_config(settings: Settings) -> GeneratorConfig:
         base_url=settings.openai_base_url,
         model=settings.curriculum_model,
         concurrency=settings.llm_concurrency,
+        request_timeout_s=settings.openai_timeout_s,
+        max_tokens=settings.openai_max_tokens,
+        temperature=settings.openai_temperature,
+        seed=settings.openai_seed,
+        call_retries=settings.openai_max_retries,
+        retry_max_wait_s=settings.openai_retry_max_wait_s,
     )
 
 

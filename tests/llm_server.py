@@ -2,49 +2,121 @@
 
 Behaviours are scripted per request in arrival order (``queue(...)``); when the script is empty
 the ``default`` behaviour is used. Good replies are generated deterministically from the task JSON
-the generator sends as its user message. The server counts requests and the maximum number of
-requests in flight at once; ``gate`` makes lesson requests wait until that many are in flight (so a
-concurrency limit is observable without relying on timing).
+the generator sends as its user message. Standing quirks apply to every request:
+``rejected_formats`` (HTTP 400 for those ``response_format`` types, as many providers do),
+``rejected_params`` (HTTP 400 naming one of those request parameters),
+``bad_lessons`` (lesson ids whose replies are always malformed), ``vague_lessons`` (lesson ids
+whose title and summary never name their objectives), ``min_max_tokens`` (replies are cut
+off, ``finish_reason: length``, while the request's ``max_tokens`` is below it).
+
+The server keeps its own record: request bodies, arrival times, and for every 429 it sends the
+moment it sent it and the wait it asked for; ``early`` lists every request that arrived before such
+a wait had expired (the server's clock, not the test's). ``gate`` makes lesson requests wait until
+that many are in flight (so a concurrency limit is observable without relying on timing).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
+from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BEHAVIOURS = ("good", "malformed_json", "bad_schema", "wrong_shape", "429", "500", "slow", "401")
+BEHAVIOURS = (
+    "good", "malformed_json", "bad_schema", "wrong_shape", "429", "500", "503", "slow", "401",
+    "fenced", "prose", "wrapped", "length", "refusal", "content_filter", "duplicate_titles",
+    "paraphrase",
+)  # fmt: skip
 
 
-def _outline(task: dict[str, Any], wrong_shape: bool) -> dict[str, Any]:
+def _title(topic: str, lesson: dict[str, Any], vague: Collection[str]) -> str:
+    if lesson["id"] in vague:
+        return f"{topic} lesson {lesson['id']}"
+    if lesson["must_teach"]:
+        return f"{lesson['must_teach'][0]}: {lesson['kind']} ({lesson['id']})"
+    if lesson.get("project_step"):
+        return f"{topic} capstone, {lesson['project_step']} ({lesson['id']})"
+    return f"{topic} {lesson['kind']} lesson {lesson['id']}"
+
+
+def outline_reply(task: dict[str, Any], behaviour: str, vague: Collection[str] = ()) -> dict[str, Any]:
+    """A good outline for the task (or one with the scripted flaw): titles name what lessons teach."""
     topic = task["topic"]
-    modules = []
+    modules: dict[str, Any] = {}
     for number, spec in enumerate(task["modules"], start=1):
-        phase = spec["phase"]
-        count = spec["lessons"] + (1 if wrong_shape else 0)
-        modules.append(
+        lessons = [
             {
-                "title": f"{topic} module {number}: {phase}",
-                "summary": f"The {phase} part of {topic}.",
-                "objectives": [*spec["objectives_to_cover"], f"Master the {phase} of {topic}"],
-                "lessons": [f"{topic} {phase} lesson {i + 1}" for i in range(count)],
-                "assessment": {"title": f"{phase} check", "kind": "quiz", "description": f"Quiz on {topic}."},
-                "extra_field_models_like_to_add": True,
+                "title": _title(topic, lesson, vague) if behaviour != "duplicate_titles" else f"{topic} lesson",
+                "objectives": [
+                    f"Be able to {o.lower()}" if behaviour == "paraphrase" else o for o in lesson["must_teach"]
+                ],
             }
-        )
+            for lesson in spec["lessons"]
+        ]
+        if behaviour == "wrong_shape":
+            lessons.append({"title": "One lesson too many", "objectives": []})
+        modules[spec["id"]] = {
+            "title": f"{topic} module {number}",
+            "summary": f"Part {number} of {topic}.",
+            "objectives": [f"Master part {number} of {topic}"],
+            "lessons": lessons,
+            "assessment": {"title": f"Check {number}", "kind": "quiz", "description": f"Quiz on {topic}."},
+            "extra_field_models_like_to_add": True,
+        }
     return {"modules": modules}
 
 
-def _lesson(task: dict[str, Any]) -> dict[str, Any]:
+def lesson_reply(task: dict[str, Any], vague: Collection[str] = ()) -> dict[str, Any]:
+    """A good lesson for the task: its summary quotes the objectives it must teach."""
     title = task["lesson_title"]
+    if task["lesson_id"] in vague:
+        return {"summary": f"About lesson {task['lesson_id']}.", "activities": ["Read", "Discuss"]}
+    teaches = f" Teaches: {'; '.join(task['must_teach'])}." if task["must_teach"] else ""
     # Models do not respect budgets; the generator must not trust anything numeric.
     return {
-        "summary": f"About {title} ({task['level']}).",
+        "summary": f"About {title} ({task['level']}, {task['kind']}).{teaches}",
         "activities": [f"Read about {title}", f"Practise {title}"],
         "minutes": 100000,
     }
+
+
+def _content(behaviour: str, task: dict[str, Any], vague: Collection[str]) -> str:
+    is_outline = task.get("task") == "outline"
+    if behaviour == "malformed_json":
+        return '{"modules": [ this is not json'
+    if behaviour == "bad_schema":
+        return json.dumps({"unexpected": "shape"})
+    reply = outline_reply(task, behaviour, vague) if is_outline else lesson_reply(task, vague)
+    text = json.dumps(reply, ensure_ascii=False, indent=1)
+    if behaviour == "fenced":
+        return f"```json\n{text}\n```"
+    if behaviour == "prose":
+        return f"Sure! Here is the {'outline' if is_outline else 'lesson'} you asked for:\n\n{text}\n\nEnjoy."
+    if behaviour == "wrapped":
+        return json.dumps({"outline" if is_outline else "lesson": reply})
+    if behaviour == "length":
+        return text[: len(text) // 2]
+    return text
+
+
+def _completion(body: dict[str, Any], number: int, content: str | None, finish: str,
+                refusal: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
+    return {
+        "id": f"chatcmpl-{number}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "test-model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _error(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 class LLMServer:
@@ -52,22 +124,38 @@ class LLMServer:
         self.gate = gate
         self.slow_s = slow_s
         self.gate_timeout_s = gate_timeout_s
-        self.default = "good"
         self._script: deque[str] = deque()
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._epoch = 0
-        self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.lessons_in_flight = 0
-        self.authorizations: list[str] = []
         self.bodies: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
+        self._clear()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="llm-server", daemon=True
         )
+
+    def _clear(self) -> None:
+        self.default = "good"
+        self.gate = None
+        self.requests = self.in_flight = self.max_in_flight = self.lessons_in_flight = 0
+        self.authorizations.clear()
+        self.bodies.clear()
+        self.rejected_formats: set[str] = set()
+        #: Request parameters answered with HTTP 400 naming them (as reasoning models do for
+        #: max_tokens and temperature).
+        self.rejected_params: set[str] = set()
+        self.bad_lessons: set[str] = set()
+        #: Lesson ids whose outline title and lesson summary never name what the lesson must teach.
+        self.vague_lessons: set[str] = set()
+        self.min_max_tokens: int | None = None
+        #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
+        self.retry_headers: dict[str, str] = {}
+        self.arrivals: list[float] = []
+        self.waits: list[tuple[float, float]] = []  # (sent at, seconds asked) for every 429 sent
+        self.early: list[float] = []  # how much too early each premature request arrived
 
     # --- control ---
 
@@ -84,11 +172,11 @@ class LLMServer:
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
-            self.default = "good"
-            self.gate = None
-            self.requests = self.in_flight = self.max_in_flight = self.lessons_in_flight = 0
-            self.authorizations.clear()
-            self.bodies.clear()
+            self._clear()
+
+    def formats(self) -> list[str]:
+        """The ``response_format`` type of every request so far (``"none"`` when absent)."""
+        return [(b.get("response_format") or {}).get("type", "none") for b in self.bodies]
 
     def __enter__(self) -> LLMServer:
         self._thread.start()
@@ -104,15 +192,22 @@ class LLMServer:
 
     # --- request handling ---
 
-    def _enter(self, is_lesson: bool, body: dict[str, Any], auth: str) -> str:
+    def _enter(self, task: dict[str, Any], body: dict[str, Any], auth: str) -> str:
+        now = time.monotonic()
         with self._lock:
+            self.arrivals.append(now)
+            for sent, wait in self.waits:
+                if now < sent + wait:
+                    self.early.append(sent + wait - now)
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.bodies.append(body)
             self.authorizations.append(auth)
             behaviour = self._script.popleft() if self._script else self.default
-            if is_lesson:
+            if task.get("task") == "lesson":
+                if task.get("lesson_id") in self.bad_lessons and behaviour == "good":
+                    behaviour = "bad_schema"
                 self.lessons_in_flight += 1
                 if self.gate is not None:
                     epoch = self._epoch
@@ -130,44 +225,56 @@ class LLMServer:
             if is_lesson:
                 self.lessons_in_flight -= 1
 
-    def _reply(
-        self, behaviour: str, body: dict[str, Any], task: dict[str, Any], auth: str
-    ) -> tuple[int, Any]:
+    def _quirk(self, body: dict[str, Any], behaviour: str) -> tuple[int, Any] | None:
+        fmt = (body.get("response_format") or {}).get("type")
+        if fmt in self.rejected_formats:
+            return 400, _error(
+                f"Invalid parameter: 'response_format' of type '{fmt}' is not supported with this model.",
+                "invalid_request_error", None, "response_format",
+            )  # fmt: skip
+        for param in sorted(self.rejected_params & set(body)):
+            return 400, _error(
+                f"Unsupported parameter: '{param}' is not supported with this model.",
+                "invalid_request_error", "unsupported_parameter", param,
+            )  # fmt: skip
         if behaviour == "429":
-            return 429, {
-                "error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}
-            }
-        if behaviour == "500":
-            return 500, {
-                "error": {"message": "The server had an error", "type": "server_error", "code": None}
-            }
+            return 429, _error("Rate limit reached", "requests", "rate_limit_exceeded")
+        if behaviour in ("500", "503"):
+            return int(behaviour), _error("The server had an error", "server_error", None)
+        return None
+
+    def _reply(self, behaviour: str, body: dict[str, Any], task: dict[str, Any], auth: str) -> tuple[int, Any]:
+        quirk = self._quirk(body, behaviour)
+        if quirk is not None:
+            return quirk
         if behaviour == "401":
             # Real providers echo (part of) the key; the generator must not pass it on.
             key = auth.removeprefix("Bearer ")
-            message = f"Incorrect API key provided: {key}"
-            return 401, {
-                "error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
-            }
+            return 401, _error(f"Incorrect API key provided: {key}", "invalid_request_error", "invalid_api_key")
         if behaviour == "slow":
             self._stop.wait(self.slow_s)
-        if behaviour == "malformed_json":
-            content = '{"modules": [ this is not json'
-        elif behaviour == "bad_schema":
-            content = json.dumps({"unexpected": "shape"})
-        elif task.get("task") == "outline":
-            content = json.dumps(_outline(task, wrong_shape=behaviour == "wrong_shape"))
-        else:
-            content = json.dumps(_lesson(task))
-        return 200, {
-            "id": f"chatcmpl-{self.requests}",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "test-model"),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        if behaviour == "refusal":
+            return 200, _completion(body, self.requests, None, "stop", "I'm sorry, I can't help with that.")
+        if behaviour == "content_filter":
+            return 200, _completion(body, self.requests, "", "content_filter")
+        budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        short = self.min_max_tokens is not None and budget < self.min_max_tokens
+        if short or behaviour == "length":
+            return 200, _completion(body, self.requests, _content("length", task, self.vague_lessons), "length")
+        return 200, _completion(body, self.requests, _content(behaviour, task, self.vague_lessons), "stop")
+
+    def _retry_headers(self, status: int) -> dict[str, str]:
+        if status != 429:
+            return {}
+        headers = dict(self.retry_headers)
+        asked = 0.0
+        if "retry-after-ms" in headers:
+            asked = float(headers["retry-after-ms"]) / 1000
+        elif "Retry-After" in headers:
+            asked = float(headers["Retry-After"])
+        with self._lock:
+            self.waits.append((time.monotonic(), asked))
+        return headers
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -185,16 +292,17 @@ class LLMServer:
                     user = next(m["content"] for m in body.get("messages", []) if m.get("role") == "user")
                     task = json.loads(user)
                     auth = self.headers.get("Authorization", "")
-                    is_lesson = task.get("task") == "lesson"
-                    behaviour = server._enter(is_lesson, body, auth)
+                    behaviour = server._enter(task, body, auth)
                     try:
                         status, payload = server._reply(behaviour, body, task, auth)
                     finally:
-                        server._leave(is_lesson)
+                        server._leave(task.get("task") == "lesson")
                     data = json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in server._retry_headers(status).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

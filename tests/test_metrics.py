@@ -121,10 +121,13 @@ def test_memory_stays_within_the_documented_bound(loaded: tuple[str, dict[str, i
     kinds: dict[str, int] = {}
     used = 0
     for key in keys:
+        ttl = conn.ttl(key)
+        size = conn.memory_usage(key, samples=0)
+        if ttl == -2 or size is None:
+            continue  # a bucket at the edge of its lifetime expired between SCAN and now: that is the point
+        assert ttl >= 0, key  # -1 would mean no expiry
         kind = key.decode().rsplit(":", 2)[-2] if not key.endswith(b":total") else "total"
         kinds[kind] = kinds.get(kind, 0) + 1
-        assert conn.ttl(key) > 0, key
-        size = conn.memory_usage(key, samples=0)
         assert size <= metrics.MAX_HASH_BYTES, (key, size)
         used += size
     assert kinds["m"] <= metrics.MINUTE_KEYS and kinds["h"] <= metrics.HOUR_KEYS and kinds["total"] == 1

@@ -39,8 +39,10 @@ def workers() -> Iterator[list[WorkerProcess]]:
 
 
 def start_worker(workers: list[WorkerProcess], redis_url: str, llm: LLMServer) -> WorkerProcess:
+    # OPENAI_MAX_RETRIES=0: a 5xx is not retried inside the call, so it fails the job and the job is retried.
     env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1", JOB_RETRY_DELAY="1",
-                    CURRICULUM_GENERATOR="openai", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url)
+                    CURRICULUM_GENERATOR="openai", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url,
+                    OPENAI_MAX_RETRIES="0")
     worker = WorkerProcess(env)
     workers.append(worker)
     worker.wait_for("worker.started")

@@ -105,3 +105,26 @@ def test_concurrency_and_global_llm_limit_defaults_and_bounds() -> None:
         Settings.from_env({"WORKER_CONCURRENCY": "33", "LLM_GLOBAL_CONCURRENCY": "0", "LLM_GLOBAL_LEASE": "1"})
     for name in ("WORKER_CONCURRENCY", "LLM_GLOBAL_CONCURRENCY", "LLM_GLOBAL_LEASE"):
         assert name in str(caught.value)
+
+
+def test_model_call_settings_have_sane_defaults_and_reach_the_generator() -> None:
+    """OPENAI_TIMEOUT, OPENAI_MAX_TOKENS, temperature, seed and per-call retries default sanely and are passed on."""
+    from jobs.curriculum import generator_config
+
+    s = Settings.from_env({})
+    assert (s.openai_timeout_s, s.openai_max_tokens, s.openai_temperature, s.openai_seed) == (60, 4096, 0.4, 42)
+    assert (s.openai_max_retries, s.openai_retry_max_wait_s) == (4, 30)
+    env = {"OPENAI_TIMEOUT": "12.5", "OPENAI_MAX_TOKENS": "2000", "OPENAI_TEMPERATURE": "0",
+           "OPENAI_SEED": "7", "OPENAI_MAX_RETRIES": "1", "OPENAI_RETRY_MAX_WAIT": "3"}
+    config = generator_config(Settings.from_env(env))
+    assert (config.request_timeout_s, config.max_tokens, config.temperature, config.seed) == (12.5, 2000, 0, 7)
+    assert (config.call_retries, config.retry_max_wait_s) == (1, 3)
+
+
+def test_bad_model_call_settings_are_named_together() -> None:
+    """Every bad OPENAI_* call setting is reported in one ConfigError."""
+    env = {"OPENAI_TIMEOUT": "0", "OPENAI_MAX_TOKENS": "lots", "OPENAI_TEMPERATURE": "3",
+           "OPENAI_SEED": "-1", "OPENAI_MAX_RETRIES": "99", "OPENAI_RETRY_MAX_WAIT": "nan"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert {p.split(":")[0] for p in caught.value.problems} == set(env)

@@ -96,6 +96,12 @@ class Settings:
     llm_concurrency: int
     llm_global_concurrency: int | None
     llm_global_lease_s: int
+    openai_timeout_s: float
+    openai_max_tokens: int
+    openai_temperature: float
+    openai_seed: int
+    openai_max_retries: int
+    openai_retry_max_wait_s: float
     log_level: str
     log_format: str
     sentry_dsn: Secret | None
@@ -167,6 +173,12 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "llm_concurrency": r.integer("LLM_CONCURRENCY", 8, low=1, high=64),
         "llm_global_concurrency": r.optional_integer("LLM_GLOBAL_CONCURRENCY", low=1, high=10_000),
         "llm_global_lease_s": r.integer("LLM_GLOBAL_LEASE", 30, low=2, high=600),
+        "openai_timeout_s": r.number("OPENAI_TIMEOUT", 60.0, low=1, high=900),
+        "openai_max_tokens": r.integer("OPENAI_MAX_TOKENS", 4096, low=256, high=262_144),
+        "openai_temperature": r.number("OPENAI_TEMPERATURE", 0.4, low=0, high=2),
+        "openai_seed": r.integer("OPENAI_SEED", 42, low=0, high=2**31 - 1),
+        "openai_max_retries": r.integer("OPENAI_MAX_RETRIES", 4, low=0, high=20),
+        "openai_retry_max_wait_s": r.number("OPENAI_RETRY_MAX_WAIT", 30.0, low=0, high=600),
         "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
         "sentry_dsn": r.secret("SENTRY_DSN"),

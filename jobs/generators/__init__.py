@@ -36,6 +36,18 @@ class GeneratorConfig:
     concurrency: int = 8
     request_timeout_s: float = 60.0
     max_malformed_retries: int = 2
+    #: Starting ``max_tokens`` of every call; a truncated reply is asked again with up to 4x this.
+    max_tokens: int = 4096
+    temperature: float = 0.4
+    seed: int = 42
+    #: Per-call retries of 429/5xx, their backoff base and the longest wait we sit out (seconds).
+    call_retries: int = 4
+    retry_base_s: float = 1.0
+    retry_max_wait_s: float = 30.0
+
+    @property
+    def max_tokens_cap(self) -> int:
+        return self.max_tokens * 4
 
     def __post_init__(self) -> None:
         problems = []
@@ -51,8 +63,21 @@ class GeneratorConfig:
             problems.append("request_timeout_s: must be positive")
         if self.max_malformed_retries < 0:
             problems.append("max_malformed_retries: must not be negative")
+        problems += self._call_problems()
         if problems:
             raise ConfigError(problems)
+
+    def _call_problems(self) -> list[str]:
+        problems = []
+        if self.max_tokens < 16:
+            problems.append("OPENAI_MAX_TOKENS: must be at least 16")
+        if not 0 <= self.temperature <= 2:
+            problems.append("OPENAI_TEMPERATURE: must be between 0 and 2")
+        if self.call_retries < 0:
+            problems.append("OPENAI_MAX_RETRIES: must not be negative")
+        if not (self.retry_base_s > 0 and self.retry_max_wait_s >= 0):
+            problems.append("retry_base_s / OPENAI_RETRY_MAX_WAIT: must be positive")
+        return problems
 
 
 class Generator(Protocol):

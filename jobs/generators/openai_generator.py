@@ -1,154 +1,76 @@
 """The openai generator: an outline call, then one call per lesson in parallel.
 
 The model only writes words. Module/lesson counts, minutes and the schedule come from
-``jobs.planner.plan``; the outline prompt tells the model the exact shape, and a reply of another
+``jobs.planner.plan``; the outline's JSON Schema fixes the exact shape, and a reply of another
 shape counts as malformed. Malformed replies are re-asked (with the problem named) up to
-``max_malformed_retries`` times. SDK retries are off: the job layer retries ``TransientJobError``.
+``max_malformed_retries`` times. Transport concerns (structured-output fallbacks, per-call retries,
+truncation, refusals) live in ``jobs.generators.chat``.
+
+The plan decides which requested objectives each lesson teaches; the outline must list them per
+lesson (verbatim: the schema makes them an enum) and each lesson's summary must name them. A lesson
+whose reply stays malformed, truncated or silent about its objectives after its re-asks does not
+throw the course away: its text comes from the offline generator for the same plan slot (which
+names them), flagged ``fallback`` with a warning. Only when more than a quarter of the lessons
+needed that does the job fail.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Annotated, Any, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any
 
-import openai
-from openai.types.chat import ChatCompletionMessageParam
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
-
-from jobs import llm_gate
 from jobs.cache import Cache, llm_key
-from jobs.context import model_call
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
-from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
+from jobs.generators.chat import ChatClient, ReplyTruncated
+from jobs.generators.outline_check import Outline, check_outline, untaught
+from jobs.generators.prompts import (
+    SYSTEM,
+    LessonBrief,
+    coverable,
+    lesson_task,
+    module_id,
+    neighbours,
+    outline_task,
+    step,
+)
+from jobs.generators.replies import (
+    LessonReply,
+    Malformed,
+    OutlineReply,
+    R,
+    lesson_schema,
+    outline_schema,
+    parse_reply,
+)
+from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo, Lesson
 from jobs.planner import LessonContent, ModuleContent, Plan, assemble, plan
-from worker.errors import PermanentJobError, TransientJobError
+from worker.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 
-_Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=3000)]
-_ItemText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+#: Share of lessons that may fall back to template text before the course is not worth delivering.
+MAX_FALLBACK_SHARE = 0.25
+#: Generous sizes of an outline's parts in tokens: a long course's outline starts with a budget
+#: that fits instead of being cut off at ``max_tokens`` and asked again.
+OUTLINE_TOKENS_PER_MODULE = 200
+OUTLINE_TOKENS_PER_LESSON = 60
 
 
-def _drop_blank(value: object) -> object:
-    """Models sometimes pad lists with empty strings; drop those instead of re-asking."""
-    if isinstance(value, list):
-        return [item for item in value if not (isinstance(item, str) and not item.strip())]
-    return value
+class StillMalformed(PermanentJobError):
+    """A reply stayed malformed after every re-ask."""
 
 
-_Items = Annotated[list[_ItemText], BeforeValidator(_drop_blank)]
-
-
-class _Reply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _AssessmentReply(_Reply):
-    title: _Title
-    kind: _Title
-    description: _Text
-
-
-class _ModuleReply(_Reply):
-    title: _Title
-    summary: _Text
-    objectives: Annotated[_Items, Field(min_length=1, max_length=24)]
-    lessons: Annotated[list[_Title], Field(min_length=1)]
-    assessment: _AssessmentReply
-
-
-class OutlineReply(_Reply):
-    modules: Annotated[list[_ModuleReply], Field(min_length=1)]
-
-
-class LessonReply(_Reply):
-    summary: _Text
-    activities: Annotated[_Items, Field(min_length=1, max_length=12)]
-
-
-_OUTLINE_SCHEMA = {
-    "modules": [
-        {
-            "title": "string",
-            "summary": "string (1-3 sentences)",
-            "objectives": ["string (what a learner can do after the module)"],
-            "lessons": ["lesson title (exactly the number of lessons asked for this module)"],
-            "assessment": {"title": "string", "kind": "string (e.g. quiz, project)", "description": "string"},
-        }
-    ]
-}
-_LESSON_SCHEMA = {"summary": "string (2-4 sentences)", "activities": ["string (a concrete learner activity)"]}
-
-_SYSTEM = (
-    "You are an expert instructional designer. You reply with exactly one JSON object and nothing "
-    "else, following the task's reply_schema. Order content so foundations come before what depends "
-    "on them. Write all text in the language given by the task's language tag."
-)
-
-R = TypeVar("R", bound=_Reply)
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
-_SAFE_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
-
-
-class _Malformed(Exception):
-    """A reply that is not the JSON we asked for; the message names the problem, not the content."""
-
-
-def _dump(task: dict[str, Any]) -> str:
-    return json.dumps(task, ensure_ascii=False, indent=1)
-
-
-def _parse(content: str | None, schema: type[R]) -> R:
-    if not content:
-        raise _Malformed("empty reply")
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        detail = (
-            f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
-        raise _Malformed(f"invalid JSON ({detail})") from None
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or 'reply'}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)[:5]
-        ]
-        raise _Malformed("reply does not match the schema (" + "; ".join(problems) + ")") from None
-
-
-def _error_code(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        body = body.get("error", body)
-    code = body.get("code") or body.get("type") if isinstance(body, dict) else None
-    if isinstance(code, str) and 0 < len(code) <= 64 and set(code.lower()) <= _SAFE_CODE_CHARS:
-        return code
-    return ""
-
-
-def map_status_error(exc: openai.APIStatusError) -> TransientJobError | PermanentJobError:
-    """Our own message for an HTTP error from the model API: status, error code, no request details."""
-    status = exc.status_code
-    code = _error_code(exc)
-    suffix = f", code {code}" if code else ""
-    if code == "insufficient_quota":
-        return PermanentJobError(f"model API quota exhausted (HTTP {status}{suffix})")
-    if status in _RETRYABLE_STATUS or status >= 500:
-        kind = "rate limited" if status == 429 else "temporarily failed"
-        return TransientJobError(f"model API {kind} (HTTP {status}{suffix})")
-    if status in (401, 403):
-        return PermanentJobError(
-            f"model API refused our credentials (HTTP {status}{suffix}); check the API key"
-        )
-    return PermanentJobError(f"model API rejected the request (HTTP {status}{suffix})")
+@dataclass(frozen=True)
+class _Question:
+    prompt: str
+    name: str  # the json_schema name: contains "outline" or "lesson"
+    schema: dict[str, Any]
+    what: str  # for messages: "the outline", "lesson m1-l2"
+    expect_tokens: int = 0  # a size estimate for long replies (the outline of a long course)
 
 
 class OpenAIGenerator:
@@ -164,197 +86,220 @@ class OpenAIGenerator:
     def generate(self, request: CurriculumRequest, progress: ProgressFn) -> Curriculum:
         report = guarded_progress(progress)
         the_plan = plan(request)
-        client = openai.OpenAI(
-            api_key=self._config.api_key,
-            base_url=self._config.base_url,
-            timeout=self._config.request_timeout_s,
-            max_retries=0,
-        )
-        with client:
+        with ChatClient(self._config, self._cache) as chat:
             report("outline", 0, 1)
-            outline = self._outline(client, request, the_plan)
+            outline = self._outline(chat, request, the_plan)
             report("outline", 1, 1)
-            details = self._lessons(client, request, the_plan, outline, report)
-        contents = []
-        for module_reply, module_details in zip(outline.modules, details, strict=True):
-            assessment = module_reply.assessment
-            contents.append(
-                ModuleContent(
-                    title=module_reply.title,
-                    summary=module_reply.summary,
-                    objectives=tuple(module_reply.objectives),
-                    assessment=Assessment(
-                        title=assessment.title, kind=assessment.kind, description=assessment.description
-                    ),
-                    lessons=tuple(
-                        LessonContent(
-                            title=title, summary=detail.summary, activities=tuple(detail.activities)
-                        )
-                        for title, detail in zip(module_reply.lessons, module_details, strict=True)
-                    ),
-                )
+            details = self._lessons(chat, request, the_plan, outline, report)
+        fallbacks = [lesson_id for lesson_id, reply in details.items() if reply is None]
+        self._check_fallback_share(len(fallbacks), len(details))
+        filler = _offline_lessons(request) if fallbacks else {}
+        contents = _contents(the_plan, outline, details, filler)
+        notes = _fallback_notes(request) if fallbacks else []
+        return assemble(request, the_plan, contents, GeneratorInfo(name=self.name, model=self.model), notes)
+
+    def _check_fallback_share(self, fallbacks: int, total: int) -> None:
+        if fallbacks > total * MAX_FALLBACK_SHARE:
+            raise PermanentJobError(
+                f"{fallbacks} of {total} lessons stayed malformed after their re-asks "
+                f"(more than {MAX_FALLBACK_SHARE:.0%}); the course is not delivered"
             )
-        return assemble(request, the_plan, contents, GeneratorInfo(name=self.name, model=self.model))
+        if fallbacks:
+            logger.warning(
+                "%s of %s lessons use template text after malformed model replies",
+                fallbacks,
+                total,
+                extra={"event": "llm.lesson_fallback", "model": self.model, "lessons": fallbacks},
+            )
 
     # --- stages ---
 
-    def _outline(self, client: openai.OpenAI, request: CurriculumRequest, the_plan: Plan) -> OutlineReply:
-        objectives = list(the_plan.objectives)  # blank and repeated objectives dropped
-        task = {
-            "task": "outline",
-            "instructions": (
-                "Design the modules of a curriculum. Return exactly len(modules) modules, in the given "
-                "order, each with exactly the given number of lesson titles. Respect each module's phase "
-                "(foundation -> teaching -> capstone). Cover every requested objective; "
-                "objectives_to_cover suggests where. A final module of phase capstone is a capstone project."
-            ),
-            "topic": request.topic,
-            "level": request.level,
-            "language": request.language,
-            "duration_weeks": request.duration_weeks,
-            "hours_per_week": request.hours_per_week,
-            "objectives": objectives,
-            "modules": [
-                {
-                    "phase": module.kind,
-                    "lessons": len(module.lessons),
-                    "objectives_to_cover": list(module.objectives),
-                }
-                for module in the_plan.modules
-            ],
-            "reply_schema": _OUTLINE_SCHEMA,
-        }
+    def _outline(self, chat: ChatClient, request: CurriculumRequest, the_plan: Plan) -> Outline:
         shape = [len(module.lessons) for module in the_plan.modules]
+        ids = [module_id(module.index) for module in the_plan.modules]
+        expected = [ls.objectives for ls in the_plan.lessons]
+        question = _Question(
+            outline_task(request, the_plan),
+            "curriculum_outline",
+            outline_schema(ids, shape, coverable(the_plan)),
+            "the outline",
+            OUTLINE_TOKENS_PER_MODULE * len(shape) + OUTLINE_TOKENS_PER_LESSON * sum(shape),
+        )
+        checked: list[Outline] = []
 
-        def check(reply: OutlineReply) -> None:
-            got = [len(module.lessons) for module in reply.modules]
-            if len(got) != len(shape):
-                raise _Malformed(f"outline has {len(got)} modules, expected {len(shape)}")
-            if got != shape:
-                raise _Malformed(f"lesson counts per module are {got}, expected {shape}")
+        def check(reply: OutlineReply, final: bool) -> None:
+            checked.append(check_outline(reply, shape, expected, final))
 
-        return self._ask(client, _dump(task), OutlineReply, "the outline", check)
+        self._ask(chat, question, OutlineReply, check)
+        return checked[-1]
+
+    def _briefs(self, the_plan: Plan, outline: Outline) -> list[LessonBrief]:
+        briefs = []
+        for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
+            for ls in slot.lessons:
+                before, after = neighbours(outline.titles, ls.course_position)
+                briefs.append(
+                    LessonBrief(
+                        lesson_id=ls.id,
+                        title=outline.titles[ls.course_position],
+                        kind=ls.kind,
+                        project_step=step(ls),
+                        minutes=ls.minutes,
+                        must_teach=ls.objectives,
+                        module_title=module_reply.title,
+                        module_summary=module_reply.summary,
+                        module_objectives=tuple(module_reply.objectives),
+                        module_teaches=slot.objectives,
+                        previous_title=before,
+                        next_title=after,
+                    )
+                )
+        return briefs
 
     def _lessons(
-        self,
-        client: openai.OpenAI,
-        request: CurriculumRequest,
-        the_plan: Plan,
-        outline: OutlineReply,
-        report: ProgressFn,
-    ) -> list[list[LessonReply]]:
-        jobs: list[tuple[int, int, str]] = []
-        for slot, module_reply in zip(the_plan.modules, outline.modules, strict=True):
-            for lesson_slot, title in zip(slot.lessons, module_reply.lessons, strict=True):
-                task = {
-                    "task": "lesson",
-                    "instructions": "Write the summary and concrete learner activities for this lesson, "
-                    "sized for the given minutes and level.",
-                    "topic": request.topic,
-                    "level": request.level,
-                    "language": request.language,
-                    "module_title": module_reply.title,
-                    "module_summary": module_reply.summary,
-                    "lesson_title": title,
-                    "lesson_id": lesson_slot.id,
-                    "minutes": lesson_slot.minutes,
-                    "reply_schema": _LESSON_SCHEMA,
-                }
-                jobs.append((slot.index, lesson_slot.position, _dump(task)))
-        results: list[list[LessonReply | None]] = [[None] * len(m.lessons) for m in the_plan.modules]
-        total = len(jobs)
+        self, chat: ChatClient, request: CurriculumRequest, the_plan: Plan, outline: Outline, report: ProgressFn
+    ) -> dict[str, LessonReply | None]:
+        """Lesson id -> its reply, or ``None`` when it stayed malformed (fill it from the template)."""
+        briefs = self._briefs(the_plan, outline)
+        results: dict[str, LessonReply | None] = {}
+        total = len(briefs)
         report("lessons", 0, total)
-        workers = min(self._config.concurrency, total)
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="curriculum-llm")
+        executor = ThreadPoolExecutor(
+            max_workers=min(self._config.concurrency, total), thread_name_prefix="curriculum-llm"
+        )
         try:
-            futures: dict[Future[LessonReply], tuple[int, int]] = {
-                executor.submit(self._ask, client, prompt, LessonReply, f"lesson m{m + 1}-l{p + 1}"): (m, p)
-                for m, p, prompt in jobs
+            futures: dict[Future[LessonReply | None], str] = {
+                executor.submit(self._lesson, chat, request, brief): brief.lesson_id for brief in briefs
             }
             for done, future in enumerate(as_completed(futures), start=1):
-                m, p = futures[future]
-                results[m][p] = future.result()  # re-raises the first failure; finally cancels the rest
+                results[futures[future]] = future.result()  # first failure re-raised; finally cancels the rest
                 report("lessons", done, total)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
-        return [[r for r in module if r is not None] for module in results]
+        return {brief.lesson_id: results[brief.lesson_id] for brief in briefs}
+
+    def _lesson(self, chat: ChatClient, request: CurriculumRequest, brief: LessonBrief) -> LessonReply | None:
+        what = f"lesson {brief.lesson_id}"
+        question = _Question(lesson_task(request, brief), "curriculum_lesson", lesson_schema(), what)
+
+        def check(reply: LessonReply, final: bool) -> None:
+            missing = untaught(brief.must_teach, brief.title, reply.summary)
+            if missing:
+                quoted = [brief.must_teach[i - 1] for i in missing]
+                raise Malformed(
+                    f"the summary does not name must_teach objective(s) #{', #'.join(map(str, missing))}",
+                    "Quote verbatim in the summary: " + json.dumps(quoted, ensure_ascii=False),
+                )
+
+        try:
+            return self._ask(chat, question, LessonReply, check)
+        except (StillMalformed, ReplyTruncated) as exc:
+            logger.warning(
+                "%s falls back to template text: %s",
+                what,
+                exc,
+                extra={"event": "llm.lesson_fallback", "model": self.model, "lesson_id": brief.lesson_id},
+            )
+            return None
 
     # --- one question, with cache and re-asks ---
 
     def _ask(
         self,
-        client: openai.OpenAI,
-        prompt: str,
+        chat: ChatClient,
+        question: _Question,
         schema: type[R],
-        what: str,
-        check: Callable[[R], None] | None = None,
+        check: Callable[[R, bool], None] | None = None,
     ) -> R:
-        messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
-        key = llm_key(messages, self.model, response_format="json_object")
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question.prompt}]
+        key = llm_key(messages, self.model, temperature=self._config.temperature, seed=self._config.seed)
         cached = self._cache.get_llm(key) if self._cache is not None else None
         if cached is not None:
             try:
-                reply = _parse(cached, schema)
-                if check is not None:
-                    check(reply)
-                return reply
-            except _Malformed:
+                return _read(cached, schema, check, final=True)
+            except Malformed:
                 logger.info("ignoring an unusable cached model reply", extra={"event": "cache.bad_entry"})
         attempts = 1 + self._config.max_malformed_retries
-        conversation: list[dict[str, str]] = list(messages)
+        conversation = list(messages)
         problem = ""
         for attempt in range(1, attempts + 1):
-            content = self._complete(client, conversation)
+            content = chat.ask(conversation, question.name, question.schema, question.what, question.expect_tokens)
             try:
-                reply = _parse(content, schema)
-                if check is not None:
-                    check(reply)
-            except _Malformed as exc:
+                reply = _read(content, schema, check, final=attempt == attempts)
+            except Malformed as exc:
                 problem = str(exc)
                 logger.warning(
                     "malformed model reply for %s (attempt %s of %s): %s",
-                    what,
+                    question.what,
                     attempt,
                     attempts,
                     problem,
                     extra={"event": "llm.malformed", "model": self.model},
                 )
-                conversation = [
-                    *messages,
-                    {"role": "assistant", "content": content or ""},
-                    {
-                        "role": "user",
-                        "content": f"That reply was invalid: {problem}. Reply again with one JSON object "
-                        "that follows reply_schema exactly.",
-                    },
-                ]
+                conversation = [*messages, {"role": "assistant", "content": content}, _reask(exc)]
                 continue
-            if self._cache is not None and content is not None:
+            if self._cache is not None:
                 self._cache.put_llm(key, content)
             return reply
-        raise PermanentJobError(
-            f"model reply for {what} was malformed after {attempts} attempt(s): {problem}"
+        raise StillMalformed(
+            f"model reply for {question.what} was malformed after {attempts} attempt(s): {problem}"
         )
 
-    def _complete(self, client: openai.OpenAI, messages: Sequence[dict[str, str]]) -> str | None:
-        try:
-            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the call's own metrics.
-            with llm_gate.current().slot(), model_call():
-                response = client.chat.completions.create(
-                    model=self.model,
-                    messages=cast("list[ChatCompletionMessageParam]", list(messages)),
-                    response_format={"type": "json_object"},
-                )
-        except openai.APIStatusError as exc:
-            # from None: the SDK's message holds the response body, which may echo request details.
-            raise map_status_error(exc) from None
-        except openai.APITimeoutError as exc:
-            raise TransientJobError(f"model API timed out after {self._config.request_timeout_s} s") from exc
-        except openai.APIConnectionError as exc:
-            raise TransientJobError("could not connect to the model API") from exc
-        except openai.OpenAIError as exc:
-            raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        if not response.choices:
-            return None
-        content: str | None = response.choices[0].message.content
-        return content
+
+def _contents(
+    the_plan: Plan, outline: Outline, details: dict[str, LessonReply | None], filler: dict[str, Lesson]
+) -> list[ModuleContent]:
+    """The outline's and the lessons' words per plan slot; template text (flagged) where a reply failed."""
+    contents = []
+    titles = iter(outline.titles)
+    for slot, module_reply in zip(the_plan.modules, outline.reply.modules, strict=True):
+        lessons = []
+        for ls in slot.lessons:
+            detail, title = details[ls.id], next(titles)
+            if detail is None:
+                text = filler[ls.id]
+                lessons.append(LessonContent(title, text.summary, tuple(text.activities), fallback=True))
+            else:
+                lessons.append(LessonContent(title, detail.summary, tuple(detail.activities)))
+        a = module_reply.assessment
+        contents.append(
+            ModuleContent(
+                title=module_reply.title,
+                summary=module_reply.summary,
+                objectives=tuple(module_reply.objectives),
+                assessment=Assessment(title=a.title, kind=a.kind, description=a.description),
+                lessons=tuple(lessons),
+            )
+        )
+    return contents
+
+
+def _read(content: str, schema: type[R], check: Callable[[R, bool], None] | None, final: bool) -> R:
+    reply = parse_reply(content, schema)
+    if check is not None:
+        check(reply, final)
+    return reply
+
+
+def _reask(exc: Malformed) -> dict[str, str]:
+    hint = f" {exc.hint}" if exc.hint else ""
+    return {
+        "role": "user",
+        "content": f"That reply was invalid: {exc}.{hint} Reply again with one JSON object that follows "
+        "reply_shape exactly.",
+    }
+
+
+def _fallback_notes(request: CurriculumRequest) -> list[str]:
+    """Said once when template text stands in for model replies (``assemble`` counts the lessons)."""
+    if request.language.split("-")[0].lower() == "en":
+        return []
+    return [f"template text for lessons marked fallback is in English, not {request.language}"]
+
+
+def _offline_lessons(request: CurriculumRequest) -> dict[str, Lesson]:
+    """The offline generator's lessons for the same plan, by id: template text for fallbacks."""
+    from jobs.generators.offline import OfflineGenerator
+
+    offline = OfflineGenerator().generate(request, lambda *_: None)
+    return {lesson.id: lesson for module in offline.modules for lesson in module.lessons}

@@ -1,0 +1,261 @@
+"""One question to a chat-completions endpoint, asked until it yields an answer or cannot.
+
+The generator asks for "the outline" or "lesson m2-l3" and gets the reply's text back. Everything
+providers do to that on the way is handled here, once, so the generator only deals with content:
+
+* **Structured output, with a ladder.** ``response_format`` is a strict ``json_schema`` first; a
+  provider that rejects it (HTTP 400 naming the format) gets ``json_object``, then plain
+  instructions. A rejected ``max_tokens`` becomes ``max_completion_tokens``; a rejected
+  ``temperature`` or ``seed`` is left out. What a provider accepts is remembered per base URL and
+  model (``jobs.generators.provider_memo``): for the process, and in the llm cache when there is
+  one, because RQ runs each job in a fresh work horse whose memory dies with the job.
+* **Per-call retries** for 429/5xx: ``Retry-After`` / ``retry-after-ms`` is honoured when it is at
+  most ``retry_max_wait_s`` (by every call of the client, not just the one that was told),
+  otherwise capped exponential backoff with jitter. When the retries are
+  spent (or the provider asks for a longer wait) the error is a ``TransientJobError`` and the job
+  layer retries the whole job later. The SDK's own retries stay off: one retry layer per level.
+* **Truncation** (``finish_reason: length``): asked again with twice the ``max_tokens``, up to
+  ``max_tokens_cap``; then ``ReplyTruncated``.
+* **Refusals** (``message.refusal`` or ``finish_reason: content_filter``): ``ModelRefused``.
+
+``ChatClient._call`` is the single place that performs an HTTP request (timed for the worker's
+metrics with ``jobs.context.model_call``); a gate around every model call belongs there too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from jobs import llm_gate
+from jobs.cache import digest
+from jobs.context import model_call
+from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
+from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
+from worker.errors import PermanentJobError, TransientJobError
+
+if TYPE_CHECKING:
+    from jobs.cache import Cache
+    from jobs.generators import GeneratorConfig
+
+logger = logging.getLogger(__name__)
+
+
+class ModelRefused(PermanentJobError):
+    """The model declined to answer (a refusal or a content filter): asking again will not help."""
+
+
+class ReplyTruncated(PermanentJobError):
+    """The reply hit ``max_tokens`` even at the largest budget we allow."""
+
+
+class _Rejected(Exception):
+    """The provider rejected part of this request (``part``: response_format or a parameter)."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What one HTTP call returned: the text, why the model stopped, and whether it refused."""
+
+    content: str | None
+    finish_reason: str | None
+    refused: bool
+
+
+class ChatClient:
+    """Asks questions of one model at one endpoint; used as a context manager (closes the client)."""
+
+    def __init__(
+        self,
+        config: GeneratorConfig,
+        cache: Cache | None = None,
+        memo: ProviderMemo = PROCESS_MEMO,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._config = config
+        self._cache = cache
+        self._memo = memo
+        self._sleep = sleep
+        self._pause_lock = threading.Lock()
+        self._resume_at = 0.0  # monotonic time before which no call starts (a provider's Retry-After)
+        self._provider = digest({"base_url": config.base_url or "", "model": config.model})
+        self._client = openai.OpenAI(
+            api_key=config.api_key, base_url=config.base_url, timeout=config.request_timeout_s, max_retries=0
+        )
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def ask(
+        self, messages: Sequence[dict[str, str]], name: str, schema: dict[str, Any], what: str, expect_tokens: int = 0
+    ) -> str:
+        """The text of a finished reply to ``messages``; ``schema`` (named ``name``) describes it.
+
+        ``expect_tokens`` estimates a long reply's size, so that it starts with a budget that fits
+        instead of being cut off first (within ``max_tokens_cap``).
+        """
+        budget = min(max(self._config.max_tokens, expect_tokens), self._config.max_tokens_cap)
+        while True:
+            accepts = self._accepts()
+            body = self._body(messages, accepts, name, schema, budget)
+            try:
+                done = self._with_retries(body, what)
+            except _Rejected as exc:
+                self._learn(accepts, exc)
+                continue
+            if done.refused:
+                raise ModelRefused(f"the model refused to write {what}")
+            if done.finish_reason != "length":
+                return done.content or ""
+            budget = self._grow(budget, what)
+
+    # --- pieces of ask ---
+
+    def _body(
+        self, messages: Sequence[dict[str, str]], accepts: Accepts, name: str, schema: dict[str, Any], budget: int
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self._config.model, "messages": list(messages), accepts.budget_param: budget}
+        optional = {"temperature": self._config.temperature, "seed": self._config.seed}
+        body.update({k: v for k, v in optional.items() if k not in accepts.dropped})
+        fmt = accepts.format
+        if fmt == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "strict": True, "schema": schema},
+            }
+        elif fmt == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def _grow(self, budget: int, what: str) -> int:
+        cap = self._config.max_tokens_cap
+        if budget >= cap:
+            raise ReplyTruncated(
+                f"model reply for {what} was truncated at {budget} tokens (finish_reason length)"
+            )
+        grown = min(cap, budget * 2)
+        logger.info(
+            "model reply for %s truncated at %s tokens; asking again with %s",
+            what,
+            budget,
+            grown,
+            extra={"event": "llm.truncated", "model": self._config.model, "max_tokens": grown},
+        )
+        return grown
+
+    def _with_retries(self, body: dict[str, Any], what: str) -> Completion:
+        attempt = 0
+        while True:
+            self._hold()
+            try:
+                return self._call(body)
+            except openai.APIStatusError as exc:
+                part = rejected_part(exc)
+                if part is not None and part in body:
+                    raise _Rejected(part) from None
+                wait = self._wait_s(exc, attempt)
+                if wait is None:
+                    # from None: the SDK's message holds the response body, which may echo the request.
+                    raise map_status_error(exc) from None
+                status = exc.status_code
+            attempt += 1
+            logger.warning(
+                "model API busy for %s (HTTP %s); call %s again in %.2f s",
+                what,
+                status,
+                attempt + 1,
+                wait,
+                extra={"event": "llm.retrying", "status": status, "wait_s": round(wait, 3)},
+            )
+            self._sleep(wait)
+
+    def _wait_s(self, exc: openai.APIStatusError, attempt: int) -> float | None:
+        """How long to wait before calling again, or ``None`` to give up on this call."""
+        if not is_retryable(exc) or attempt >= self._config.call_retries:
+            return None
+        cap = self._config.retry_max_wait_s
+        asked = retry_after_s(exc.response.headers)
+        if asked is not None:
+            if asked > cap:
+                return None  # a longer wait is the job layer's business
+            self._pause(asked)
+            return asked
+        step: float = min(cap, self._config.retry_base_s * 2.0**attempt)
+        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every call of this client (all lesson threads) until the provider's wait is over."""
+        with self._pause_lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    def _hold(self) -> None:
+        with self._pause_lock:
+            left = self._resume_at - time.monotonic()
+        if left > 0:
+            self._sleep(left)
+
+    # --- what the provider accepts ---
+
+    def _accepts(self) -> Accepts:
+        known = self._memo.get(self._provider)
+        if known is None and self._cache is not None:
+            stored = Accepts.loads(self._cache.get_llm(self._memo_key()))
+            known = self._memo.learn(self._provider, stored) if stored is not None else None
+        return known or Accepts()
+
+    def _learn(self, accepts: Accepts, rejected: _Rejected) -> None:
+        """Ask without what was rejected from now on; give up when there is nothing left to drop."""
+        part = accepts.format if rejected.part == "response_format" else rejected.part
+        simpler = accepts.without(part)
+        if simpler is None:
+            raise PermanentJobError(f"model API rejected the request's {rejected.part} (HTTP 400)")
+        now = self._memo.learn(self._provider, simpler)
+        if self._cache is not None:
+            self._cache.put_llm(self._memo_key(), now.dumps())
+        logger.warning(
+            "model API rejected %s; asking with %s from now on",
+            part,
+            now.dumps(),
+            extra={"event": "llm.provider_fallback", "model": self._config.model, "rejected": part},
+        )
+
+    def _memo_key(self) -> str:
+        return f"accepts:{self._provider}"
+
+    # --- the one HTTP call ---
+
+    def _call(self, body: dict[str, Any]) -> Completion:
+        """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
+        try:
+            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
+            # latency and error class of every call.
+            with llm_gate.current().slot(), model_call():
+                response = self._client.chat.completions.create(**body)
+        except openai.APIStatusError:
+            raise
+        except openai.APITimeoutError as exc:
+            raise TransientJobError(f"model API timed out after {self._config.request_timeout_s} s") from exc
+        except openai.APIConnectionError as exc:
+            raise TransientJobError("could not connect to the model API") from exc
+        except openai.OpenAIError as exc:
+            raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
+        if not response.choices:
+            return Completion(None, None, refused=False)
+        choice = response.choices[0]
+        finish = choice.finish_reason
+        refused = bool(getattr(choice.message, "refusal", None)) or finish == "content_filter"
+        return Completion(choice.message.content, finish, refused)
