@@ -165,8 +165,10 @@ def test_parent_sigkill_leaves_no_child_and_another_tree_recovers_all(
     # Each comes back, as stalled (its lease ran out) or orphaned (taken, never marked started), and
     # is then finished exactly once.
     requeued = {e["job_id"] for e in rescuer.events("job.requeued") if e["reason"] in ("stalled", "orphaned")}
-    assert requeued == ids
-    assert sorted(e["job_id"] for e in rescuer.events("job.finished")) == sorted(ids)
+    trace = [(e["timestamp"][11:23], e["event"], e.get("job_id", "")[:8], e.get("reason"), e.get("worker"))
+             for e in rescuer.events() if e.get("job_id")]
+    assert requeued == ids, trace
+    assert sorted(e["job_id"] for e in rescuer.events("job.finished")) == sorted(ids), trace
     assert {status(conn, job) for job in jobs} == {"finished"}
 
 
