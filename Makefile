@@ -2,18 +2,37 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The interpreter's major.minor is part of the stamp: a .venv built by another Python (say 3.10,
+# before switching to 3.11) has no stamp for this one, so it is rebuilt instead of failing oddly.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-$(PY_VERSION)
 
 .PHONY: install demo test test-ts lint typecheck check bench lock clean
 
+# Refuse, in one line and before anything runs, an interpreter the lock files were not made for.
+ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),install)),)
+ifeq ($(PY_VERSION),)
+$(error '$(PYTHON)' does not run; install Python 3.11 or newer, or name it: make PYTHON=python3.11)
+endif
+ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info >= (3, 11))'),True)
+$(error Python 3.11 or newer is needed, '$(PYTHON)' is $(PY_VERSION); name another: make PYTHON=python3.11)
+endif
+endif
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+ifeq ($(shell command -v redis-server),)
+$(error redis-server not found; the tests start their own. Install it: apt-get install redis-server (Debian/Ubuntu) or brew install redis (macOS))
+endif
+endif
+
+install: $(STAMP)
+
 $(STAMP): requirements-dev.lock pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
-
-install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

@@ -27,6 +27,7 @@ QUEUE = "curriculum_generation"
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
 TERMINAL = frozenset({"finished", "failed", "stopped", "canceled"})
+WAITING = frozenset({"queued", "deferred", "scheduled"})
 
 
 def validate_request(request: Any) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def job_status(connection: Redis, job_id: str) -> dict[str, Any]:
     return {
         "job_id": job.id,
         "status": status,
-        "progress": job.meta.get("progress"),
+        # A job waiting to (re)start has made no progress yet; what meta holds is an earlier run's.
+        "progress": None if status in WAITING else job.meta.get("progress"),
         "result": result,
         "error": failure_reason(job) if status in ("failed", "stopped") else None,
     }
@@ -133,19 +135,72 @@ def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]
     return entries
 
 
-def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[str] | None) -> list[str]:
-    """Requeue the given failed jobs (all when ``job_ids`` is None); returns the ids requeued."""
-    requeued = []
+def failed_ids(connection: Redis, queues: Sequence[str]) -> dict[str, str]:
+    """Job id -> queue of every failed job in ``queues`` whose data still exists (no registry cleanup)."""
+    found: dict[str, str] = {}
     for name in queues:
         registry = FailedJobRegistry(name, connection=connection, job_class=JsonJob)
-        present = registry.get_job_ids(cleanup=False)
-        for job_id in present if job_ids is None else [j for j in job_ids if j in present]:
-            registry.requeue(job_id)
-            # A requeued job starts over: its retries and stalls so far must not count against it.
-            budget.forget(connection, job_id)
-            requeued.append(job_id)
-    missing = [] if job_ids is None else sorted(set(job_ids) - set(requeued))
+        found.update(dict.fromkeys(registry.get_job_ids(cleanup=False), name))
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in found:
+            pipe.exists(JsonJob.key_for(job_id))
+        alive = pipe.execute()
+    return {job_id: name for (job_id, name), exists in zip(found.items(), alive, strict=True) if exists}
+
+
+def _require_failed(found: dict[str, str], job_ids: Sequence[str]) -> list[str]:
+    """The ids once each, in order; JobNotFound (before anything changes) if one is not failed."""
+    missing = sorted(set(job_ids) - set(found))
     if missing:
         raise JobNotFound(f"not in any failed-job registry: {', '.join(missing)}")
-    return requeued
+    return list(dict.fromkeys(job_ids))
 
+
+def requeue_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[str] | None) -> list[str]:
+    """Requeue the given failed jobs (all when ``job_ids`` is None); returns the ids requeued."""
+    found = failed_ids(connection, queues)
+    chosen = list(found) if job_ids is None else _require_failed(found, job_ids)
+    for job_id in chosen:
+        FailedJobRegistry(found[job_id], connection=connection, job_class=JsonJob).requeue(job_id)
+        # A requeued job starts over: its retries and stalls so far must not count against it.
+        budget.forget(connection, job_id)
+    return chosen
+
+
+def delete_failed(connection: Redis, queues: Sequence[str], job_ids: Sequence[str]) -> list[str]:
+    """Delete the given failed jobs with their results; nothing changes if one is not failed."""
+    found = failed_ids(connection, queues)
+    chosen = _require_failed(found, job_ids)
+    for job_id in chosen:
+        _delete_failed(connection, found[job_id], job_id)
+    return chosen
+
+
+def purge_failed(connection: Redis, queues: Sequence[str], older_than_s: float | None = None) -> list[str]:
+    """Delete every failed job (that ended more than ``older_than_s`` ago); returns their ids."""
+    cutoff = None if older_than_s is None else time.time() - older_than_s
+    chosen = []
+    for job_id, name in failed_ids(connection, queues).items():
+        ended = _ended_at(connection, job_id)
+        if cutoff is None or ended is None or ended <= cutoff:
+            _delete_failed(connection, name, job_id)
+            chosen.append(job_id)
+    return chosen
+
+
+def _ended_at(connection: Redis, job_id: str) -> float | None:
+    try:
+        job = JsonJob.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return None
+    return job.ended_at.timestamp() if job.ended_at else None
+
+
+def _delete_failed(connection: Redis, queue: str, job_id: str) -> None:
+    registry = FailedJobRegistry(queue, connection=connection, job_class=JsonJob)
+    try:
+        job = JsonJob.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        registry.remove(job_id)  # the job's data expired already; drop the registry entry
+        return
+    registry.remove(job, delete_job=True)

@@ -37,7 +37,7 @@ def generator_config(settings: Settings) -> GeneratorConfig:
 
 
 def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
-    """Generate a curriculum for ``request`` (see CONTRACT.md) and return it as JSON-able data."""
+    """Generate a curriculum for ``request`` (see docs/interface.md) and return it as JSON-able data."""
     job = get_current_job()
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -45,6 +45,8 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
 
+    # A requeued job still carries its earlier run's progress: this run starts from zero.
+    progress("starting", 0, 1)
     settings = current_settings()
     cache = Cache(job.connection) if job is not None else None
     # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.

@@ -1,4 +1,4 @@
-"""Curriculum request and result models (CONTRACT.md), and request parsing that never echoes values."""
+"""Curriculum request and result models (docs/interface.md), and request parsing that never echoes values."""
 
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import trustme
 from rq.job import Job
 
 from tests.servers import RedisServer
+from worker.envfile import read_dotenv
 
 ROOT = Path(__file__).resolve().parents[1]
 TLS_PASSWORD = "tls-secret-pw-4d1f"
@@ -23,16 +27,55 @@ _OURS = ("REDIS_", "WORKER_", "JOB_", "CURRICULUM_", "OPENAI_", "LLM_", "LOG_", 
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
+    """The test process's environment without the service's variables, plus ``overrides``.
+
+    The CLI reads a ``.env`` from its working directory (the repository, for tests) for variables
+    the environment leaves unset; a developer's own ``.env`` must not leak into the tests, so
+    every name it sets is set here, empty (which the settings read as unset).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    env.update(dict.fromkeys(read_dotenv(ROOT / ".env"), ""))
     env.update(overrides)
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m worker`` as an operator would, capturing its output."""
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60, input: str | bytes | None = None,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m worker`` as an operator would, capturing its output (bytes input: a binary stdin)."""
+    if isinstance(input, bytes):
+        done = subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True,
+                              timeout=timeout, cwd=cwd, input=input)
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                           done.stderr.decode(errors="replace"))
     return subprocess.run([sys.executable, "-m", "worker", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, input=input)
+                          timeout=timeout, cwd=cwd, input=input)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail in one line, before collecting anything, when the tests cannot start their Redis servers."""
+    if shutil.which("redis-server") is None:
+        raise pytest.UsageError("redis-server not found on PATH: the tests start their own Redis servers. "
+                                "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_servers_and_logs() -> Iterator[None]:
+    """At the end of the session, interrupted or not: no redis-server or worker left, no temp file."""
+    yield
+    from tests.workers import WorkerProcess
+
+    WorkerProcess.remove_all()
+    RedisServer.remove_all()
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A worker run in-process (RQ's work()) installs its own SIGINT/SIGTERM handlers and leaves them:
+    Ctrl+C must go on stopping the test run, not "warm shut down" a worker that is long gone."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
 
 
 def failure(job: Job) -> str:
@@ -65,14 +108,16 @@ def conn(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(scope="session")
-def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tls_ca() -> Iterator[Path]:
+    """A throwaway CA and server certificate; deleted at session end, even an interrupted one."""
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
-    folder = tmp_path_factory.mktemp("tls")
+    folder = Path(tempfile.mkdtemp(prefix="cw-tls-"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     cert.private_key_pem.write_to_path(str(folder / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import redis
 
@@ -30,6 +32,20 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cw-redis-")))
     process: subprocess.Popen[bytes] | None = None
+    #: Every server this session created, for ``remove_all`` (which conftest calls at session end).
+    created: ClassVar[list[RedisServer]] = []
+
+    def __post_init__(self) -> None:
+        RedisServer.created.append(self)
+
+    @classmethod
+    def remove_all(cls) -> None:
+        """Stop every server still running and delete every working directory (logs, AOF files)."""
+        for server in cls.created:
+            with contextlib.suppress(Exception):
+                server.stop(kill=True)
+            shutil.rmtree(server.workdir, ignore_errors=True)
+        cls.created.clear()
 
     def command(self) -> list[str]:
         cmd = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import trustme
+
 from tests.conftest import TLS_PASSWORD, clean_env, run_cli
 from tests.servers import RedisServer, free_port
 from worker.connection import build_redis, diagnose, endpoint
@@ -92,7 +94,7 @@ def test_unreachable_port_exits_3_after_the_configured_retries() -> None:
 def test_factory_sets_verification_timeouts_and_retries(tmp_path: Path) -> None:
     """build_redis puts TLS, timeouts and retries into the pool kwargs (where RQ's children read them)."""
     ca = tmp_path / "ca.pem"
-    ca.write_text("placeholder")
+    trustme.CA().cert_pem.write_to_path(str(ca))
     settings = Settings.from_env({"REDIS_URL": "redis://h:6379/0", "REDIS_TLS": "true",
                                   "REDIS_TLS_CA_FILE": str(ca), "REDIS_CONNECT_TIMEOUT": "4"})
     kwargs = build_redis(settings).connection_pool.connection_kwargs

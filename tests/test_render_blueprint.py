@@ -1,10 +1,11 @@
-"""The deployment files (render.yaml, Procfile, .env.example) agree with Render and with the contract.
+"""The deployment files (render.yaml, Procfile, .env.example) agree with Render and with the interface.
 
 Render only reports a broken Blueprint when someone applies it, and a wrong shutdown delay or
 Redis wiring shows up as lost jobs weeks later, so these checks run with the unit tests.
-Render's JSON Schema and CONTRACT.md are not copied into the repository; they are read from the
-``shared/`` folder next to the clone (or ``RENDER_SCHEMA_PATH`` / ``CONTRACT_PATH``), and the tests
-that need them skip, naming the missing path, when they are absent.
+Render's published JSON Schema is not ours to ship: the schema checks read it from
+``RENDER_SCHEMA_PATH`` or, as in CI, from the workplace's ``shared/render/`` folder beside the clone,
+and skip naming both when neither exists. The variables other services rely on are the
+environment table of ``docs/interface.md``.
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from worker.settings import Settings, known_variables
 
-# CONTRACT.md's default for WORKER_SHUTDOWN_TIMEOUT, used when render.yaml does not set it.
+REPO = Path(__file__).resolve().parents[1]
+RENDER_SCHEMA_BESIDE_CLONE = REPO.parent / "shared" / "render" / "render.schema.json"
+INTERFACE_DOC = REPO / "docs" / "interface.md"
+
+# The documented default of WORKER_SHUTDOWN_TIMEOUT, used when render.yaml does not set it.
 CONTRACT_SHUTDOWN_TIMEOUT_S = 25.0
 # Time Render must still allow after the job's grace period: requeue the job, close, exit.
 SHUTDOWN_MARGIN_S = 10.0
 PROBE_THRESHOLDS = ("--min-workers", "--max-stalled", "--max-age", "--max-failed")
 SECRET_VARIABLES = ("OPENAI_API_KEY", "SENTRY_DSN")
 # Variables Render or its Python runtime read that are not the application's own.
-PLATFORM_VARIABLES = frozenset({"PYTHON_VERSION"})
+PLATFORM_VARIABLES = frozenset({"PYTHON_VERSION", "RENDER"})
 
 ENV_NAME = re.compile(r"`([A-Z][A-Z0-9_]*)`")
 ENV_ASSIGNMENT = re.compile(r"^\s*#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
@@ -49,26 +53,20 @@ PLACEHOLDER_PASSWORD = re.compile(r"^(\*+|<[^>]+>|[A-Z][A-Z_]*|x+)$")
 # --- loading --------------------------------------------------------------------------------------
 
 
-def _shared_file(env_var: str, default: Path, what: str) -> Path:
-    path = Path(os.environ.get(env_var) or default)
-    if not path.is_file():
-        pytest.skip(f"{what} not found at {path} (clone the repo next to shared/ or set {env_var})")
-    return path
-
-
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    path = _shared_file("RENDER_SCHEMA_PATH", SHARED / "render" / "render.schema.json", "Render schema")
+    path = Path(os.environ.get("RENDER_SCHEMA_PATH") or RENDER_SCHEMA_BESIDE_CLONE)
+    if not path.is_file():
+        pytest.skip(f"Render's Blueprint JSON Schema not found at {path}: set RENDER_SCHEMA_PATH to a copy of it")
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 
 @pytest.fixture(scope="module")
 def contract_env() -> dict[str, str]:
-    """Variable name -> default cell of CONTRACT.md's environment table."""
-    path = _shared_file("CONTRACT_PATH", SHARED / "CONTRACT.md", "CONTRACT.md")
-    table = parse_environment_table(path.read_text(encoding="utf-8"))
-    assert "REDIS_URL" in table, f"could not parse the environment table out of {path}"
+    """Variable name -> default cell of docs/interface.md's environment table."""
+    table = parse_environment_table(INTERFACE_DOC.read_text(encoding="utf-8"))
+    assert "REDIS_URL" in table, f"could not parse the environment table out of {INTERFACE_DOC}"
     return table
 
 
@@ -226,7 +224,7 @@ def test_keyvalue_never_evicts_and_is_private(blueprint: dict[str, Any]) -> None
     keyvalue = service(blueprint, "keyvalue")
     assert keyvalue["maxmemoryPolicy"] == "noeviction"
     assert keyvalue.get("plan", "free") != "free", "free Key Value instances do not persist jobs"
-    assert keyvalue["ipAllowList"] == [], "opening Key Value to the internet is a decision for docs/DEPLOY.md"
+    assert keyvalue["ipAllowList"] == [], "opening Key Value to the internet is a decision for docs/deploy-render.md"
 
 
 def test_all_services_share_one_region(blueprint: dict[str, Any]) -> None:
@@ -294,10 +292,10 @@ def test_secrets_are_prompted_for_never_committed(blueprint: dict[str, Any]) -> 
 def test_render_yaml_sets_only_known_variables(
     blueprint: dict[str, Any], contract_env: dict[str, str]
 ) -> None:
-    """Every variable render.yaml sets is in the contract's table, read by the settings or by Render: typos fail."""
+    """Every variable render.yaml sets is in the interface's table (or read by Render), so typos fail."""
     keys = {e["key"] for g in blueprint.get("envVarGroups", []) for e in g["envVars"]}
     keys |= {e["key"] for s in blueprint["services"] for e in s.get("envVars", []) if "key" in e}
-    assert keys - set(contract_env) - settings_variables() - PLATFORM_VARIABLES == set()
+    assert keys - set(contract_env) - PLATFORM_VARIABLES == set()
 
 
 # --- Procfile -------------------------------------------------------------------------------------
@@ -316,33 +314,44 @@ def test_procfile_worker_matches_render_worker(blueprint: dict[str, Any]) -> Non
 
 
 def settings_variables() -> set[str]:
-    """Every variable worker/settings.py reads (the contract's, plus the ones this service adds)."""
-    source = (REPO / "worker" / "settings.py").read_text(encoding="utf-8")
-    return set(re.findall(r'r\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', source))
+    """Every variable the settings read (the interface's, plus any a feature adds), found at run time."""
+    return set(known_variables())
 
 
-def test_env_example_names_every_contract_variable(env_example: str, contract_env: dict[str, str]) -> None:
-    """.env.example has a line for each contract variable, and names no variable the service ignores."""
+def test_env_example_names_every_variable_the_settings_read(env_example: str) -> None:
+    """.env.example has a line for each variable the service reads, and names no variable it ignores."""
     named = {m.group(1) for line in env_example.splitlines() if (m := ENV_ASSIGNMENT.match(line))}
-    assert set(contract_env) - named == set(), "missing from .env.example"
-    assert named - set(contract_env) - settings_variables() == set(), "read by nothing (typo?)"
+    assert settings_variables() - PLATFORM_VARIABLES - named == set(), "missing from .env.example"
+    assert named - settings_variables() == set(), "read by nothing (typo?)"
 
 
-def test_settings_reads_every_contract_variable(contract_env: dict[str, str]) -> None:
-    """The variable scan above sees the real settings module (it would otherwise excuse anything)."""
-    assert set(contract_env) <= settings_variables()
+def test_interface_documents_every_variable_the_settings_read(contract_env: dict[str, str]) -> None:
+    """docs/interface.md's environment table names every variable the settings read (none is secret)."""
+    assert settings_variables() - PLATFORM_VARIABLES - set(contract_env) == set()
+    assert {"REDIS_URL", "WORKER_QUEUES", "JOB_FAILURE_TTL"} <= settings_variables()
 
 
 def test_env_example_shows_literal_defaults(env_example: str, contract_env: dict[str, str]) -> None:
-    """Each variable with a literal contract default has an active NAME=default line."""
+    """Each variable read with a literal documented default has an active NAME=default line."""
     active = dict(
         m.groups() for line in env_example.splitlines() if (m := re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line))
     )
     expected = {
-        name: value for name, cell in contract_env.items() if (value := literal_default(cell)) is not None
+        name: value for name, cell in contract_env.items()
+        if (value := literal_default(cell)) is not None and name in settings_variables()
     }
-    assert expected, "no literal defaults parsed from the contract"
+    assert expected, "no literal defaults parsed from the interface doc"
     assert {name: active.get(name) for name in expected} == expected
+
+
+def test_settings_defaults_match_the_documented_ones(contract_env: dict[str, str]) -> None:
+    """Parsing the documented literal defaults gives the same settings as parsing nothing."""
+    documented = {
+        name: value for name, cell in contract_env.items()
+        if (value := literal_default(cell)) is not None and name in settings_variables()
+    }
+    assert "JOB_FAILURE_TTL" in documented
+    assert Settings.from_env(documented) == Settings.from_env({})
 
 
 def test_env_example_leaves_secrets_unset(env_example: str) -> None:

@@ -1,4 +1,4 @@
-"""Settings: defaults match CONTRACT.md, every bad value is reported together, secrets stay hidden."""
+"""Settings: defaults match docs/interface.md, every bad value is reported together, secrets stay hidden."""
 
 from __future__ import annotations
 

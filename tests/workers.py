@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.conftest import ROOT
 
@@ -19,7 +19,11 @@ from tests.conftest import ROOT
 class WorkerProcess:
     """One worker process whose stderr (JSON lines) goes to a file the test can poll."""
 
+    #: Every worker this session started, for ``remove_all`` (which conftest calls at session end).
+    created: ClassVar[list[WorkerProcess]] = []
+
     def __init__(self, env: dict[str, str], *args: str) -> None:
+        WorkerProcess.created.append(self)
         self.log_path = Path(tempfile.mkstemp(prefix="cw-worker-", suffix=".log")[1])
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "worker", "run", *args], env=env, cwd=ROOT,
@@ -89,3 +93,12 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+    @classmethod
+    def remove_all(cls) -> None:
+        """Kill every worker still running and delete every log file."""
+        for worker in cls.created:
+            with contextlib.suppress(Exception):
+                worker.stop()
+            worker.log_path.unlink(missing_ok=True)
+        cls.created.clear()

@@ -1,8 +1,9 @@
 """``curriculum-worker``: the command line, and the only place that reads the environment.
 
-Each command receives the parsed ``Settings`` through the click context. Errors of the service's
-own tree are printed (redacted) and turned into the contract's exit codes here, at the boundary,
-so no command needs its own ``sys.exit`` for failures.
+Each command receives the parsed ``Settings`` through the click context. The environment is the
+process's, with a ``.env`` file from the working directory filling in what it leaves unset (see
+``worker.envfile``). Errors of the service's own tree are printed (redacted) and turned into the
+documented exit codes here, at the boundary, so no command needs its own ``sys.exit`` for failures.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 import redis
 
 from worker.connection import diagnose, endpoint
+from worker.envfile import local_environ, unknown_variables
 from worker.errors import EXIT_USAGE, RedisUnavailable, WorkerError
 from worker.logs import Redactor, configure_logging, secret_values
-from worker.settings import Settings
+from worker.settings import Settings, known_variables
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +32,41 @@ logger = logging.getLogger(__name__)
 # Commands that need neither Redis nor configuration: they work even where the environment is
 # not (yet) set up, e.g. a web service fetching the request schema in its own CI.
 NO_SETTINGS = frozenset({"schema"})
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="curriculum-worker", prog_name="curriculum-worker")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Runs and operates the curriculum-generation worker."""
+    """Runs and operates the curriculum-generation worker.
+
+    Configuration comes from environment variables, and from a .env file in the current
+    directory for what the environment does not set. See docs/interface.md.
+    """
     if ctx.invoked_subcommand in NO_SETTINGS:
         return
-    settings = Settings.from_env()
+    environ: Mapping[str, str] | None = ctx.obj
+    settings = Settings.from_env(environ)
     configure_logging(settings)
+    warn_unknown_variables(os.environ if environ is None else environ)
     ctx.obj = settings
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A prefixed variable nothing reads is most likely a typo that falls back to a default."""
+    for name, suggestion in unknown_variables(environ, known_variables()):
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        logger.warning("%s: unknown variable, ignored%s", name, hint,
+                       extra={"event": "config.unknown_variable", "variable": name, "suggestion": suggestion})
+
+
+def check_queue_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Option callback: a queue name may not be empty or blank."""
+    names = value if isinstance(value, tuple) else (value,)
+    if any(name is not None and not name.strip() for name in names):
+        raise click.BadParameter("a queue name may not be empty", ctx=ctx, param=param)
+    return value
 
 
 def emit_json(payload: Any) -> None:
@@ -46,9 +74,9 @@ def emit_json(payload: Any) -> None:
 
 
 def _register_commands() -> None:
-    from worker.commands import doctor, jobs, run, schema, stats
+    from worker.commands import doctor, failed, jobs, run, schema, stats
 
-    for command in (run.run, jobs.enqueue, jobs.status, jobs.failed, doctor.doctor, stats.stats,
+    for command in (run.run, jobs.enqueue, jobs.status, failed.failed, doctor.doctor, stats.stats,
                     schema.schema):
         cli.add_command(command)
 
@@ -56,40 +84,47 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _as_unavailable(exc: redis.RedisError) -> WorkerError:
+def _as_unavailable(exc: redis.RedisError, environ: Mapping[str, str]) -> WorkerError:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(environ)
     except WorkerError as config_error:
         return config_error
     return RedisUnavailable(diagnose(exc, endpoint(settings)).message)
 
 
-def _fail(exc: WorkerError) -> NoReturn:
+def _fail(exc: WorkerError, environ: Mapping[str, str]) -> NoReturn:
     """Print the error without secrets and exit with its code."""
     redact: Callable[[str], str] = Redactor()
     with contextlib.suppress(WorkerError):
-        redact = Redactor(secret_values(Settings.from_env()))
+        redact = Redactor(secret_values(Settings.from_env(environ)))
     click.echo(f"error: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI, mapping our errors to exit codes."""
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    """Console-script entry point: run the CLI, mapping our errors to exit codes.
+
+    ``environ`` (default ``os.environ``) is what the process was given; ``.env`` fills in the rest.
+    """
+    given: Mapping[str, str] = os.environ if environ is None else environ
+    environ = given
     try:
+        environ = local_environ(given, Path.cwd())
         # Outside standalone mode click returns (rather than raises) the code of ctx.exit(code).
-        code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False, obj=environ)
     except redis.RedisError as exc:
         # Redis went away after a command connected (e.g. during `enqueue --wait`): exit 3, with
         # the same diagnosis as at start-up.
-        _fail(_as_unavailable(exc))
+        _fail(_as_unavailable(exc, environ), environ)
     except WorkerError as exc:
-        _fail(exc)
+        _fail(exc, environ)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_USAGE)
+        # Ctrl+C: what a shell reports for an interrupted command, not a usage error.
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)

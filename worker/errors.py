@@ -2,7 +2,7 @@
 
 Library errors (redis-py, rq, openai, pydantic) are wrapped into these classes where they cross
 a module boundary (``raise X(...) from exc``), so the CLI can map each class to one of the exit
-codes in CONTRACT.md without guessing, and job code can say whether a failure is worth retrying.
+codes in docs/interface.md without guessing, and job code can say whether a failure is worth retrying.
 """
 
 from __future__ import annotations
@@ -81,3 +81,7 @@ class RequestInvalid(PermanentJobError):
 
 class JobRefused(PermanentJobError):
     """A job the worker will not execute: unregistered callable or non-JSON payload."""
+
+
+class WaitTimedOut(WorkerError):
+    """``enqueue --wait --timeout`` ran out; the job itself goes on."""

@@ -1,6 +1,6 @@
 """Lifecycle events, logged the same way from whichever process they happen in.
 
-Each function emits one line whose ``event`` is a name from CONTRACT.md, with the job's id, queue
+Each function emits one line whose ``event`` is a name from docs/interface.md, with the job's id, queue
 and function as context. Argument values are never logged: they may hold user data, and a failed
 job's exception message is trimmed for the same reason. Each job event is also counted in the
 job metrics (``worker.metrics``): the lifecycle points are these functions, wherever they are called.

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from worker.logfilters import DemoteChatter, DropContradictions
 from worker.settings import Settings
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
@@ -115,6 +116,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(QuietLibraries(max(logging.WARNING, logging.getLevelName(settings.log_level))))
+    handler.addFilter(DropContradictions())
+    handler.addFilter(DemoteChatter(logging.getLevelName(settings.log_level)))
     handler.addFilter(RedactionFilter(Redactor(secret_values(settings))))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -3,6 +3,11 @@
 Sentry's RqIntegration reports exceptions raised by jobs, but not a job whose work horse was
 killed (SIGKILL, OOM), a stalled job or a refused one; those are sent here as messages tagged with
 the job's id, queue and function. Nothing is sent, and nothing is imported, when Sentry is off.
+
+One incident is one event. Sentry's logging integration would turn each of our ERROR event lines
+(``job.failed``, ``job.refused``) into a second, untagged event, so lines from ``worker.events``
+stay breadcrumbs only. Messages are grouped by event, queue and function: a stall's text names
+the worker, which is unique per process, and would otherwise open a new issue every time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from worker.settings import Settings
 
 logger = logging.getLogger(__name__)
 _enabled = False
+# Loggers whose lines this module reports itself, with tags: never a Sentry event of their own.
+REPORTED_LOGGERS = frozenset({"worker.events"})
 
 
 def init_sentry(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
@@ -36,7 +43,7 @@ def init_sentry(settings: Settings, environ: Mapping[str, str] | None = None) ->
         environment=settings.sentry_environment or env.get("RENDER_SERVICE_NAME") or "development",
         release=env.get("RENDER_GIT_COMMIT") or None,
         integrations=[RqIntegration()],
-        send_default_pii=False,
+        # No PII is sent: that is the SDK's default (its old send_default_pii switch is deprecated).
         # Job arguments may hold user data; keep local variables out of stack traces.
         include_local_variables=False,
         before_send=_scrub(Redactor(secret_values(settings))),
@@ -50,7 +57,9 @@ def _scrub(redact: Redactor) -> Any:
     """A before_send hook: RqIntegration attaches the job's description (its call string, with the
     request inside) to every event; drop it, and redact secrets from whatever text remains."""
 
-    def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        if event.get("logger") in REPORTED_LOGGERS:
+            return None
         rq_job = event.get("extra", {}).get("rq-job")
         if isinstance(rq_job, dict):
             for key in ("description", "args", "kwargs"):
@@ -73,9 +82,11 @@ def capture_event(event: str, job: Job, message: str) -> None:
     import sentry_sdk
 
     with sentry_sdk.new_scope() as scope:
-        for key, value in _tags(job).items():
+        tags = _tags(job)
+        for key, value in tags.items():
             scope.set_tag(key, str(value))
         scope.set_tag("event", event)
+        scope.fingerprint = [event, str(tags.get("queue")), str(tags.get("func"))]
         sentry_sdk.capture_message(f"{event}: {message}", level="error")
 
 

@@ -185,6 +185,9 @@ class CurriculumWorker(Worker):
     # --- one job, in the parent ---------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
+        # refused ones and plain-rq ones (whose default is a year) included.
+        job.failure_ttl = self.settings.job_failure_ttl_s
         reason = vetting.refusal_reason(job)
         if reason is not None:
             vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)

@@ -69,7 +69,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every variable of CONTRACT.md's environment table, parsed and validated."""
+    """Every variable of docs/interface.md's environment table, parsed and validated."""
 
     redis_url: Secret
     redis_tls: bool
@@ -89,6 +89,7 @@ class Settings:
     job_max_retries: int
     job_retry_delay_s: int
     job_retry_max_delay_s: int
+    job_failure_ttl_s: int
     curriculum_generator: str
     openai_api_key: Secret | None
     openai_base_url: str | None
@@ -147,7 +148,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
     return {
         "redis_url": Secret(r.redis_url("REDIS_URL", "redis://localhost:6379/0")),
         "redis_tls": r.boolean("REDIS_TLS", False),
-        "redis_tls_ca_file": r.existing_file("REDIS_TLS_CA_FILE"),
+        "redis_tls_ca_file": r.pem_file("REDIS_TLS_CA_FILE"),
         "redis_tls_verify": r.boolean("REDIS_TLS_VERIFY", True),
         "redis_max_retries": r.integer("REDIS_MAX_RETRIES", 3, low=0, high=100),
         "redis_retry_delay_ms": r.integer("REDIS_RETRY_DELAY", 1000, low=1, high=600_000),
@@ -164,6 +165,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
         "job_retry_delay_s": r.integer("JOB_RETRY_DELAY", 10, low=1, high=3600),
         "job_retry_max_delay_s": r.integer("JOB_RETRY_MAX_DELAY", 300, low=1, high=86_400),
+        "job_failure_ttl_s": r.integer("JOB_FAILURE_TTL", 7 * 86_400, low=60, high=365 * 86_400),
         "curriculum_generator": r.choice(
             "CURRICULUM_GENERATOR", "openai" if api_key else "offline", GENERATORS
         ),
@@ -188,6 +190,14 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
     }
 
 
+def known_variables() -> frozenset[str]:
+    """Every variable ``Settings`` reads, found by reading them: the one list of known names, so a
+    setting added to ``_parse_all`` is known to the CLI's misspelling check at once."""
+    reader = _Reader({})
+    _parse_all(reader)
+    return frozenset(reader.names_read)
+
+
 def _cross_checks(s: Settings) -> list[str]:
     problems = []
     if s.redis_retry_max_delay_ms < s.redis_retry_delay_ms:
@@ -207,8 +217,10 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[str] = []
+        self.names_read: set[str] = set()
 
     def _get(self, name: str) -> str | None:
+        self.names_read.add(name)
         raw = self.environ.get(name)
         if raw is None or raw.strip() == "":
             return None
@@ -288,11 +300,18 @@ class _Reader:
 
         return self._parse(name, parse(default), parse)
 
-    def existing_file(self, name: str) -> Path | None:
+    def pem_file(self, name: str) -> Path | None:
+        """A file of PEM certificates: anything else would fail later as a misleading TLS error."""
+
         def parse(raw: str) -> Path | None:
             path = Path(raw).expanduser()
-            if not path.is_file():
-                raise ValueError(f"no readable file at {raw}")
+            try:
+                head = path.read_bytes()[:1_000_000]
+            except OSError:
+                raise ValueError(f"no readable file at {raw}") from None
+            if b"-----BEGIN CERTIFICATE-----" not in head:
+                raise ValueError(f"{raw} holds no PEM certificate (-----BEGIN CERTIFICATE-----); "
+                                 "convert a DER file with: openssl x509 -inform der -in FILE -out FILE.pem")
             return path
 
         return self._parse(name, None, parse)
@@ -307,6 +326,10 @@ class _Reader:
 
     def redis_url(self, name: str, default: str) -> str:
         def parse(raw: str) -> str:
+            if "://" not in raw:
+                # host:port without a scheme parses as a scheme named after the host: say the fix.
+                fixed = redact_url(f"redis://{raw}")
+                raise ValueError(f"no scheme; write it as {fixed} (or rediss:// for TLS)")
             try:
                 parts = urlsplit(raw)
                 parts.port  # noqa: B018 - raises ValueError on a malformed port

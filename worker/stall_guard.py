@@ -32,7 +32,8 @@ ORPHAN_AFTER_MAX_S = 300
 def build_sweeper(connection: Redis, queues: Sequence[str], settings: Settings) -> StallSweeper:
     return StallSweeper(connection, queues, max_stalls=settings.job_max_stalls,
                         confirm_s=settings.worker_heartbeat_interval_s + 1,
-                        orphan_after_s=min(settings.worker_stall_timeout_s, ORPHAN_AFTER_MAX_S))
+                        orphan_after_s=min(settings.worker_stall_timeout_s, ORPHAN_AFTER_MAX_S),
+                        failure_ttl_s=settings.job_failure_ttl_s)
 
 
 class StallGuard:

@@ -9,6 +9,7 @@ import click
 import redis
 
 from worker import metrics, reporting
+from worker.cli import check_queue_names
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
@@ -23,7 +24,8 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 @click.command()
-@click.option("-q", "--queue", "queues", multiple=True, help="Queue to work (repeatable); default WORKER_QUEUES.")
+@click.option("-q", "--queue", "queues", multiple=True, callback=check_queue_names,
+              help="Queue to work (repeatable); default WORKER_QUEUES.")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option("-c", "--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
               help="Jobs at once, one worker process each; default WORKER_CONCURRENCY.")

@@ -1,0 +1,82 @@
+"""Local configuration: a ``.env`` file under the real environment, and misspelt variable names.
+
+A developer keeps local settings in ``.env`` (gitignored) instead of exporting them in every
+shell. The file only fills in what the real environment leaves unset, so a deploy that sets a
+variable always wins over a stray file. The CLI entry point is the only caller; ``Settings``
+still parses whatever mapping it is given.
+
+A variable that carries one of the service's prefixes but is read by nothing is almost always a
+typo (``REDIS_ULR``) that would silently fall back to a default, so it is reported with the
+closest known name. The known names come from ``Settings`` itself (``known_variables``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from worker.errors import ConfigError
+
+DOTENV = ".env"
+PREFIXES = ("REDIS_", "WORKER_", "JOB_", "CURRICULUM_", "OPENAI_", "LLM_", "LOG_", "SENTRY_")
+# Read by the libraries themselves, not by the settings: not typos.
+LIBRARY_VARIABLES = frozenset({"SENTRY_RELEASE", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_LOG"})
+_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+
+def parse_dotenv(text: str, source: str = DOTENV) -> dict[str, str]:
+    """``NAME=value`` lines; blank lines and ``#`` comments skipped; quotes around a value removed."""
+    values: dict[str, str] = {}
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _LINE.match(stripped)
+        if match is None:
+            problems.append(f"{source} line {number}: expected NAME=value")
+            continue
+        values[match.group(1)] = _unquote(match.group(2).strip())
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    # An unquoted value ends at a " #" comment.
+    return value.split(" #", 1)[0].rstrip()
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables of the file at ``path``, or none when there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    return parse_dotenv(text, str(path))
+
+
+def local_environ(environ: Mapping[str, str], directory: Path) -> dict[str, str]:
+    """``environ`` with ``directory/.env`` filling in the variables it does not set."""
+    return {**read_dotenv(directory / DOTENV), **environ}
+
+
+def unknown_variables(environ: Iterable[str], known: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(name, closest known name or None) for each prefixed variable nothing reads."""
+    known_names = sorted(set(known) | LIBRARY_VARIABLES)
+    found = []
+    for name in sorted(environ):
+        if name.startswith(PREFIXES) and name not in known_names:
+            close = difflib.get_close_matches(name, known_names, n=1, cutoff=0.6)
+            found.append((name, close[0] if close else None))
+    return found
