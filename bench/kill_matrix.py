@@ -85,7 +85,7 @@ def hit(victim: WorkerProcess, kind: str) -> Kill:
         with contextlib.suppress(ProcessLookupError):
             victim.kill_hard()
     elif kind == "sigkill-parent":
-        kill.orphans = [(pid, start_time(pid) or "") for pid in victim.children()]
+        kill.orphans = [(pid, start_time(pid) or "") for pid in descendants(victim.pid)]
         victim.process.send_signal(signal.SIGKILL)
         victim.process.wait(timeout=10)
     else:
@@ -114,7 +114,7 @@ class Matrix:
         self.stuck: list[dict[str, Any]] = []
 
     def spawn(self, *args: str) -> WorkerProcess:
-        proc = WorkerProcess(self.env, *args)
+        proc = WorkerProcess(self.env, "--concurrency", str(self.args.concurrency), *args)
         self.procs.append(proc)
         return proc
 
@@ -130,8 +130,8 @@ class Matrix:
         a = self.args
         self.live = [self.spawn() for _ in range(a.workers)]
         for proc in self.live:
-            proc.wait_for("worker.started", timeout=30)
-        work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / a.workers
+            proc.wait_for("worker.started", timeout=30, count=a.concurrency)
+        work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / (a.workers * a.concurrency)
         mean_gap = max(0.2, work_s / max(1, a.kills))
         for _ in range(a.kills):
             time.sleep(self.rng.uniform(0.3 * mean_gap, 1.7 * mean_gap))
@@ -204,16 +204,22 @@ class Matrix:
                 proc.stop()
 
 
-def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, str], list[dict[str, Any]]]:
-    """Worker name per process (by id()), and every event of every process."""
-    names: dict[int, str] = {}
+def descendants(pid: int) -> list[int]:
+    try:
+        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return kids + [d for kid in kids for d in descendants(kid)]
+
+
+def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, set[str]], list[dict[str, Any]]]:
+    """Worker names per process tree (by id(); one per --concurrency child), and every event."""
+    names: dict[int, set[str]] = {}
     everything: list[dict[str, Any]] = []
     for proc in procs:
         events = proc.events()
         everything.extend(events)
-        started = next((e for e in events if e.get("event") == "worker.started"), None)
-        if started is not None:
-            names[id(proc)] = started["worker"]
+        names[id(proc)] = {e["worker"] for e in events if e.get("event") == "worker.started"}
     return names, everything
 
 
@@ -242,8 +248,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
     for kill in m.kills:
         if kill.kind == "sigterm":
             continue
-        name = names.get(id(kill.victim))
-        hits = [e for e in stalled if name is not None and e.get("worker") == name]
+        victims = names.get(id(kill.victim), set())
+        hits = [e for e in stalled if e.get("worker") in victims]
         latencies.extend(parse_ts(e["timestamp"]) - kill.at for e in hits)
         interrupted = unfinished_jobs(kill.victim)
         busy_sigkills += bool(interrupted)
@@ -258,6 +264,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
 
     return {
         "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
+        "concurrency": m.args.concurrency,
         "kinds": dict(Counter(k.kind for k in m.kills)),
         "settings": {"heartbeat_s": HEARTBEAT_S, "stall_timeout_s": STALL_TIMEOUT_S,
                      "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S, "max_stalls": 50,
@@ -288,7 +295,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
 def summary(r: dict[str, Any]) -> str:
     lat = r["stall_latency_s"]
     rows = [
-        ("jobs / kills / workers", f"{r['jobs']} / {r['kills']} / {r['workers']}", "", ""),
+        ("jobs / kills / workers x concurrency",
+         f"{r['jobs']} / {r['kills']} / {r['workers']} x {r.get('concurrency', 1)}", "", ""),
         ("kills by kind", ", ".join(f"{k}={v}" for k, v in sorted(r["kinds"].items())), "", ""),
         ("lost (not finished at the end)", r["lost"], "0", "ok" if r["lost"] == 0 else "FAIL"),
         ("finished twice", r["finished_twice"], "0", "ok" if r["finished_twice"] == 0 else "FAIL"),
@@ -320,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="run --concurrency N for every worker")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-sleep", type=float, default=0.1)
     parser.add_argument("--max-sleep", type=float, default=1.5)
@@ -342,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
               f"log {stuck['log']}; its stack on SIGABRT:")
         print("\n".join(stuck["stack"]))
-    print(f"written to {write_results({'kill_matrix': result}, 'kill_matrix.json')}")
+    name = "kill_matrix.json" if args.concurrency == 1 else f"kill_matrix_concurrency_{args.concurrency}.json"
+    print(f"written to {write_results({'kill_matrix': result}, name)}")
     return 1 if result["lost"] or result["finished_twice"] else 0
 
 
