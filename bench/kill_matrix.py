@@ -94,7 +94,7 @@ def hit(victim: WorkerProcess, kind: str) -> Kill:
         with contextlib.suppress(ProcessLookupError):
             victim.kill_hard()
     elif kind == "sigkill-parent":
-        kill.orphans = [(pid, start_time(pid) or "") for pid in victim.children()]
+        kill.orphans = [(pid, start_time(pid) or "") for pid in descendants(victim.pid)]
         victim.process.send_signal(signal.SIGKILL)
         victim.process.wait(timeout=10)
     else:
@@ -137,7 +137,7 @@ class Matrix:
 
     def spawn(self, *args: str) -> WorkerProcess:
         queues = [part for name in self.queue_names() for part in ("-q", name)]
-        proc = WorkerProcess(self.env, *queues, *args)
+        proc = WorkerProcess(self.env, *queues, "--concurrency", str(self.args.concurrency), *args)
         self.procs.append(proc)
         return proc
 
@@ -174,8 +174,8 @@ class Matrix:
         a = self.args
         self.live = [self.spawn() for _ in range(a.workers)]
         for proc in self.live:
-            proc.wait_for("worker.started", timeout=30)
-        work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / a.workers
+            proc.wait_for("worker.started", timeout=30, count=a.concurrency)
+        work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / (a.workers * a.concurrency)
         mean_gap = max(0.2, work_s / max(1, a.kills))
         for _ in range(a.kills):
             time.sleep(self.rng.uniform(0.3 * mean_gap, 1.7 * mean_gap))
@@ -248,16 +248,22 @@ class Matrix:
                 proc.stop()
 
 
-def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, str], list[dict[str, Any]]]:
-    """Worker name per process (by id()), and every event of every process."""
-    names: dict[int, str] = {}
+def descendants(pid: int) -> list[int]:
+    try:
+        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return kids + [d for kid in kids for d in descendants(kid)]
+
+
+def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, set[str]], list[dict[str, Any]]]:
+    """Worker names per process tree (by id(); one per --concurrency child), and every event."""
+    names: dict[int, set[str]] = {}
     everything: list[dict[str, Any]] = []
     for proc in procs:
         events = proc.events()
         everything.extend(events)
-        started = next((e for e in events if e.get("event") == "worker.started"), None)
-        if started is not None:
-            names[id(proc)] = started["worker"]
+        names[id(proc)] = {e["worker"] for e in events if e.get("event") == "worker.started"}
     return names, everything
 
 
@@ -287,8 +293,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
     for kill in m.kills:
         if kill.kind == "sigterm":
             continue
-        name = names.get(id(kill.victim))
-        hits = [e for e in stalled if name is not None and e.get("worker") == name]
+        victims = names.get(id(kill.victim), set())
+        hits = [e for e in stalled if e.get("worker") in victims]
         latencies.extend(parse_ts(e["timestamp"]) - kill.at for e in hits)
         interrupted = unfinished_jobs(kill.victim)
         busy_sigkills += bool(interrupted)
@@ -312,6 +318,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
         "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
         "queues": m.queue_names(), "redis_pauses": {"count": m.pauses, "ms": m.args.pause_ms,
                                                      "every_s": m.args.pause_every},
+        "concurrency": m.args.concurrency,
         "kinds": dict(Counter(k.kind for k in m.kills)),
         "settings": {"heartbeat_s": HEARTBEAT_S, "stall_timeout_s": STALL_TIMEOUT_S,
                      "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S, "max_stalls": 50,
@@ -355,7 +362,8 @@ def function_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
 def summary(r: dict[str, Any]) -> str:
     lat = r["stall_latency_s"]
     rows = [
-        ("jobs / kills / workers", f"{r['jobs']} / {r['kills']} / {r['workers']}", "", ""),
+        ("jobs / kills / workers x concurrency",
+         f"{r['jobs']} / {r['kills']} / {r['workers']} x {r.get('concurrency', 1)}", "", ""),
         ("queues (priority order)", ",".join(r["queues"]), "", ""),
         ("Redis pauses (CLIENT PAUSE)", f"{r['redis_pauses']['count']} x {r['redis_pauses']['ms']} ms", "", ""),
         ("kills by kind", ", ".join(f"{k}={v}" for k, v in sorted(r["kinds"].items())), "", ""),
@@ -393,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="run --concurrency N for every worker")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-sleep", type=float, default=0.1)
     parser.add_argument("--max-sleep", type=float, default=1.5)
@@ -401,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-ms", type=int, default=0,
                         help="the Redis-pause variant: CLIENT PAUSE for this long, every --pause-every s")
     parser.add_argument("--pause-every", type=float, default=8.0)
-    parser.add_argument("--out", default="kill_matrix.json", help="results file name under bench/results")
+    parser.add_argument("--out", default=None, help="results file name under bench/results")
     args = parser.parse_args(argv)
     began = time.monotonic()
     with private_redis() as server:
@@ -422,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
               f"log {stuck['log']}; its stack on SIGABRT:")
         print("\n".join(stuck["stack"]))
-    print(f"written to {write_results({'kill_matrix': result}, args.out)}")
+    default = "kill_matrix.json" if args.concurrency == 1 else f"kill_matrix_concurrency_{args.concurrency}.json"
+    name = args.out or default
+    print(f"written to {write_results({'kill_matrix': result}, name)}")
     return 1 if result["lost"] or result["finished_twice"] else 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from rq import get_current_job
 
+from jobs import llm_gate
 from jobs.cache import Cache
 from jobs.context import current_settings
 from jobs.generation import generate
@@ -50,4 +51,6 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
     cache = Cache(job.connection) if job is not None else None
     # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.
     flight = SingleFlight(job.connection, wait_s=settings.job_timeout_s, holder=job.id) if job is not None else None
+    llm_gate.install(llm_gate.LlmGate(job.connection if job is not None else None,
+                                      settings.llm_global_concurrency, settings.llm_global_lease_s))
     return generate(request, generator_config(settings), progress, cache, flight)

@@ -258,10 +258,13 @@ def test_cron_probe_runs_stats_with_thresholds(blueprint: dict[str, Any]) -> Non
 
 
 def test_probe_expects_as_many_workers_as_are_deployed(blueprint: dict[str, Any]) -> None:
-    """--min-workers equals the worker's numInstances, so losing one instance is noticed."""
+    """--min-workers equals numInstances x WORKER_CONCURRENCY (each child is a worker): one lost is noticed."""
     argv = shlex.split(service(blueprint, "cron")["startCommand"])
     min_workers = int(argv[argv.index("--min-workers") + 1])
-    assert min_workers == service(blueprint, "worker").get("numInstances", 1)
+    worker = service(blueprint, "worker")
+    entry = effective_env(blueprint, worker).get("WORKER_CONCURRENCY")
+    concurrency = int(entry["value"]) if entry else 1
+    assert min_workers == worker.get("numInstances", 1) * concurrency
 
 
 def test_python_services_build_from_the_lock_file(blueprint: dict[str, Any]) -> None:

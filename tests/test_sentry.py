@@ -120,3 +120,18 @@ def test_stalls_of_different_workers_share_one_fingerprint(sentry: ThreadingHTTP
     prints = [tuple(e["fingerprint"]) for e in _events(sentry)]  # type: ignore[arg-type]
     assert len(prints) == 2 and prints[0] == prints[1]
     assert prints[0] == ("job.stalled", "curriculum_generation", "jobs.diagnostics.canary")
+
+
+def test_each_supervised_child_reports_to_sentry(sentry: ThreadingHTTPServer, conn: redis.Redis,
+                                                 redis_url: str) -> None:
+    """run --concurrency 2: refused jobs taken by either child reach Sentry before the child exits."""
+    queue = Queue("curriculum_generation", connection=conn, serializer=JSONSerializer)
+    jobs = [queue.enqueue("os.system", "true") for _ in range(4)]
+    dsn = f"http://{SENTRY_KEY}@127.0.0.1:{sentry.server_address[1]}/1"
+    result = run_cli("run", "--burst", "--concurrency", "2",
+                     env=clean_env(REDIS_URL=redis_url, SENTRY_DSN=dsn, LOG_FORMAT="json"))
+    assert result.returncode == 0, result.stderr
+    bodies = b"\n".join(sentry.received).decode()  # type: ignore[attr-defined]
+    assert all(job.id in bodies for job in jobs)
+    assert result.stderr.count('"event": "sentry.enabled"') == 2, "one Sentry client per child"
+    assert SENTRY_KEY not in result.stderr + result.stdout

@@ -95,6 +95,18 @@ def test_redact_url_keeps_host_and_user() -> None:
     assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
 
 
+def test_concurrency_and_global_llm_limit_defaults_and_bounds() -> None:
+    """WORKER_CONCURRENCY defaults to 1 (max 32); LLM_GLOBAL_CONCURRENCY unset means no limit; bad values are named."""
+    defaults = Settings.from_env({})
+    assert (defaults.worker_concurrency, defaults.llm_global_concurrency, defaults.llm_global_lease_s) == (1, None, 30)
+    tuned = Settings.from_env({"WORKER_CONCURRENCY": "10", "LLM_GLOBAL_CONCURRENCY": "16", "LLM_GLOBAL_LEASE": "5"})
+    assert (tuned.worker_concurrency, tuned.llm_global_concurrency, tuned.llm_global_lease_s) == (10, 16, 5)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"WORKER_CONCURRENCY": "33", "LLM_GLOBAL_CONCURRENCY": "0", "LLM_GLOBAL_LEASE": "1"})
+    for name in ("WORKER_CONCURRENCY", "LLM_GLOBAL_CONCURRENCY", "LLM_GLOBAL_LEASE"):
+        assert name in str(caught.value)
+
+
 def test_model_call_settings_have_sane_defaults_and_reach_the_generator() -> None:
     """OPENAI_TIMEOUT, OPENAI_MAX_TOKENS, temperature, seed and per-call retries default sanely and are passed on."""
     from jobs.curriculum import generator_config

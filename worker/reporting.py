@@ -99,3 +99,12 @@ def capture_job_exception(job: Job, exc: BaseException | None) -> None:
         for key, value in _tags(job).items():
             scope.set_tag(key, str(value))
         sentry_sdk.capture_exception(exc)
+
+
+def flush(timeout_s: float = 2.0) -> None:
+    """Send what is still queued: a supervised child ends with ``os._exit``, which skips Sentry's atexit."""
+    if not _enabled:
+        return
+    import sentry_sdk
+
+    sentry_sdk.flush(timeout=timeout_s)

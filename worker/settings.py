@@ -25,6 +25,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GENERATORS = ("offline", "openai")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+# Each concurrent job is a worker process plus its work horse (~20 MiB PSS busy, bench.concurrency):
+# 32 fills a 1 GiB instance; beyond that, add instances rather than processes.
+MAX_CONCURRENCY = 32
 
 
 class Secret:
@@ -81,6 +84,7 @@ class Settings:
     worker_shutdown_timeout_s: float
     worker_heartbeat_interval_s: int
     worker_stall_timeout_s: int
+    worker_concurrency: int
     job_max_stalls: int
     job_timeout_s: int
     job_max_retries: int
@@ -92,6 +96,8 @@ class Settings:
     openai_base_url: str | None
     curriculum_model: str
     llm_concurrency: int
+    llm_global_concurrency: int | None
+    llm_global_lease_s: int
     openai_timeout_s: float
     openai_max_tokens: int
     openai_temperature: float
@@ -159,6 +165,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "worker_shutdown_timeout_s": r.number("WORKER_SHUTDOWN_TIMEOUT", 25.0, low=0, high=3600),
         "worker_heartbeat_interval_s": r.integer("WORKER_HEARTBEAT_INTERVAL", 10, low=1, high=600),
         "worker_stall_timeout_s": r.integer("WORKER_STALL_TIMEOUT", 60, low=2, high=86_400),
+        # Jobs at once per `run` process tree; each is a forked worker process (see worker.supervisor).
+        "worker_concurrency": r.integer("WORKER_CONCURRENCY", 1, low=1, high=MAX_CONCURRENCY),
         "job_max_stalls": r.integer("JOB_MAX_STALLS", 1, low=0, high=100),
         "job_timeout_s": r.integer("JOB_TIMEOUT", 900, low=1, high=86_400),
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
@@ -172,6 +180,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "openai_base_url": r.http_url("OPENAI_BASE_URL"),
         "curriculum_model": r.text("CURRICULUM_MODEL", "gpt-4o-mini"),
         "llm_concurrency": r.integer("LLM_CONCURRENCY", 8, low=1, high=64),
+        "llm_global_concurrency": r.optional_integer("LLM_GLOBAL_CONCURRENCY", low=1, high=10_000),
+        "llm_global_lease_s": r.integer("LLM_GLOBAL_LEASE", 30, low=2, high=600),
         "openai_timeout_s": r.number("OPENAI_TIMEOUT", 60.0, low=1, high=900),
         "openai_max_tokens": r.integer("OPENAI_MAX_TOKENS", 4096, low=256, high=262_144),
         "openai_temperature": r.number("OPENAI_TEMPERATURE", 0.4, low=0, high=2),
@@ -260,6 +270,12 @@ class _Reader:
             return _in_range(value, low, high)
 
         return self._parse(name, default, parse)
+
+    def optional_integer(self, name: str, *, low: int, high: int) -> int | None:
+        """A whole number, or None when the variable is unset (for limits: no limit)."""
+        if self._get(name) is None:
+            return None
+        return self.integer(name, low, low=low, high=high)
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:
         def parse(raw: str) -> float:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from jobs import llm_gate
 from jobs.cache import digest
 from jobs.context import model_call
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
@@ -240,7 +241,9 @@ class ChatClient:
     def _call(self, body: dict[str, Any]) -> Completion:
         """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
         try:
-            with model_call():  # the worker's metrics: latency and error class of every call
+            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
+            # latency and error class of every call.
+            with llm_gate.current().slot(), model_call():
                 response = self._client.chat.completions.create(**body)
         except openai.APIStatusError:
             raise

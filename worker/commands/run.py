@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import click
 import redis
@@ -11,9 +12,11 @@ from worker import metrics, reporting
 from worker.cli import check_queue_names
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
-from worker.runtime import build_worker
-from worker.settings import Settings
+from worker.logs import Redactor, secret_values
+from worker.runtime import build_worker, preload_job_code, unique_worker_name
+from worker.settings import MAX_CONCURRENCY, Settings
 from worker.shutdown import install_die_with_parent
+from worker.supervisor import Supervisor
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -24,17 +27,49 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 @click.option("-q", "--queue", "queues", multiple=True, callback=check_queue_names,
               help="Queue to work (repeatable); default WORKER_QUEUES.")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("-c", "--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
+              help="Jobs at once, one worker process each; default WORKER_CONCURRENCY.")
 @click.pass_obj
-def run(settings: Settings, queues: tuple[str, ...], burst: bool) -> None:
+def run(settings: Settings, queues: tuple[str, ...], burst: bool, concurrency: int | None) -> None:
     """Start the worker (what the Procfile and render.yaml start)."""
     # A deploy may signal a worker that is still starting (no job held yet): leave cleanly, exit 0,
     # until RQ installs its own handlers in work().
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
-    reporting.init_sentry(settings)
     install_die_with_parent()
+    concurrency = concurrency or settings.worker_concurrency
+    if concurrency == 1:
+        reporting.init_sentry(settings)
+        work(settings, list(queues), burst)
+        return
+    preload_job_code(settings)
+
+    def child_main(name: str) -> int:
+        return work_in_child(settings, list(queues), burst, name)
+
+    code = Supervisor(concurrency, child_main, unique_worker_name, burst=burst).run()
+    if code:
+        sys.exit(code)
+
+
+def work_in_child(settings: Settings, queues: list[str], burst: bool, name: str) -> int:
+    """One supervised worker: Sentry of its own (its threads do not survive a fork), then work."""
+    reporting.init_sentry(settings)
+    try:
+        work(settings, queues, burst, name)
+    except WorkerError as exc:
+        message = Redactor(secret_values(settings))(str(exc))
+        click.echo(f"error: {message}", err=True)
+        return exc.exit_code
+    finally:
+        reporting.flush()
+    return 0
+
+
+def work(settings: Settings, queues: list[str], burst: bool, name: str | None = None) -> None:
+    """Connect and work until stopped; raises ``WorkerError`` for the CLI's exit codes."""
     connection = connect(settings)
-    worker = build_worker(settings, connection, list(queues) or None)
+    worker = build_worker(settings, connection, queues or None, name)
     metrics.install(connection, enabled=settings.worker_metrics)
     try:
         worker.work(burst=burst, logging_level=None, with_scheduler=True)

@@ -21,6 +21,7 @@ from typing import Any
 import click
 import redis
 
+from jobs import llm_gate
 from worker import exposition, metrics_window, probe
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
@@ -95,8 +96,12 @@ class _Check:
             silent_s = settings.worker_heartbeat_interval_s + settings.worker_stall_timeout_s
             raw = probe.collect(self.connection, self.queues, redis_url=settings.redis_url_redacted,
                                 tls=settings.uses_tls, heartbeat_stale_s=silent_s, window_s=self.window_s)
+            gate = llm_gate.read_state(self.connection, time.time())
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+        # Model calls in flight and waiting under LLM_GLOBAL_CONCURRENCY, over every instance.
+        raw["llm_gate"] = {"limit": settings.llm_global_concurrency, "holders": gate.holders,
+                           "waiters": gate.waiters}
         return probe.evaluate(raw, self.limits, strict=self.strict)
 
     def once(self, render: Renderer) -> WorkerError | None:
@@ -149,6 +154,10 @@ def render_table(report: dict[str, Any]) -> str:
     lines += exposition.metrics_table(report, width)
     workers = report["workers"]
     lines.append(f"workers  total {workers['total']}  busy {workers['busy']}  idle {workers['idle']}")
+    gate = report.get("llm_gate")
+    if gate is not None:
+        lines.append(f"llm gate limit {gate['limit'] or 'none'}  in flight {gate['holders']}  "
+                     f"waiting {gate['waiters']}")
     lines += [f"problem: {text}" for text in report["problems"]]
     lines += [f"warning: {text}" for text in report["warnings"]]
     lines.append(f"status   {report['status']}  (checked at {report['checked_at']})")
@@ -180,6 +189,9 @@ def render_prometheus(report: dict[str, Any]) -> str:
         *_gauge("curriculum_worker_workers", "Live workers serving these queues, by state.",
                  [('{state="busy"}', workers["busy"]), ('{state="idle"}', workers["idle"]),
                   ('{state="other"}', other)]),
+        *_gauge("curriculum_worker_llm_gate_calls", "Model calls under LLM_GLOBAL_CONCURRENCY, by state.",
+                [('{state="in_flight"}', report["llm_gate"]["holders"]),
+                 ('{state="waiting"}', report["llm_gate"]["waiters"])]),
         *_gauge("curriculum_worker_redis_latency_seconds", "Round trip of one PING.",
                  [("", report["redis"]["latency_ms"] / 1000)]),
         *_gauge("curriculum_worker_problems", "Thresholds breached.", [("", len(report["problems"]))]),
