@@ -161,6 +161,20 @@ def _teaching_units(c: Counts, focus_count: int, many_focuses: bool) -> list[lis
     return [_pairs(n, f) for n, f in zip(distribute(c.teaching, c.modules), unit_focus, strict=True)]
 
 
+def _even_modules(c: Counts, focus_count: int) -> Counts:
+    """When focuses span several modules each, give every focus the same number of modules.
+
+    Otherwise the first focuses get a module more than the rest (two objectives in three modules:
+    one gets two thirds of the teaching). The assessment and review lessons freed become teaching.
+    """
+    if focus_count >= c.modules or c.modules % focus_count == 0:
+        return c
+    modules = focus_count * (c.modules // focus_count)
+    review = min(c.review, modules)
+    return replace(c, modules=modules, review=review,
+                   teaching=c.teaching + (c.modules - modules) + (c.review - review))
+
+
 def _numbered(modules: list[ModuleSpec]) -> tuple[ModuleSpec, ...]:
     """Fill in ``part`` and ``of`` for each lesson (course-wide, per kind and focus)."""
     totals: dict[tuple[str, int | None], int] = {}
@@ -186,6 +200,7 @@ def shape(total: int, level: Level, weeks: int, objectives: int, themes: int) ->
     c = counts(total, level, weeks, objectives)
     covered = min(objectives, c.teaching // 2)
     focus_count = covered or max(1, min(c.modules, themes))
+    c = _even_modules(c, focus_count)
     units = _teaching_units(c, focus_count, covered >= c.modules)
     reviewed = {c.modules - 1 - (i * c.modules) // c.review for i in range(c.review)}
     modules: list[ModuleSpec] = []

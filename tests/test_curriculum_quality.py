@@ -186,6 +186,22 @@ def test_each_objective_is_taught_then_practised_or_reported_uncovered() -> None
                 assert kinds[0] == "core" and "practice" in kinds, (result.topic, objective)
 
 
+def test_taught_objectives_get_a_fair_share_of_the_lessons() -> None:
+    """No taught objective gets more than twice (plus one) the lessons of another: two objectives in
+    three modules must not mean one of them fills two modules."""
+    for req, result in [*results(), _balance_case()]:
+        taught = [len(e.lesson_ids) for e in result.objectives_coverage if e.lesson_ids]
+        if taught:
+            assert max(taught) <= 2 * min(taught) + 1, (req.topic, taught)
+
+
+def _balance_case() -> tuple[CurriculumRequest, Curriculum]:
+    """The README's example request: two objectives over three teaching modules' worth of lessons."""
+    req = parse_request({"topic": "Python for data analysis", "duration_weeks": 4, "hours_per_week": 5,
+                         "objectives": ["clean messy CSV data with pandas", "plot trends with matplotlib"]})
+    return req, OfflineGenerator().generate(req, lambda *_: None)
+
+
 def test_objectives_that_cannot_fit_are_listed_and_warned() -> None:
     """20 objectives in 1 week x 1 hour: most are uncovered, with a warning; the fitting ones are taught."""
     _, result = _generate(4)

@@ -34,6 +34,13 @@ def _joined(items: Sequence[str]) -> str:
     return f"{items[0]}, {items[1]} and {len(items) - 2} more"
 
 
+def _title_case_start(label: str) -> str:
+    """"clean CSV data" starts a title as "Clean CSV data"; "iPhone apps" or "pandas" stay as written
+    only when the first word has capitals of its own (a name)."""
+    first = label.split(" ", 1)[0]
+    return label[:1].upper() + label[1:] if first.islower() and first.isalpha() else label
+
+
 @dataclass(frozen=True)
 class Focus:
     label: str  # short, for titles
@@ -45,7 +52,7 @@ def focuses(request: CurriculumRequest, the_plan: Plan) -> list[Focus]:
     out = []
     for index, objective in enumerate(the_plan.focuses):
         if objective is not None:
-            out.append(Focus(_short(objective), f"“{objective}”"))
+            out.append(Focus(_title_case_start(_short(objective)), f"“{objective}”"))
         else:
             label, phrase = themes[index % len(themes)]
             out.append(Focus(label, phrase.format(topic=request.topic)))
