@@ -16,10 +16,17 @@ stopped with SIGTERM, and a final ``--burst`` worker drains whatever is left. Re
 * lost jobs: not ``finished`` in Redis at the end (must be 0);
 * jobs run more than once (``job.started`` > 1): expected after kills, split into runs that were
   interrupted and re-run, and jobs completed twice (``job.finished`` > 1, must be 0);
+* the same counted by the function itself (the canary's own run/return counters in its job hash):
+  a function that returned and whose worker died before logging it shows up here only;
 * stall-detection latency: from a SIGKILL to the ``job.stalled`` event naming the killed worker,
   worst case and p50, beside the designed bound (stall timeout + three heartbeat intervals + 1 s:
   the lease, then two sweeps that agree it ended, see ``worker.stalls``);
 * children of a ``sigkill-parent`` victim still alive afterwards (must be 0).
+
+Variants: ``--queues 2`` spreads the jobs over two queues that every worker serves (RQ would
+dequeue with BLPOP there; ``worker.intake`` moves each job atomically into an intermediate list);
+``--pause-ms 6000 --pause-every 8`` also CLIENT PAUSEs Redis that long, that often, during the kills
+(twice the 3 s lease: a live worker's job must not be taken back and run twice).
 
 Exits 1 if a job is lost or finished twice.
 """
@@ -32,6 +39,7 @@ import json
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +49,7 @@ from typing import Any
 import redis
 
 from bench.common import QUEUE, median, parse_ts, percentile, private_redis, table, worker_env, write_results
+from jobs.diagnostics import COUNT_RUNS, RETURNS_FIELD, RUNS_FIELD
 from tests.workers import WorkerProcess
 from worker.jsonjob import JsonQueue
 
@@ -93,6 +102,14 @@ def hit(victim: WorkerProcess, kind: str) -> Kill:
     return kill
 
 
+def function_counts(conn: redis.Redis, job_ids: list[str]) -> list[tuple[int, int]]:
+    """(runs, returns) of each job as counted by the canary function itself."""
+    pipe = conn.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(f"rq:job:{job_id}", [RUNS_FIELD, RETURNS_FIELD])
+    return [(int(runs or 0), int(returns or 0)) for runs, returns in pipe.execute()]
+
+
 def statuses(conn: redis.Redis, job_ids: list[str]) -> list[str]:
     pipe = conn.pipeline(transaction=False)
     for job_id in job_ids:
@@ -112,21 +129,48 @@ class Matrix:
         self.unexpected_exits = 0
         self.job_ids: list[str] = []
         self.stuck: list[dict[str, Any]] = []
+        self.pauses = 0
+
+    def queue_names(self) -> list[str]:
+        """The queues, highest priority first: QUEUE alone, or QUEUE and ``low_priority``."""
+        return [QUEUE, *(f"low_priority_{n}" for n in range(1, self.args.queues))]
 
     def spawn(self, *args: str) -> WorkerProcess:
-        proc = WorkerProcess(self.env, "--concurrency", str(self.args.concurrency), *args)
+        queues = [part for name in self.queue_names() for part in ("-q", name)]
+        proc = WorkerProcess(self.env, *queues, "--concurrency", str(self.args.concurrency), *args)
         self.procs.append(proc)
         return proc
 
     def enqueue(self) -> None:
-        queue = JsonQueue(QUEUE, connection=self.conn)
-        for _ in range(self.args.jobs):
+        queues = [JsonQueue(name, connection=self.conn) for name in self.queue_names()]
+        for number in range(self.args.jobs):
+            queue = queues[number % len(queues)]
             sleep_s = round(self.rng.uniform(self.args.min_sleep, self.args.max_sleep), 3)
             # Keep results for the whole run: RQ's default 500 s result TTL would look like loss.
-            job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1)
+            job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1,
+                                meta={COUNT_RUNS: True})
             self.job_ids.append(job.id)
 
+    def pause_redis(self, stop: threading.Event) -> None:
+        """``--pause-ms``: CLIENT PAUSE the server for that long every ``--pause-every`` seconds."""
+        while not stop.wait(self.args.pause_every):
+            with contextlib.suppress(redis.RedisError):
+                self.conn.execute_command("CLIENT", "PAUSE", str(self.args.pause_ms), "ALL")
+                self.pauses += 1
+
     def kill_phase(self) -> None:
+        stop = threading.Event()
+        pauser = threading.Thread(target=self.pause_redis, args=(stop,), daemon=True)
+        if self.args.pause_ms:
+            pauser.start()
+        try:
+            self._kill_phase()
+        finally:
+            stop.set()
+            if pauser.is_alive():
+                pauser.join()
+
+    def _kill_phase(self) -> None:
         a = self.args
         self.live = [self.spawn() for _ in range(a.workers)]
         for proc in self.live:
@@ -234,7 +278,8 @@ def unfinished_jobs(victim: WorkerProcess) -> set[str]:
     return started - ended
 
 
-def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str, Any]:
+def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
+            counts: list[tuple[int, int]] | None = None) -> dict[str, Any]:
     names, events = event_index(m.procs)
     started = Counter(e["job_id"] for e in events if e.get("event") == "job.started")
     finished = Counter(e["job_id"] for e in events if e.get("event") == "job.finished")
@@ -255,6 +300,13 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
         busy_sigkills += bool(interrupted)
         undetected += len(interrupted - {e["job_id"] for e in hits})
     orphans = sum(1 for k in m.kills for pid, st in k.orphans if st and start_time(pid) == st)
+    # Re-runs no signal explains: the job was not running on a killed or stopped worker. With Redis
+    # pauses this is what a lease taken back from a live worker would show. Must be 0.
+    signalled: set[str] = set().union(*(unfinished_jobs(k.victim) for k in m.kills))
+    signalled |= {e["job_id"] for e in events if e.get("event") == "job.requeued" and e.get("reason") == "shutdown"}
+    runs = {job_id: max(started[job_id], own[0]) for job_id, own in zip(m.job_ids, counts or [(0, 0)] * len(
+        m.job_ids), strict=True)}
+    reruns_unexplained = sorted(j for j, n in runs.items() if n > 1 and j not in signalled)
     sigterm_busy = sum(1 for k in m.kills if k.kind == "sigterm"
                        and any(e.get("event") == "worker.stopping" and e.get("busy") for e in k.victim.events()))
     sigterm_exits = Counter(k.victim.process.poll() for k in m.kills if k.kind == "sigterm")
@@ -264,6 +316,8 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
 
     return {
         "jobs": m.args.jobs, "kills": len(m.kills), "workers": m.args.workers, "seed": m.args.seed,
+        "queues": m.queue_names(), "redis_pauses": {"count": m.pauses, "ms": m.args.pause_ms,
+                                                     "every_s": m.args.pause_every},
         "concurrency": m.args.concurrency,
         "kinds": dict(Counter(k.kind for k in m.kills)),
         "settings": {"heartbeat_s": HEARTBEAT_S, "stall_timeout_s": STALL_TIMEOUT_S,
@@ -273,6 +327,7 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
         "ran_more_than_once": sum(1 for c in started.values() if c > 1),
         "interrupted_and_rerun": sum(1 for j, c in started.items() if c > 1 and finished[j] <= 1),
         "finished_twice": sum(1 for c in finished.values() if c > 1),
+        "reruns_without_a_signal": len(reruns_unexplained), "reruns_without_a_signal_ids": reruns_unexplained[:20],
         "never_started": sum(1 for j in m.job_ids if started[j] == 0),
         "max_runs_of_one_job": max(started.values(), default=0),
         "job_started_events": sum(started.values()),
@@ -289,6 +344,18 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float) -> dict[str
                             "p90": percentile(latencies, 90) if latencies else float("nan"),
                             "bound": STALL_BOUND_S},
         "final_bursts": bursts, "wall_s": round(wall_s, 1),
+        **function_figures(counts or []),
+    }
+
+
+def function_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    """Duplicates counted by the function itself, not by the worker's events: a function whose
+    worker died after it returned but before ``job.finished`` was logged ran twice all the same."""
+    return {
+        "function_ran_more_than_once": sum(1 for runs, _ in counts if runs > 1),
+        "function_returned_twice": sum(1 for _, returns in counts if returns > 1),
+        "function_runs": sum(runs for runs, _ in counts),
+        "function_never_returned": sum(1 for _, returns in counts if returns == 0),
     }
 
 
@@ -297,11 +364,17 @@ def summary(r: dict[str, Any]) -> str:
     rows = [
         ("jobs / kills / workers x concurrency",
          f"{r['jobs']} / {r['kills']} / {r['workers']} x {r.get('concurrency', 1)}", "", ""),
+        ("queues (priority order)", ",".join(r["queues"]), "", ""),
+        ("Redis pauses (CLIENT PAUSE)", f"{r['redis_pauses']['count']} x {r['redis_pauses']['ms']} ms", "", ""),
         ("kills by kind", ", ".join(f"{k}={v}" for k, v in sorted(r["kinds"].items())), "", ""),
         ("lost (not finished at the end)", r["lost"], "0", "ok" if r["lost"] == 0 else "FAIL"),
         ("finished twice", r["finished_twice"], "0", "ok" if r["finished_twice"] == 0 else "FAIL"),
         ("ran more than once", r["ran_more_than_once"], "expected after kills", ""),
+        ("function ran more than once (its own count)", r["function_ran_more_than_once"], "", ""),
+        ("function returned twice (its own count)", r["function_returned_twice"], "explained", ""),
         ("  of which interrupted, then re-run", r["interrupted_and_rerun"], "", ""),
+        ("re-runs no kill or stop explains", r["reruns_without_a_signal"], "0",
+         "ok" if r["reruns_without_a_signal"] == 0 else "CHECK"),
         ("max runs of one job", r["max_runs_of_one_job"], "", ""),
         ("SIGKILLs that hit a running job", r["busy_sigkills"], "", ""),
         ("job.stalled events", r["stalls_detected"], "", ""),
@@ -332,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-sleep", type=float, default=0.1)
     parser.add_argument("--max-sleep", type=float, default=1.5)
+    parser.add_argument("--queues", type=int, default=1, choices=(1, 2, 3),
+                        help="queues each worker serves (jobs spread over them): 2 is the two-queue variant")
+    parser.add_argument("--pause-ms", type=int, default=0,
+                        help="the Redis-pause variant: CLIENT PAUSE for this long, every --pause-every s")
+    parser.add_argument("--pause-every", type=float, default=8.0)
+    parser.add_argument("--out", default=None, help="results file name under bench/results")
     args = parser.parse_args(argv)
     began = time.monotonic()
     with private_redis() as server:
@@ -342,16 +421,18 @@ def main(argv: list[str] | None = None) -> int:
             matrix.kill_phase()
             bursts = matrix.drain()
             final = statuses(conn, matrix.job_ids)
+            counts = function_counts(conn, matrix.job_ids)
         finally:
             matrix.stop_all()
-        result = analyse(matrix, final, bursts, time.monotonic() - began)
+        result = analyse(matrix, final, bursts, time.monotonic() - began, counts)
         conn.close()
     print(summary(result))
     for stuck in result["stuck_after_sigterm"]:
         print(f"\nstill running {stuck['still_running_after_s']} s after SIGTERM (last event {stuck['last_event']}), "
               f"log {stuck['log']}; its stack on SIGABRT:")
         print("\n".join(stuck["stack"]))
-    name = "kill_matrix.json" if args.concurrency == 1 else f"kill_matrix_concurrency_{args.concurrency}.json"
+    default = "kill_matrix.json" if args.concurrency == 1 else f"kill_matrix_concurrency_{args.concurrency}.json"
+    name = args.out or default
     print(f"written to {write_results({'kill_matrix': result}, name)}")
     return 1 if result["lost"] or result["finished_twice"] else 0
 

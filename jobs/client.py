@@ -125,6 +125,10 @@ def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]
                 job = JsonJob.fetch(job_id, connection=connection)
             except NoSuchJobError:
                 continue
+            except Exception:
+                # A hash RQ cannot parse (the worker failed it as poison): list it from its raw fields.
+                entries.append(_unreadable_entry(connection, name, job_id))
+                continue
             entries.append({
                 "job_id": job.id,
                 "queue": name,
@@ -133,6 +137,13 @@ def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]
                 "reason": failure_reason(job),
             })
     return entries
+
+
+def _unreadable_entry(connection: Redis, queue: str, job_id: str) -> dict[str, Any]:
+    ended_at = connection.hget(JsonJob.key_for(job_id), "ended_at")
+    return {"job_id": job_id, "queue": queue, "func": None,
+            "ended_at": ended_at.decode(errors="replace") if isinstance(ended_at, bytes) else None,
+            "reason": failure_reason(JsonJob(job_id, connection=connection))}
 
 
 def failed_ids(connection: Redis, queues: Sequence[str]) -> dict[str, str]:

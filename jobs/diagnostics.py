@@ -10,6 +10,20 @@ from typing import Any
 from worker.errors import RequestInvalid
 
 MAX_SLEEP_S = 300.0
+#: A job enqueued with ``meta={COUNT_RUNS: True}`` counts its own runs and returns in these fields
+#: of its job hash: load tests (bench.kill_matrix) see a function that ran, or returned, twice even
+#: when the worker died before it could log or record it.
+COUNT_RUNS = "count_runs"
+RUNS_FIELD = "cw_canary_runs"
+RETURNS_FIELD = "cw_canary_returns"
+
+
+def _count(field: str) -> None:
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None and job.meta.get(COUNT_RUNS):
+        job.connection.hincrby(job.key, field, 1)
 
 
 def canary(sleep_s: float = 0) -> dict[str, Any]:
@@ -18,7 +32,9 @@ def canary(sleep_s: float = 0) -> dict[str, Any]:
         raise RequestInvalid(["sleep_s: must be a number"])
     if not 0 <= sleep_s <= MAX_SLEEP_S:
         raise RequestInvalid([f"sleep_s: must be between 0 and {MAX_SLEEP_S:g}"])
+    _count(RUNS_FIELD)
     started = time.monotonic()
     if sleep_s:
         time.sleep(sleep_s)
+    _count(RETURNS_FIELD)
     return {"ok": True, "pid": os.getpid(), "slept_s": round(time.monotonic() - started, 3)}

@@ -15,5 +15,15 @@ REGISTERED_JOBS: frozenset[str] = frozenset(
 )
 
 
+# Success, failure and stopped callbacks a job may name (rq's ``on_success=Callback(...)`` and
+# friends). RQ imports and calls them in the worker exactly like job functions, so they need the
+# same allowlist; none is registered today, so a job naming any callback is refused.
+REGISTERED_CALLBACKS: frozenset[str] = frozenset()
+
+
 def is_registered(func_name: str | None) -> bool:
     return func_name in REGISTERED_JOBS
+
+
+def is_registered_callback(name: str | None) -> bool:
+    return name in REGISTERED_CALLBACKS

@@ -66,6 +66,9 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.handle_job_success": ("0e9d6fdad8a3a8e7", "handle_job_success: job.finished after it"),
     "rq.worker.Worker.request_stop": ("d06386e1ca6caca3", "request_stop: shutdown deadline before RQ's"),
     "rq.worker.Worker.request_force_stop": ("cd736cfbc7a5344c", "replaced: second signal requeues instead of exiting"),
+    "rq.worker.Worker.set_shutdown_requested_date": ("b5d95290d6b253a9",
+        "set_shutdown_requested_date: a Redis error must not abort the shutdown"),
+    "rq.queue.Queue.dequeue_any": ("91d540fe86a73a3e", "IntakeQueue.dequeue_any: same arguments, same result"),
     # Relied on, not overridden.
     "rq.worker.Worker.work": ("7c1d51ba20fed3d7",
         "the loop: which steps can raise Redis errors outside the dequeue loop"),
@@ -96,6 +99,12 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.registry.FailedJobRegistry.add": ("8b5dd947fefc5b66", "the sweep's failure mirrors it in Lua"),
     "rq.results.Result.serialize": ("a8d6cd2052554d2a", "the sweep writes these fields with XADD"),
     "rq.results.Result.save": ("ea71f0b85f391681", "the sweep's XADD MAXLEN 10 and EXPIRE mirror it"),
+    "rq.job.Job.restore": ("cad6eab714d0b79e",
+        "vetting reads the callback attributes it sets; what raises on a bad hash is intake's poison"),
+    "rq.job.Job.send_webhooks": ("b267e0cef97a4065", "vetting: webhooks are sent with each one's own timeout"),
+    "rq.worker.Worker.serialize": ("0dd3341b2edb8ba9", "registration: the fields written again after a flush"),
+    "rq.scheduler.RQScheduler.acquire_locks": ("5308b978aacb87f2",
+        "_restart_dead_scheduler: auto_start starts a new child when the old one is dead"),
 }
 
 

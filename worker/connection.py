@@ -11,6 +11,7 @@ start-up loop pings with per-command retries switched off, so the two layers nev
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -106,23 +107,36 @@ class Reconnect:
     or at once for errors waiting cannot fix (TLS, auth), ``RedisUnavailable`` naming the fix.
     """
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                 max_retries: int | None = None) -> None:
         self.settings = settings
         self.sleep = sleep
         self.backoff = backoff_policy(settings)
         self.where = endpoint(settings)
         self.failures = 0
+        self.max_retries = settings.redis_max_retries if max_retries is None else max_retries
+
+    def diagnose(self, exc: BaseException) -> Diagnosis:
+        """``diagnose``, plus one plain-text PING when a TLS connection timed out: a plain Redis
+        port answers nothing to a TLS hello, which would otherwise look like a firewall."""
+        diagnosis = diagnose(exc, self.where)
+        if self.where.scheme == "rediss" and diagnosis.reason == "timed out" and speaks_plain_redis(
+                self.where, self.settings.redis_connect_timeout_s):
+            return Diagnosis("the server speaks plain Redis on this port, not TLS",
+                             "Use a redis:// URL (and no REDIS_TLS=true), or the server's TLS port.", False,
+                             self.where)
+        return diagnosis
 
     def give_up(self, exc: BaseException) -> RedisUnavailable:
         """Log ``redis.unavailable`` and return the error to raise (exit code 3)."""
-        diagnosis = diagnose(exc, self.where)
+        diagnosis = self.diagnose(exc)
         logger.error("redis.unavailable %s", diagnosis.message,
                      extra={"event": "redis.unavailable", "endpoint": str(self.where), "retries": self.failures})
         return RedisUnavailable(diagnosis.message)
 
     def wait_or_give_up(self, exc: BaseException) -> None:
-        diagnosis = diagnose(exc, self.where)
-        limit = self.settings.redis_max_retries
+        diagnosis = self.diagnose(exc)
+        limit = self.max_retries
         if not diagnosis.transient or self.failures >= limit:
             raise self.give_up(exc) from exc
         delay = self.backoff.compute(self.failures)
@@ -139,10 +153,12 @@ class Reconnect:
         return failures
 
 
-def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> redis.Redis:
+def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep, *,
+            retries: int | None = None) -> redis.Redis:
     """Build a client and PING until it answers, or raise RedisUnavailable with a likely fix.
 
     The PING runs with per-command retries off, so start-up waits follow ``Reconnect`` alone.
+    ``retries`` overrides REDIS_MAX_RETRIES (a health probe makes one attempt: ``retries=0``).
     """
     where = endpoint(settings)
     if where.scheme == "rediss" and not settings.redis_tls_verify:
@@ -154,7 +170,7 @@ def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> 
         )
     client = build_redis(settings)
     client.set_retry(Retry(NoBackoff(), 0, RETRYABLE_ERRORS))
-    reconnect = Reconnect(settings, sleep)
+    reconnect = Reconnect(settings, sleep, max_retries=retries)
     try:
         while True:
             try:
@@ -213,6 +229,32 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
     if isinstance(exc, redis.ConnectionError):
         return Diagnosis(f"connection failed ({_short(text)})", "Check REDIS_URL.", True, where)
     return Diagnosis(f"Redis error ({_short(text)})", "Check REDIS_URL and the server's logs.", False, where)
+
+
+def answers_quickly(client: redis.Redis, timeout_s: float = 1.0) -> bool:
+    """One PING on a fresh connection with a short timeout and no retries (the client's own may be
+    stuck in a command or its retries): whether Redis is there at all."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+    probe = client.connection_pool.connection_class(**kwargs)
+    try:
+        probe.send_command("PING")
+        return bool(probe.read_response())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        probe.disconnect()
+
+
+def speaks_plain_redis(where: Endpoint, timeout_s: float) -> bool:
+    """Whether ``where`` answers a plain-text PING in RESP (``+PONG``, ``-NOAUTH``...)."""
+    try:
+        with socket.create_connection((where.host, where.port), timeout=min(timeout_s, 5.0)) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply[:1] in (b"+", b"-") and reply.endswith(b"\r\n")
 
 
 def _short(text: str, limit: int = 160) -> str:

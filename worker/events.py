@@ -17,6 +17,7 @@ from worker.metrics import RECORDER
 
 logger = logging.getLogger("worker.events")
 MAX_ERROR_CHARS = 500
+MAX_NAME_CHARS = 200  # a hostile job's id or function name can be megabytes long
 
 
 def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
@@ -25,7 +26,14 @@ def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
         func = job.func_name
     except Exception:
         func = None
-    return {"job_id": job.id, "queue": queue or job.origin, "func": func}
+    return {"job_id": clipped(job.id), "queue": queue or job.origin, "func": clipped(func)}
+
+
+def clipped(text: str | None, limit: int = MAX_NAME_CHARS) -> str | None:
+    """A job-chosen name (id, function) cut to ``limit`` characters for log lines."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 def _emit(level: int, event: str, job: Job | None, text: str = "", **fields: Any) -> None:
@@ -83,6 +91,13 @@ def job_requeued(job: Job, *, reason: str, queue: str | None = None) -> None:
 def job_refused(job: Job, queue: str, reason: str) -> None:
     _emit(logging.ERROR, "job.refused", job, queue=queue, reason=reason)
     RECORDER.job_event(job, "refused", queue=queue)
+
+
+def job_not_requeued(job_id: str | None, queue: str | None, error: str) -> None:
+    """A job that shutdown should have put back but could not (Redis down or refusing writes)."""
+    logger.error("job.not_requeued job_id=%s queue=%s: %s; the stall sweep requeues it when its lease ends",
+                 clipped(job_id), queue, error,
+                 extra={"event": "job.not_requeued", "job_id": clipped(job_id), "queue": queue, "error": error})
 
 
 def worker_event(event: str, name: str, **fields: Any) -> None:

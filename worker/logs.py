@@ -2,8 +2,9 @@
 
 Modules log with ``logger.info("job.started ...", extra={"event": "job.started", ...})``; the event
 name and context travel in ``extra`` so the JSON formatter can emit them as fields. A redaction
-filter on the handler replaces every known secret (Redis password, API key, Sentry DSN) and any
-``user:password@`` in URLs with ``***``, whichever module produced the line, RQ's included.
+filter on the handler replaces every known secret (Redis password, API key, Sentry DSN) and the
+credentials of any URL (``worker.redaction``, linear time) with ``***``, whichever module produced
+the line, RQ's included.
 """
 
 from __future__ import annotations
@@ -18,21 +19,21 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from worker.logfilters import DemoteChatter, DropContradictions
+from worker.redaction import REDACTED, redact_urls
 from worker.settings import Settings
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+")
-REDACTED = "***"
 
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret string the process knows, to scrub from any log line."""
-    values = []
-    password = urlsplit(settings.redis_url.reveal()).password
-    if password:
-        values.append(password)
+    values: list[str] = []
+    for url in (settings.redis_url.reveal(), settings.openai_base_url or ""):
+        parts = urlsplit(url)
+        values.extend(value for value in (parts.password, parts.username if parts.password is None else None)
+                      if value)
     for secret in (settings.openai_api_key, settings.sentry_dsn):
         if secret is not None:
             values.append(secret.reveal())
@@ -48,7 +49,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+        text = redact_urls(text)
         return _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
 
 

@@ -59,6 +59,22 @@ class PeriodicPass:
         ids = register_periodic(self._scheduler)
         logger.info("periodic.registered %s", ",".join(ids), extra={"event": "periodic.registered", "ids": ids})
 
+    def ensure_registered(self) -> bool:
+        """Register the periodic jobs again if Redis lost them (FLUSHALL, failover); one round trip
+        while they are there. True when they were restored."""
+        if self._scheduler is None:
+            return False
+        key = self._scheduler.scheduled_jobs_key
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job in PERIODIC_JOBS:
+                pipe.zscore(key, job.id)
+            if all(score is not None for score in pipe.execute()):
+                return False
+        ids = register_periodic(self._scheduler)
+        logger.warning("periodic.restored %s: the schedule was gone from Redis", ",".join(ids),
+                       extra={"event": "periodic.restored", "ids": ids})
+        return True
+
     def run_if_due(self) -> None:
         now = self.clock()
         if self._scheduler is None or now - self._last_pass < SCHEDULER_INTERVAL_S:

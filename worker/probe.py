@@ -130,7 +130,10 @@ def collect(
     now = time.time()
     snap = _read_counts(connection, queues, now, window_s)
     _read_details(connection, snap, now)
-    workers = _worker_counts(snap.workers)
+    # A registration whose heartbeat is older than the limit belongs to a dead worker (SIGKILL, lost
+    # machine) whose key has not expired yet (RQ keeps it about a minute more): not counted as live.
+    live = [w for w in snap.workers if not _silent(w, now, heartbeat_stale_s)]
+    workers = _worker_counts(live)
     warnings = [
         *server_warnings(snap.server),
         *transport_warnings(redis_url, tls=tls, latency_ms=latency),
@@ -294,10 +297,18 @@ def transport_warnings(redis_url: str, *, tls: bool, latency_ms: float) -> list[
 def worker_warnings(workers: Sequence[_Worker], *, now: float, stale_s: float) -> list[str]:
     if not workers:
         return ["no live worker serves these queues: jobs will wait"]
-    stale = [w for w in workers if w.last_heartbeat is None or now - w.last_heartbeat > stale_s]
+    stale = [w for w in workers if _silent(w, now, stale_s)]
+    if len(stale) == len(workers):
+        return [f"no live worker serves these queues: jobs will wait ({len(stale)} registration(s) not heard "
+                f"from for more than {stale_s:g} s)"]
     if stale:
-        return [f"{len(stale)} of {len(workers)} worker(s) not heard from for more than {stale_s:g} s"]
+        return [f"{len(stale)} of {len(workers)} worker(s) not heard from for more than {stale_s:g} s "
+                "(not counted as live)"]
     return []
+
+
+def _silent(worker: _Worker, now: float, stale_s: float) -> bool:
+    return worker.last_heartbeat is None or now - worker.last_heartbeat > stale_s
 
 
 def is_private_host(host: str) -> bool:

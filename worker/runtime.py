@@ -13,6 +13,7 @@ upgrade that changes one fails CI until it is re-read.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -33,20 +34,24 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from jobs import context
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
 from worker import budget, events, vetting
-from worker.connection import Reconnect
-from worker.errors import RedisUnavailable
+from worker.connection import Reconnect, answers_quickly
+from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
+from worker.intake import Intake, fail_unread, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
+from worker.registration import Registration
 from worker.settings import Settings
-from worker.shutdown import LET_GO, REQUEUE, Shutdown
+from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
 from worker.stalls import Leases, requeue_front
+from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,23 @@ logger = logging.getLogger(__name__)
 SUPPORTED_KWARGS = frozenset({"job_monitoring_interval", "worker_ttl", "maintenance_interval"})
 #: RQ's margin past a heartbeat before its own cleanup calls an execution abandoned.
 RQ_GRACE_S = 60
+
+
+class IntakeQueue(JsonQueue):
+    """RQ's ``queue_class`` seam: jobs are taken through ``worker.intake`` (an atomic move into the
+    intermediate list per queue, never BLPOP; size limits before reading; unreadable jobs failed as
+    poison). ``configured`` makes the subclass that carries one worker's limits."""
+
+    intake = Intake(4 * 1024 * 1024)
+
+    @classmethod
+    def configured(cls, intake: Intake) -> type[IntakeQueue]:
+        return type("IntakeQueue", (cls,), {"intake": intake})
+
+    @classmethod
+    def dequeue_any(cls, queues: Any, timeout: int | None, connection: Redis, job_class: type[Job] | None = None,
+                    serializer: Any = None, death_penalty_class: Any = None) -> tuple[Job, Queue] | None:
+        return cls.intake.next_job(connection, list(queues), timeout, job_class or JsonJob)
 
 
 def unique_worker_name(token: str | None = None, pid: int | None = None) -> str:
@@ -80,18 +102,24 @@ class CurriculumWorker(Worker):
         if unsupported:
             raise TypeError(f"CurriculumWorker does not support {', '.join(unsupported)}")
         self.settings = settings
+        self.vetting = Vetting.of(settings.worker_webhook_hosts)
+        self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
+                                                                  settings.job_failure_ttl_s))
         super().__init__(queues, name=name or unique_worker_name(), connection=connection,
-                         serializer=JSONSerializer, job_class=JsonJob, queue_class=JsonQueue,
+                         serializer=JSONSerializer, job_class=JsonJob, queue_class=self.queue_class,
                          log_job_description=False, exception_handlers=[self._judge_exception],
                          work_horse_killed_handler=self._judge_killed_horse, **kwargs)
         self.log_result_lifespan = False
         self.fatal_error: RedisUnavailable | None = None
         self.shutdown = Shutdown(settings.worker_shutdown_timeout_s)
+        self.watchdog = Watchdog(settings.worker_shutdown_timeout_s, self._shutdown_overrun)
         self.reconnect = Reconnect(settings)
         self.failures = Failures(connection, settings)
         self.leases = Leases(connection, settings.worker_stall_timeout_s)
         self.stall_guard = StallGuard(connection, self.queue_names(), settings)
         self.periodic = PeriodicPass(connection, self.queue_names()[0])
+        lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
+        self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
 
     @property
@@ -139,9 +167,40 @@ class CurriculumWorker(Worker):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._redis_failed(exc)
             raise
+        except redis.RedisError as exc:
+            # Out of memory, read-only: RQ's loop would end and the process exit 0.
+            self.fatal_error = self.reconnect.give_up(exc)
+            raise
         self._redis_recovered()
+        self._restore_registration()
+        self._restart_dead_scheduler()
         self.stall_guard.sweep_if_due()
         self.periodic.run_if_due()
+
+    def _restart_dead_scheduler(self) -> None:
+        """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.
+
+        The child died (an OOM error, a kill) holding the scheduler lock under this worker's
+        scheduler name, so acquiring it again succeeds at once and RQ starts a new child."""
+        scheduler = self.scheduler
+        process = scheduler._process if scheduler is not None else None
+        if scheduler is None or process is None or process.is_alive() or self.shutdown.requested:
+            return
+        try:
+            scheduler.acquire_locks(auto_start=True)
+        except redis.RedisError:
+            return  # Redis is the problem: the heartbeat's reconnect policy deals with it
+        if scheduler._process is not process:
+            logger.warning("worker.scheduler_restarted: RQ's scheduler child had died (exit %s)", process.exitcode,
+                           extra={"event": "worker.scheduler_restarted", "worker": self.name})
+
+    def _restore_registration(self) -> None:
+        """After Redis lost its data: this worker's registration and the periodic schedule again."""
+        try:
+            self.registration.ensure(lambda: {**self.serialize(), "state": self.get_state()}, self.worker_ttl + 60)
+            self.periodic.ensure_registered()
+        except redis.RedisError as exc:
+            logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
 
     def _redis_recovered(self) -> None:
         failures = self.reconnect.succeeded()
@@ -188,10 +247,11 @@ class CurriculumWorker(Worker):
         # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
         # refused ones and plain-rq ones (whose default is a year) included.
         job.failure_ttl = self.settings.job_failure_ttl_s
-        reason = vetting.refusal_reason(job)
+        reason = self.vetting.refusal_reason(job)
         if reason is not None:
             vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
             return
+        bound_webhooks(job)
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
         self.shutdown.settled(job.id)  # a kill on purpose belongs to one run only
@@ -201,8 +261,25 @@ class CurriculumWorker(Worker):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
             # and another worker's sweep puts it back.
+            if self.shutdown.requested:
+                events.job_not_requeued(job.id, queue.name, events.error_text(exc))
             self.fatal_error = self.reconnect.give_up(exc)
             raise self.fatal_error from exc
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            self._poisoned(job, queue, exc)
+
+    def _poisoned(self, job: Job, queue: Queue, exc: Exception) -> None:
+        """A job that breaks the parent's own handling (its hash rewritten mid-run, say) is failed
+        as poison by id, its horse killed; RQ's loop would otherwise end the worker."""
+        logger.error("worker.job_error %s while handling job %s", type(exc).__name__, events.clipped(job.id),
+                     exc_info=True, extra={"event": "worker.job_error", "job_id": events.clipped(job.id)})
+        if self.horse_pid:
+            self.kill_horse()
+        fail_unread(self.connection, queue.name, job.id,
+                    f"poison: the worker could not handle it ({type(exc).__name__})", worker_name=self.name,
+                    ttl_s=self.settings.job_failure_ttl_s)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's started-registry TTL, in RQ's own meaning: when RQ may call the execution abandoned.
@@ -228,6 +305,7 @@ class CurriculumWorker(Worker):
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
             logger.warning("heartbeat missed: %s", exc, extra={"event": "worker.heartbeat_missed"})
+        self._restore_registration()
         self.stall_guard.sweep_if_due()
         if self.shutdown.due():
             self._kill_running_job(REQUEUE, "shutdown timeout")
@@ -249,13 +327,19 @@ class CurriculumWorker(Worker):
             self.failures.apply(job)
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
             return
-        with self.connection.pipeline() as pipe:
-            self.cleanup_execution(job, pipe, execution)
-            pipe.execute()
-        if purpose == REQUEUE:
-            requeue_front(self.connection, queue.name, job.id)
-            release_held(self.connection, job.id)
-            events.job_requeued(job, reason="shutdown", queue=queue.name)
+        try:
+            with self.connection.pipeline() as pipe:
+                self.cleanup_execution(job, pipe, execution)
+                pipe.execute()
+            if purpose == REQUEUE:
+                requeue_front(self.connection, queue.name, job.id)
+                release_held(self.connection, job.id)
+                events.job_requeued(job, reason="shutdown", queue=queue.name)
+        except redis.RedisError as exc:
+            # Out of memory, read-only replica, or gone: say so, and never let the exit code be 0.
+            if purpose == REQUEUE:
+                events.job_not_requeued(job.id, queue.name, events.error_text(exc))
+            self.fatal_error = self.reconnect.give_up(exc)
 
     # --- one job, in the work horse ------------------------------------------------------------
 
@@ -267,7 +351,10 @@ class CurriculumWorker(Worker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         self._job_started_at = time.monotonic()
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        # Every take went through the queue's intermediate list (IntakeQueue), whatever the number of
+        # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
+        super().prepare_job_execution(job, True)
+        self.connection.delete(takes_key(job.id))
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
 
@@ -294,6 +381,7 @@ class CurriculumWorker(Worker):
     def request_stop(self, signum: int, frame: Any) -> None:
         busy = self.get_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
+        self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
                             timeout_s=self.settings.worker_shutdown_timeout_s)
         if busy:
@@ -305,6 +393,15 @@ class CurriculumWorker(Worker):
                 signal.alarm(1)
         super().request_stop(signum, frame)
 
+    def set_shutdown_requested_date(self) -> None:
+        """RQ records the stop request in Redis from inside the signal handler; with Redis out of
+        memory or away that write must not abort the shutdown (the watchdog bounds its wait)."""
+        try:
+            super().set_shutdown_requested_date()
+        except redis.RedisError as exc:
+            logger.warning("could not record the stop request in Redis: %s", exc,
+                           extra={"event": "worker.stop_not_recorded"})
+
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """A second signal: put the running job back now instead of waiting for the deadline."""
         if self.shutdown.is_echo():
@@ -313,6 +410,22 @@ class CurriculumWorker(Worker):
             self._kill_running_job(REQUEUE, "second signal")
             return
         raise SystemExit(0)
+
+    def _shutdown_overrun(self) -> None:
+        """The watchdog's end: the worker is still stopping past its deadline (see ``Watchdog``).
+
+        Exit 3 when a job could not be put back or Redis does not answer a quick PING (the usual
+        cause); 0 when idle with Redis fine (a slow teardown on a loaded machine lost nothing)."""
+        execution = self.execution
+        if execution is not None:
+            events.job_not_requeued(execution.job_id, None, "still stopping after the shutdown deadline")
+        code = EXIT_UNREACHABLE if execution is not None or not answers_quickly(self.connection) else 0
+        logger.error("worker.shutdown_overrun: still stopping %.0f s after the deadline; exiting %d",
+                     WATCHDOG_GRACE_S, code, extra={"event": "worker.shutdown_overrun", "worker": self.name})
+        if self.horse_pid:
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
+        os._exit(code)
 
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from worker.errors import ConfigError
+from worker.redaction import redact_urls
 
 T = TypeVar("T")
 
@@ -108,6 +109,9 @@ class Settings:
     sentry_dsn: Secret | None
     sentry_environment: str | None
     render: bool
+    # Hostile jobs (issue 10): hosts a job's webhooks may call; the largest job a worker will read.
+    worker_webhook_hosts: tuple[str, ...] = ()
+    job_max_payload_bytes: int = 4 * 1024 * 1024
     worker_metrics: bool = True
 
     @classmethod
@@ -135,6 +139,9 @@ class Settings:
             value = getattr(self, field.name)
             if field.name == "redis_url":
                 shown[field.name] = self.redis_url_redacted
+            elif isinstance(value, str) and "://" in value:
+                # Any URL setting (OPENAI_BASE_URL...) may carry credentials too.
+                shown[field.name] = redact_urls(value)
             elif isinstance(value, tuple):
                 shown[field.name] = ",".join(value)
             else:
@@ -186,6 +193,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "sentry_dsn": r.secret("SENTRY_DSN"),
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
+        "worker_webhook_hosts": r.hosts("WORKER_WEBHOOK_HOSTS"),
+        "job_max_payload_bytes": r.integer("JOB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024, low=1024, high=512 * 1024 * 1024),
         "worker_metrics": r.boolean("WORKER_METRICS", True),
     }
 
@@ -299,6 +308,18 @@ class _Reader:
             return items
 
         return self._parse(name, parse(default), parse)
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        """Comma-separated host names, lower-cased; empty by default."""
+
+        def parse(raw: str) -> tuple[str, ...]:
+            items = tuple(item.strip().lower() for item in raw.split(",") if item.strip())
+            bad = [item for item in items if "/" in item or ":" in item or "@" in item]
+            if bad:
+                raise ValueError(f"expected bare host names (no scheme, port or path), got {bad[0]!r}")
+            return items
+
+        return self._parse(name, (), parse)
 
     def pem_file(self, name: str) -> Path | None:
         """A file of PEM certificates: anything else would fail later as a misleading TLS error."""

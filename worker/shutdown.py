@@ -14,6 +14,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -83,3 +84,26 @@ class Shutdown:
 
     def settled(self, job_id: str) -> str | None:
         return self._killed.pop(job_id, None)
+
+
+#: After the shutdown deadline, how long the worker may still take to stop before the watchdog
+#: ends it: killing the horse and requeuing take milliseconds while Redis answers.
+WATCHDOG_GRACE_S = 5.0
+
+
+class Watchdog:
+    """Keeps the shutdown deadline when Redis does not answer (down, paused, out of memory).
+
+    After the first signal, every Redis call may wait out the reconnect policy (retries times the
+    connect timeout) and run past the platform's kill delay. A daemon thread, started only then
+    (no work horse is forked after it), calls ``on_overrun`` once ``timeout_s + WATCHDOG_GRACE_S``
+    have passed; the adapter logs what it could not requeue there and ends the process (exit 3).
+    """
+
+    def __init__(self, timeout_s: float, on_overrun: Callable[[], None]) -> None:
+        self._timer = threading.Timer(timeout_s + WATCHDOG_GRACE_S, on_overrun)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        if not self._timer.is_alive():
+            self._timer.start()

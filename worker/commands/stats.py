@@ -60,7 +60,9 @@ def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometh
         raise click.UsageError("--queue: empty queue name")
     render: Renderer = render_json if as_json else render_prometheus if prometheus else render_table
     try:
-        connection = connect(settings)
+        # One attempt: a probe must answer within about REDIS_CONNECT_TIMEOUT, not after the
+        # reconnect policy's retries (cron or a load balancer would time it out first).
+        connection = connect(settings, retries=0)
     except RedisUnavailable:
         if prometheus:
             click.echo(render_prometheus_down())
@@ -90,10 +92,10 @@ class _Check:
     def report(self) -> dict[str, Any]:
         settings = self.settings
         try:
+            # Silent for a heartbeat interval plus the stall timeout: the worker is dead.
+            silent_s = settings.worker_heartbeat_interval_s + settings.worker_stall_timeout_s
             raw = probe.collect(self.connection, self.queues, redis_url=settings.redis_url_redacted,
-                                tls=settings.uses_tls,
-                                heartbeat_stale_s=max(probe.HEARTBEAT_STALE_S, settings.worker_stall_timeout_s),
-                                window_s=self.window_s)
+                                tls=settings.uses_tls, heartbeat_stale_s=silent_s, window_s=self.window_s)
             gate = llm_gate.read_state(self.connection, time.time())
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc

@@ -1,0 +1,237 @@
+"""Taking a job off its queues: reliably for any number of queues, and without trusting the job.
+
+**Reliable.** RQ moves a job into the queue's intermediate list (BLMOVE) only when a worker has one
+queue; with several it pops with BLPOP, and a worker that dies before the job is marked started
+leaves it in no list at all (29 jobs lost in 300 SIGKILLs, 5 in 120 SIGTERMs). Here every take is
+an atomic LMOVE into the queue's intermediate list, tried per queue in priority order in one
+script; the stall sweep's orphan recovery already covers every queue's intermediate list. While
+idle the worker blocks (BLMOVE) on its highest-priority queue for at most ``POLL_S`` at a time and
+then tries every queue again: a job on a lower-priority queue waits at most ``POLL_S`` longer.
+
+**Not trusted.** Before a job is read, its size in Redis is checked (every field of its hash, and
+its arguments after decompression, against ``JOB_MAX_PAYLOAD_BYTES``), so a 100 MB argument never
+reaches the worker's memory. A job whose hash cannot be read (garbage in ``created_at``, ``status``,
+``timeout``...) is failed as ``poison`` instead of crashing the worker, and so is a job taken
+``POISON_TAKES`` times without ever starting (its reading kills the worker in a way no ``except``
+catches). Both are failed with the reason in one atomic step, by id, without reading them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from redis import Redis
+from rq.defaults import DEFAULT_FAILURE_TTL
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry
+from rq.results import Result
+from rq.utils import utcformat
+
+from worker.metrics import RECORDER
+from worker.stalls import queue_keys
+from worker.vetting import MAX_JOB_ID_CHARS
+
+logger = logging.getLogger("worker.events")
+
+POLL_S = 1
+DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
+BLOCK_MAX_S = 5  # one blocking call stays well inside the client's socket timeout
+POISON_TAKES = 3
+#: Our own key per job: how often a worker took it without starting it (deleted when it starts).
+TAKES_KEY_PREFIX = "curriculum-worker:takes:"
+TAKES_TTL_S = 86_400
+LOGGED_ID_CHARS = 80
+
+# Counts a take (our key, with a TTL) and measures the job: bytes of its hash (names and values)
+# and, when within the limit, its still compressed payload. One round trip with the take itself.
+_COUNTED_FN = """
+local function counted(queue_key, job_id, takes_prefix, ttl, job_prefix, limit)
+  local takes = redis.call('INCR', takes_prefix .. job_id)
+  redis.call('EXPIRE', takes_prefix .. job_id, ttl)
+  local job_key = job_prefix .. job_id
+  local total = 0
+  for _, field in ipairs(redis.call('HKEYS', job_key)) do
+    total = total + #field + redis.call('HSTRLEN', job_key, field)
+  end
+  local data = false
+  if total <= tonumber(limit) then data = redis.call('HGET', job_key, 'data') or '' end
+  return {queue_key, job_id, takes, total, data}
+end
+"""
+
+# KEYS: queue, its intermediate list, queue, its intermediate list, ... in priority order
+# ARGV: takes-key prefix, takes TTL, job key prefix, size limit
+_TAKE_LUA = _COUNTED_FN + """
+for i = 1, #KEYS, 2 do
+  local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
+  if job_id then return counted(KEYS[i], job_id, ARGV[1], ARGV[2], ARGV[3], ARGV[4]) end
+end
+return false
+"""
+
+# The same for a take that BLMOVE made.  KEYS: queue   ARGV: as above, then the job id
+_COUNT_TAKE_LUA = _COUNTED_FN + """
+return counted(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+"""
+
+# Fails a job by id without reading it: out of the intermediate list, status failed with the
+# reason and ended_at, into the failed registry, expiring with it (as RQ's failure does); its take
+# count goes.
+#   KEYS: job hash, failed registry, intermediate list, takes key
+#   ARGV: job id, failure TTL, ended_at, reason, failed-registry score (now + TTL)
+_FAIL_LUA = """
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('DEL', KEYS[4])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', ARGV[3], 'exc_info', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A job id just moved into its queue's intermediate list, with what the take script measured."""
+
+    queue_key: str
+    job_id: str
+    takes: int
+    stored_bytes: int
+    data: bytes | None  # the compressed payload; None when the hash is over the limit
+
+    @classmethod
+    def of(cls, reply: list[Any]) -> Taken:
+        queue_key, job_id, takes, total, data = reply
+        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None)
+
+
+def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
+         limit: int = DEFAULT_LIMIT) -> Taken | None:
+    """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
+    are empty and ``timeout`` is None; ``DequeueTimeout`` when nothing came within ``timeout``."""
+    keys = [key for name in queue_names for key in queue_keys(name)]
+    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        found = connection.register_script(_TAKE_LUA)(keys=keys, args=args)
+        if found:
+            return Taken.of(found)
+        if deadline is None:
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DequeueTimeout(timeout, keys[0::2])
+        wait = min(remaining, BLOCK_MAX_S if len(queue_names) == 1 else POLL_S)
+        job_id = connection.blmove(keys[0], keys[1], max(1, math.ceil(wait)))
+        if job_id is not None:
+            return Taken.of(connection.register_script(_COUNT_TAKE_LUA)(keys=keys[:1], args=[*args, job_id]))
+
+
+def takes_key(job_id: str) -> str:
+    return TAKES_KEY_PREFIX + job_id
+
+
+def size_refusal(taken: Taken, limit: int) -> str | None:
+    """Why a job is too big to read (naming the size), or None; decompresses at most ``limit`` bytes."""
+    if len(taken.job_id) > MAX_JOB_ID_CHARS:
+        return f"job id is {len(taken.job_id)} characters (limit {MAX_JOB_ID_CHARS})"
+    if taken.stored_bytes > limit:
+        return f"job is {taken.stored_bytes} bytes in Redis, above JOB_MAX_PAYLOAD_BYTES ({limit})"
+    if taken.data and decompressed_size(taken.data, limit) > limit:
+        return f"payload decompresses to more than JOB_MAX_PAYLOAD_BYTES ({limit} bytes)"
+    return None
+
+
+def decompressed_size(data: bytes, limit: int) -> int:
+    """Size of RQ's payload once decompressed, counting no further than ``limit + 1`` bytes."""
+    try:
+        return len(zlib.decompressobj().decompress(data, limit + 1))
+    except zlib.error:
+        return len(data)  # RQ stores it as is when it is not zlib data
+
+
+def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *, worker_name: str = "",
+                ttl_s: int = DEFAULT_FAILURE_TTL) -> bool:
+    """Fail a job by id with ``reason``, never reading it; it expires after ``ttl_s`` (JOB_FAILURE_TTL).
+    False if its hash is gone."""
+    now = datetime.now(UTC)
+    keys = [Job.key_for(job_id), FailedJobRegistry.key_template.format(queue_name), queue_keys(queue_name)[1],
+            takes_key(job_id)]
+    exc_string = f"JobRefused: {reason}"
+    args: list[str | int | float] = [job_id, ttl_s, utcformat(now), exc_string, now.timestamp() + ttl_s]
+    done = bool(connection.register_script(_FAIL_LUA)(keys=keys, args=args))
+    if done:
+        bare = Job(job_id, connection=connection)  # not fetched: only its id and connection are used
+        Result.create_failure(bare, ttl_s, exc_string, worker_name=worker_name)
+    job_refused(job_id, queue_name, reason)
+    RECORDER.job(connection, queue_name, "refused")
+    return done
+
+
+def job_refused(job_id: str, queue_name: str, reason: str) -> None:
+    shown = job_id if len(job_id) <= LOGGED_ID_CHARS else job_id[: LOGGED_ID_CHARS - 1] + "…"
+    logger.error("job.refused job_id=%s queue=%s %s", shown, queue_name, reason,
+                 extra={"event": "job.refused", "job_id": shown, "queue": queue_name, "func": None,
+                        "reason": reason})
+
+
+@dataclass(frozen=True)
+class Intake:
+    """One worker's way of taking jobs: its payload limit, and its job class for reading them."""
+
+    max_payload_bytes: int
+    failure_ttl_s: int = DEFAULT_FAILURE_TTL
+
+    def next_job(self, connection: Redis, queues: Sequence[Queue], timeout: float | None,
+                 job_class: type[Job], worker_name: str = "") -> tuple[Job, Queue] | None:
+        by_key = {queue.key: queue for queue in queues}
+        while True:
+            taken = take(connection, [queue.name for queue in queues], timeout, self.max_payload_bytes)
+            if taken is None:
+                return None
+            queue = by_key[taken.queue_key]
+            job = self.read(connection, queue, taken, job_class, worker_name)
+            if job is not None:
+                return job, queue
+
+    def read(self, connection: Redis, queue: Queue, taken: Taken, job_class: type[Job],
+             worker_name: str) -> Job | None:
+        """The job, or None when it was refused, failed as poison, or is gone."""
+        if taken.takes > POISON_TAKES:
+            poison = f"poison: taken {taken.takes - 1} times without starting (it stops workers)"
+            fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
+            return None
+        too_big = size_refusal(taken, self.max_payload_bytes)
+        if too_big is not None:
+            fail_unread(connection, queue.name, taken.job_id, too_big, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
+            return None
+        try:
+            return job_class.fetch(taken.job_id, connection=connection)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis, not the job: the reconnect policy decides; orphan recovery has the job
+        except Exception as exc:
+            if not connection.exists(Job.key_for(taken.job_id)):
+                connection.lrem(queue_keys(queue.name)[1], 0, taken.job_id)
+                connection.delete(takes_key(taken.job_id))
+                return None
+            reason = f"poison: the job hash cannot be read ({type(exc).__name__})"
+            fail_unread(connection, queue.name, taken.job_id, reason, worker_name=worker_name,
+                        ttl_s=self.failure_ttl_s)
+            return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
