@@ -136,3 +136,18 @@ def test_orphan_behind_many_stale_entries_is_recovered_and_they_are_removed(conn
     assert [(o.job_id, o.action) for o in s.sweep()] == [(orphan.id, "orphan_requeued")]
     assert conn.llen(intermediate) == 0
     assert conn.lrange(queue.key, 0, -1) == [orphan.id.encode()]
+
+
+def test_a_lease_released_by_its_own_finished_job_is_not_taken_for_a_lost_one(conn: redis.Redis) -> None:
+    """A heartbeat that finds no lease kills the horse only when the job did not end by itself."""
+    from worker.runtime import CurriculumWorker
+
+    job_id = taken_then_abandoned(conn, JobStatus.STARTED)
+    job = JsonJob.fetch(job_id, connection=conn)
+    assert not CurriculumWorker._ended_by_itself(job)  # started elsewhere or requeued: really lost
+    job.set_status(JobStatus.QUEUED)
+    assert not CurriculumWorker._ended_by_itself(job)
+    job.set_status(JobStatus.FINISHED)
+    assert CurriculumWorker._ended_by_itself(job)
+    conn.delete(job.key)  # result_ttl=0: RQ deletes the finished job in the same transaction
+    assert CurriculumWorker._ended_by_itself(job)

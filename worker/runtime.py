@@ -29,7 +29,7 @@ import redis
 from redis import Redis
 from redis.client import Pipeline
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
@@ -300,7 +300,7 @@ class CurriculumWorker(Worker):
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
         try:
             super().maintain_heartbeats(job, execution)
-            if not self.leases.renew(job.origin, execution.composite_key):
+            if not self.leases.renew(job.origin, execution.composite_key) and not self._ended_by_itself(job):
                 self._kill_running_job(LET_GO, "lease lost: a sweep took the job back")
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
@@ -309,6 +309,14 @@ class CurriculumWorker(Worker):
         self.stall_guard.sweep_if_due()
         if self.shutdown.due():
             self._kill_running_job(REQUEUE, "shutdown timeout")
+
+    @staticmethod
+    def _ended_by_itself(job: Job) -> bool:
+        # The horse releases the lease in the same transaction that marks the job finished (or
+        # deletes it, result_ttl=0); a heartbeat between that and the horse's exit finds no lease,
+        # and nothing was taken back.
+        status = job.connection.hget(job.key, "status")
+        return status is None or status in (JobStatus.FINISHED.value, JobStatus.FINISHED.value.encode())
 
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
