@@ -10,6 +10,7 @@ from rq.job import JobStatus
 
 from tests.conftest import failure
 from worker.jsonjob import JsonJob, JsonQueue
+from worker.runtime import CurriculumWorker
 from worker.stalls import Leases, StallSweeper, lease_key, started_registry_key
 
 QUEUE = "curriculum_generation"
@@ -140,8 +141,6 @@ def test_orphan_behind_many_stale_entries_is_recovered_and_they_are_removed(conn
 
 def test_a_lease_released_by_its_own_finished_job_is_not_taken_for_a_lost_one(conn: redis.Redis) -> None:
     """A heartbeat that finds no lease kills the horse only when the job did not end by itself."""
-    from worker.runtime import CurriculumWorker
-
     job_id = taken_then_abandoned(conn, JobStatus.STARTED)
     job = JsonJob.fetch(job_id, connection=conn)
     assert not CurriculumWorker._ended_by_itself(job)  # started elsewhere or requeued: really lost
