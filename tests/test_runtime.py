@@ -15,7 +15,11 @@ from tests.conftest import clean_env, failure
 from tests.servers import RedisServer
 from tests.workers import WorkerProcess
 from worker import budget
+from worker.connection import build_redis
+from worker.errors import RedisUnavailable
 from worker.jsonjob import JsonQueue
+from worker.runtime import build_worker
+from worker.settings import Settings
 
 PASSWORD = "runtime-pw-5e8a"
 API_KEY = "sk-runtime-test-key-0c41"
@@ -241,8 +245,24 @@ def test_redis_gone_for_good_exits_3_not_0(workers: list[WorkerProcess]) -> None
     worker.wait_for("worker.started")
     lost.stop(kill=True)
     assert worker.wait(timeout=60) == 3
-    assert len(worker.events("redis.retrying")) == 2
+    assert len(worker.events("redis.retrying")) == 2, worker.text()[-3000:]
     assert worker.events("redis.unavailable")
+
+
+def test_redis_lost_while_rq_starts_its_scheduler_goes_through_the_reconnect_policy(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """RQ starts its scheduler outside its loop's error handling: a Redis loss there is retried, then exit 3's error."""
+    lost = RedisServer().start()
+    settings = Settings.from_env({"REDIS_URL": lost.url, "REDIS_MAX_RETRIES": "2", "REDIS_RETRY_DELAY": "100",
+                                  "REDIS_RETRY_MAX_DELAY": "200", "REDIS_CONNECT_TIMEOUT": "1"})
+    connection = build_redis(settings)
+    worker = build_worker(settings, connection)
+    lost.stop(kill=True)
+    with pytest.raises(RedisUnavailable):
+        worker._start_scheduler(False, None)
+    events = [getattr(record, "event", None) for record in caplog.records]
+    assert events.count("redis.retrying") == 2 and "redis.unavailable" in events
+    connection.close()
 
 
 def test_redis_gone_during_a_job_exits_3_not_0(workers: list[WorkerProcess]) -> None:

@@ -223,6 +223,11 @@ class CurriculumWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         self._reconnecting(super().run_maintenance_tasks)
 
+    def _start_scheduler(self, *args: Any) -> None:
+        # RQ starts its scheduler after bootstrap and before its loop's try: a Redis error there
+        # would end the worker with no retry and no redis.unavailable.
+        self._reconnecting(super()._start_scheduler, *args)
+
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
         result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
