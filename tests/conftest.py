@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -18,6 +19,9 @@ from rq.job import Job
 
 from tests.servers import RedisServer
 from worker.envfile import read_dotenv
+
+if TYPE_CHECKING:  # tests.workers imports this module
+    from tests.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 TLS_PASSWORD = "tls-secret-pw-4d1f"
@@ -82,6 +86,15 @@ def failure(job: Job) -> str:
     """The exception text RQ stored for a job's latest (failed) run, or ''."""
     result = job.latest_result()
     return (result.exc_string or "") if result is not None else ""
+
+
+@pytest.fixture
+def workers() -> Iterator[list[WorkerProcess]]:
+    """Worker processes a test starts (append them); each still running is killed at the end."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture(scope="session")

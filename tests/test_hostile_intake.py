@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,14 +53,6 @@ def reason(conn: redis.Redis, job_id: str) -> str:
 def status(conn: redis.Redis, job_id: str) -> str | None:
     raw = conn.hget(Job.key_for(job_id), "status")
     return raw.decode() if raw else None
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def peak_rss_mib(pid: int) -> float:

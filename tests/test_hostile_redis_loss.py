@@ -7,9 +7,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from tests.conftest import clean_env, run_cli
@@ -19,14 +17,6 @@ from worker.jsonjob import JsonQueue
 
 QUEUE = "curriculum_generation"
 SCHEDULED = "rq:scheduler:scheduled_jobs"
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def start(workers: list[WorkerProcess], url: str, **extra: str) -> WorkerProcess:

@@ -38,14 +38,6 @@ def conn(server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
 def start_tree(workers: list[WorkerProcess], server: RedisServer, llm: LLMServer, concurrency: int,
                **extra: str) -> WorkerProcess:
     env = clean_env(REDIS_URL=server.url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1",

@@ -30,14 +30,6 @@ def llm() -> Iterator[LLMServer]:
         yield server
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
 def start_worker(workers: list[WorkerProcess], redis_url: str, llm: LLMServer) -> WorkerProcess:
     # OPENAI_MAX_RETRIES=0: a 5xx is not retried inside the call, so it fails the job and the job is retried.
     env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1", JOB_RETRY_DELAY="1",

@@ -45,7 +45,7 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.heartbeat": ("c4b63f8a50ca1def", "heartbeat: the tick and the reconnect policy; timeout cap"),
     "rq.worker.Worker.check_for_suspension": ("a76665d9edfd2c6d", "check_for_suspension: reconnect policy"),
     "rq.worker.Worker.run_maintenance_tasks": ("284cd29591c4499e", "run_maintenance_tasks: reconnect policy"),
-    "rq.worker.Worker._start_scheduler": ("a13b7b6ec099d91d", "_start_scheduler: reconnect policy (called positionally)"),
+    "rq.worker.Worker._start_scheduler": ("a13b7b6ec099d91d", "_start_scheduler: reconnect policy (positional args)"),
     "rq.worker.Worker.dequeue_job_and_maintain_ttl": ("c9303b96de2519cf",
         "dequeue: RQ's own retry loop, max_connection_wait_time"),
     "rq.worker.Worker.clean_registries": ("3b6158366e582b3c",

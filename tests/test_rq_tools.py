@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from worker.jsonjob import JsonQueue
 QUEUE = "curriculum_generation"
 RQ = str(ROOT / ".venv" / "bin" / "rq") if (ROOT / ".venv" / "bin" / "rq").exists() else "rq"
 JSON = "rq.serializers.JSONSerializer"
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def start(workers: list[WorkerProcess], url: str, **env: str) -> WorkerProcess:
