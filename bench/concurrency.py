@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -30,19 +29,11 @@ from bench.common import QUEUE, bin_path, job_times, private_redis, proc_memory_
 from bench.curriculum_latency import REQUEST, nodelay
 from tests.conftest import ROOT
 from tests.llm_server import LLMServer
-from tests.workers import WorkerProcess
+from tests.workers import WorkerProcess, descendants
 from worker.jsonjob import JsonQueue
 
 BUDGET_KIB = 512 * 1024
 TARGET_SPEEDUP_AT_8 = 7.0
-
-
-def descendants(pid: int) -> list[int]:
-    try:
-        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return kids + [d for kid in kids for d in descendants(kid)]
 
 
 def tree_pss_kib(pid: int) -> tuple[int, int]:

@@ -50,7 +50,7 @@ import redis
 
 from bench.common import QUEUE, median, parse_ts, percentile, private_redis, table, worker_env, write_results
 from jobs.diagnostics import COUNT_RUNS, RETURNS_FIELD, RUNS_FIELD
-from tests.workers import WorkerProcess
+from tests.workers import WorkerProcess, descendants
 from worker.jsonjob import JsonQueue
 
 HEARTBEAT_S = 1
@@ -246,14 +246,6 @@ class Matrix:
         for proc in self.procs:
             with contextlib.suppress(Exception):
                 proc.stop()
-
-
-def descendants(pid: int) -> list[int]:
-    try:
-        kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return kids + [d for kid in kids for d in descendants(kid)]
 
 
 def event_index(procs: list[WorkerProcess]) -> tuple[dict[int, set[str]], list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 
 from tests.conftest import clean_env, run_cli
 from tests.servers import RedisServer
-from tests.workers import WorkerProcess
+from tests.workers import WorkerProcess, children, descendants
 from worker.jsonjob import JsonQueue
 
 QUEUE = "curriculum_generation"
@@ -64,18 +64,6 @@ def start(workers: list[WorkerProcess], server: RedisServer, *args: str, **extra
 def canaries(conn: redis.Redis, count: int, sleep_s: float) -> list[Job]:
     queue = JsonQueue(QUEUE, connection=conn)
     return [queue.enqueue("jobs.diagnostics.canary", sleep_s) for _ in range(count)]
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def descendants(pid: int) -> list[int]:
-    found = children(pid)
-    return found + [d for child in found for d in descendants(child)]
 
 
 def alive(pid: int) -> bool:

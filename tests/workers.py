@@ -16,6 +16,19 @@ from typing import Any, ClassVar
 from tests.conftest import ROOT
 
 
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc), [] once it is gone."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: a worker's horses, a supervisor's children and theirs."""
+    found = children(pid)
+    return found + [d for child in found for d in descendants(child)]
+
 class WorkerProcess:
     """One worker process whose stderr (JSON lines) goes to a file the test can poll."""
 
@@ -60,11 +73,7 @@ class WorkerProcess:
         raise AssertionError(f"no {name} {match} within {timeout}s; log:\n{self.text()[-3000:]}")
 
     def children(self) -> list[int]:
-        try:
-            raw = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
-        except OSError:
-            return []
-        return [int(pid) for pid in raw.split()]
+        return children(self.pid)
 
     def work_horse(self) -> int:
         """The youngest child: RQ forks its scheduler at start and a work horse per job."""
