@@ -24,19 +24,10 @@ from worker.jsonjob import JsonQueue
 QUEUE = "curriculum_generation"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    srv = RedisServer().start()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
-def conn(server: RedisServer) -> Iterator[redis.Redis]:
-    client = server.client()
-    client.flushall()
-    yield client
-    client.close()
+def server(redis_server: RedisServer) -> RedisServer:
+    """The suite's private redis-server (conftest); the ``conn`` fixture empties it for each test."""
+    return redis_server
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -23,19 +22,10 @@ from worker.jsonjob import JsonQueue
 QUEUE = "curriculum_generation"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    srv = RedisServer().start()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
-def conn(server: RedisServer) -> Iterator[redis.Redis]:
-    client = server.client()
-    client.flushall()
-    yield client
-    client.close()
+def server(redis_server: RedisServer) -> RedisServer:
+    """The suite's private redis-server (conftest); the ``conn`` fixture empties it for each test."""
+    return redis_server
 
 
 def start_tree(workers: list[WorkerProcess], server: RedisServer, llm: LLMServer, concurrency: int,
