@@ -106,8 +106,9 @@ def _minutes(design: Design, limits: Limits) -> tuple[list[int], list[int]]:
     return weeks, minutes
 
 
-def plan_from_design(request: CurriculumRequest, limits: Limits, design: Design) -> Plan:
-    """The plan of a model-designed course: the model's shape, the contract's numbers and claims."""
+def plan_from_design(request: CurriculumRequest, limits: Limits, design: Design) -> tuple[Plan, Design]:
+    """The plan of a model-designed course (the model's shape, the contract's numbers and claims), and
+    the design as fitted (its modules are the plan's, in order: their words go with the plan's slots)."""
     objectives = requested_objectives(request.objectives)
     warnings: list[str] = []
     modules = [m for m in design.modules if m.lessons or m.assessment.title]
@@ -132,8 +133,9 @@ def plan_from_design(request: CurriculumRequest, limits: Limits, design: Design)
                         "and are not taught (see uncovered_objectives)")
     slots = _slots(fitted, titles, objectives, weeks, minutes)
     focuses: tuple[str | None, ...] = objectives if objectives else (None,) * THEME_COUNT
-    return Plan(request.level, limits.weekly_minutes, limits.week_capacity, slots, focuses, objectives,
-                tuple(uncovered), tuple(warnings))
+    the_plan = Plan(request.level, limits.weekly_minutes, limits.week_capacity, slots, focuses, objectives,
+                    tuple(uncovered), tuple(warnings))
+    return the_plan, fitted
 
 
 def _slots(design: Design, titles: list[list[str]], objectives: tuple[str, ...], weeks: list[int],
