@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 #: Lesson text in a few languages (the generator checks the language of what it gets).
@@ -27,6 +28,22 @@ TEXT = {
            "luego lo aplicas a un caso propio que eliges tú.",
            ["Sigue paso a paso el ejemplo comentado sobre {title}", "Aplica lo aprendido a un caso que elijas y "
             "compara el resultado con lo que esperabas", "Escribe tres frases sobre lo que harías de otra manera"]),
+    "de": ("{title}: In dieser Lektion der Woche {week} lernst du, wie es funktioniert, folgst einem kommentierten "
+           "Beispiel und wendest es danach auf einen eigenen Fall an, den du selbst wählst.",
+           ["Folge dem kommentierten Beispiel zu {title} Schritt für Schritt", "Wende das Gelernte auf einen "
+            "selbst gewählten Fall an und vergleiche das Ergebnis mit deiner Erwartung", "Schreibe drei Sätze "
+            "darüber, was du beim nächsten Mal anders machen würdest"]),
+    "pt": ("{title}: nesta lição da semana {week} você aprende como funciona, segue um exemplo comentado e depois "
+           "aplica o que aprendeu a um caso próprio que você escolhe.",
+           ["Siga passo a passo o exemplo comentado sobre {title}", "Aplique o que aprendeu a um caso que você "
+            "escolher e compare o resultado com o que esperava", "Escreva três frases sobre o que você faria de "
+            "outra forma da próxima vez"]),
+    "zh": ("{title}：在第{week}周的这节课中，你将了解它是如何运作的，跟随一个带注释的例子一步一步地学习，然后把它应用到你自己选择的一个案例中。",
+           ["一步一步地跟随关于{title}的带注释的例子", "把学到的内容应用到你自己选择的案例中，并把结果和你的预期进行比较",
+            "写三句话，说明下次你会有什么不同的做法"]),
+    "ja": ("{title}：第{week}週のこのレッスンでは、その仕組みを学び、解説付きの例を一つずつたどってから、自分で選んだ例に当てはめてみます。",
+           ["{title}についての解説付きの例を順番にたどってみましょう", "学んだことを自分で選んだ例に当てはめて、結果を予想と比べてみましょう",
+            "次はどこを変えるかを三つの文で書いてみましょう"]),
 }
 _MINUTES = {"foundation": 30, "core": 45, "practice": 60, "project": 90, "review": 30, "assessment": 45}
 _ANGLES = ["core ideas", "worked examples", "common pitfalls", "in a real setting", "going further"]
@@ -89,13 +106,18 @@ def _module(topic: str, number: int, lessons: list[dict[str, Any]] | None = None
 
 
 def design_modules(task: dict[str, Any]) -> dict[str, Any]:
+    """Modules of about 30 lessons; a course of 30 or more lessons ends with a small capstone module."""
     total = task["suggested_lessons"]
     modules = _module_count(task, 30)
-    sizes = [total // modules + (1 if i < total % modules else 0) for i in range(modules)]
+    capstone = max(4, total // 12) if total >= 30 and modules >= 2 else 0
+    rest = modules - (1 if capstone else 0)
+    sizes = [(total - capstone) // rest + (1 if i < (total - capstone) % rest else 0) for i in range(rest)]
     out = []
-    for number, size in enumerate(sizes, start=1):
+    for number, size in enumerate([*sizes, capstone] if capstone else sizes, start=1):
         module = _module(task["topic"], number)
-        module["teaches"] = _module_objectives(task["objectives"], number, modules)
+        if capstone and number == modules:
+            module["title"] = f"{task['topic']} capstone project"
+        module["teaches"] = _module_objectives(task["objectives"], number, rest)
         module["lessons"] = size
         out.append(module)
     return {"modules": out}
@@ -104,7 +126,7 @@ def design_modules(task: dict[str, Any]) -> dict[str, Any]:
 def design_module(task: dict[str, Any]) -> dict[str, Any]:
     number, modules = task["module"], len(task["modules"])
     teaches = task["modules"][number - 1]["teaches"] or task["objectives"][:1]
-    capstone = modules >= 4 and task["lessons"] <= 0.3 * task["suggested_lessons"]
+    capstone = "capstone" in task["modules"][number - 1]["title"]
     return {"lessons": _plan_lessons(task["topic"], teaches, task["lessons"], number, modules, capstone)}
 
 
@@ -129,9 +151,10 @@ def good_reply(task: dict[str, Any]) -> dict[str, Any]:
     return write_module(task)
 
 
-def quirky_reply(task: dict[str, Any], behaviour: str) -> dict[str, Any]:
-    """The good reply, bent the way ``behaviour`` says (quirks that keep the JSON readable)."""
-    reply = good_reply(task)
+def quirky_reply(task: dict[str, Any], behaviour: str,
+                 make: Callable[[dict[str, Any]], dict[str, Any]] = good_reply) -> dict[str, Any]:
+    """The good reply (made by ``make``), bent the way ``behaviour`` says (quirks that keep the JSON readable)."""
+    reply = make(task)
     kind = task.get("task")
     if behaviour == "duplicate_titles" and kind != "write_module":
         for lesson in _design_lessons(reply):

@@ -25,10 +25,13 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.llm_replies import quirky_reply, with_trailing_commas
+from tests.llm_replies import good_reply, quirky_reply, with_trailing_commas
+
+Maker = Callable[[dict[str, Any]], dict[str, Any]]
 
 BEHAVIOURS = (
     "good", "malformed_json", "bad_schema", "429", "500", "503", "slow", "401", "fenced", "prose", "wrapped",
@@ -54,12 +57,12 @@ def task_of(body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _content(behaviour: str, task: dict[str, Any]) -> str:
+def _content(behaviour: str, task: dict[str, Any], make: Maker = good_reply) -> str:
     if behaviour == "malformed_json":
         return '{"modules": [ this is not json'
     if behaviour == "bad_schema":
         return json.dumps({"unexpected": "shape"})
-    reply = quirky_reply(task, behaviour)
+    reply = quirky_reply(task, behaviour, make)
     if behaviour == "trailing_comma":
         return with_trailing_commas(reply)
     text = json.dumps(reply, ensure_ascii=False, indent=1)
@@ -144,6 +147,10 @@ class LLMServer:
         self.waits: list[tuple[float, float]] = []  # (sent at, seconds asked) for every 429 sent
         self.early: list[float] = []  # how much too early each premature request arrived
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        #: Replies cut off at max_tokens (finish_reason length).
+        self.truncated = 0
+        #: Makes the good reply to every task instead of tests/llm_replies.good_reply (a model's own design).
+        self.design_hook: Maker | None = None
 
     # --- control ---
 
@@ -251,7 +258,7 @@ class LLMServer:
             return 200, _completion(body, self.requests, "", "content_filter")
         if behaviour == "empty_choices":
             return 200, {"id": "x", "object": "chat.completion", "choices": [], "usage": None}
-        content = _content(behaviour, task)
+        content = _content(behaviour, task, self.design_hook or good_reply)
         budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
         finish = "stop"
         if behaviour == "length" or (self.min_max_tokens is not None and budget < self.min_max_tokens):
@@ -261,6 +268,7 @@ class LLMServer:
         self._take_time(tokens(content))
         reply = _completion(body, self.requests, content, finish, tool_call=behaviour == "tool_calls")
         with self._lock:
+            self.truncated += finish == "length"
             for name in self.usage:
                 self.usage[name] += reply["usage"][name]
         return 200, reply

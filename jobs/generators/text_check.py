@@ -43,9 +43,16 @@ def placeholder(text: str, shape_hints: Iterable[str] = ()) -> bool:
     return not key or key in {normal(h) for h in shape_hints} or _PLACEHOLDER.fullmatch(key) is not None
 
 
-def wrong_language(text: str, language: str) -> bool:
-    """Whether ``text`` is confidently in another language than ``language`` (a BCP 47 tag)."""
+def wrong_language(text: str, language: str, names: Iterable[str] = ()) -> bool:
+    """Whether ``text`` is confidently in another language than ``language`` (a BCP 47 tag).
+
+    ``names`` (the topic, the lesson's title) are taken out first: they are the learner's words, and
+    a name such as "Kubernetes" or an English topic in a French course says nothing of the text.
+    """
     expected = language.split("-")[0].lower()
+    for name in sorted(names, key=len, reverse=True):
+        if name.strip():
+            text = text.replace(name, " ")
     if len(text) < MIN_JUDGED_CHARS:
         return False
     identifier = _identifier()

@@ -62,6 +62,7 @@ class CourseWriter:
         self._words = words
         self._prefix = [{"role": "system", "content": WRITING_SYSTEM}, {"role": "user", "content": outline}]
         self._tally = _Tally(total=len(the_plan.lessons))
+        self._titles = {ls.id: ls.title or "" for ls in the_plan.lessons}
 
     @property
     def shared_prefix(self) -> str:
@@ -133,7 +134,8 @@ class CourseWriter:
             return "placeholder text (the reply shape was echoed)"
         if keys.count(key) > 1 or key in self._tally.summaries:
             return "the same text as another lesson"
-        if wrong_language(" ".join([lesson.summary, *lesson.activities]), self._request.language):
+        names = (self._request.topic, self._titles.get(lesson.id, ""))
+        if wrong_language(" ".join([lesson.summary, *lesson.activities]), self._request.language, names):
             return f"not in the course's language ({self._request.language})"
         return None
 
