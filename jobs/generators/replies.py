@@ -222,40 +222,50 @@ def module_lessons_schema(lesson_ids: Sequence[str]) -> dict[str, Any]:
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n?(.*?)```", re.DOTALL)
 
 
-def _strict_objects(content: str) -> list[dict[str, Any]]:
-    """JSON objects that parse as they are: the whole text, fenced blocks, the first ``{...}``."""
-    texts = [content, *(m.group(1) for m in _FENCE.finditer(content))]
-    found: list[dict[str, Any]] = []
+def _texts(content: str) -> list[str]:
+    return [content, *(m.group(1) for m in _FENCE.finditer(content))]
+
+
+def _whole(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _repaired(text: str) -> dict[str, Any] | None:
+    """What ``json_repair`` makes of the text from its first brace (trailing commas, missing quotes...)."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    value = json_repair.loads(text[start:])
+    return value if isinstance(value, dict) and value else None
+
+
+def _embedded(text: str) -> dict[str, Any] | None:
+    """Prose around the JSON: the first ``{...}`` that parses as it is."""
     decoder = json.JSONDecoder()
-    for text in texts:
+    for match in re.finditer(r"\{", text):
         try:
-            value = json.loads(text)
+            value, _ = decoder.raw_decode(text, match.start())
         except ValueError:
-            value = None
-        if isinstance(value, dict):
-            found.append(value)
             continue
-        for match in re.finditer(r"\{", text):
-            try:
-                value, _ = decoder.raw_decode(text, match.start())
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                found.append(value)
-                break
-    return found
+        if isinstance(value, dict):
+            return value
+    return None
 
 
 def _json_objects(content: str) -> list[dict[str, Any]]:
-    """Strict readings first; then what ``json_repair`` makes of it (trailing commas, missing quotes)."""
-    found = _strict_objects(content)
-    if found:
-        return found
-    for text in [*(m.group(1) for m in _FENCE.finditer(content)), content[content.find("{"):]]:
-        repaired = json_repair.loads(text) if "{" in text else None
-        if isinstance(repaired, dict) and repaired:
-            return [repaired]
-    return []
+    """Readings of ``content``, most faithful first: the whole text or a fenced block as JSON, then the
+    JSON embedded in prose, then what the lenient parser makes of it."""
+    found: list[dict[str, Any]] = []
+    for reader in (_whole, _embedded, _repaired):
+        for text in _texts(content):
+            value = reader(text)
+            if value is not None and value not in found:
+                found.append(value)
+    return found
 
 
 def _candidates(data: dict[str, Any]) -> list[dict[str, Any]]:
