@@ -17,7 +17,7 @@ from jobs.cache import Cache, llm_key
 from jobs.generators import GeneratorConfig
 from jobs.generators.chat import ChatClient
 from jobs.generators.replies import Malformed, R, parse_reply
-from worker.errors import PermanentJobError
+from jobs.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 

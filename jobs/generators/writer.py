@@ -27,7 +27,7 @@ from jobs.generators.templates import template_lesson
 from jobs.generators.text_check import placeholder, wrong_language
 from jobs.models import CurriculumRequest
 from jobs.planner import LessonContent, Plan
-from worker.errors import PermanentJobError
+from jobs.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 
