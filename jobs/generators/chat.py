@@ -46,7 +46,7 @@ import openai
 
 from jobs import llm_gate
 from jobs.cache import digest
-from jobs.context import model_call
+from jobs.context import model_call, model_tokens
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.generators.call_budget import CallBudget
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
@@ -299,7 +299,9 @@ class ChatClient:
             raise TransientJobError("could not connect to the model API") from exc
         except openai.OpenAIError as exc:
             raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        return _parse_completion(raw, headers)
+        result = _parse_completion(raw, headers)
+        model_tokens(result.prompt_tokens, result.completion_tokens)
+        return result
 
 
 def _read_body(chunks: Any, deadline: float, timeout: float) -> bytes:
