@@ -37,7 +37,8 @@ from jobs.models import (
     ScheduleWeek,
     Usage,
 )
-from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, ModuleKind, distribute, shape
+from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, LessonSpec, ModuleKind, brought_in, distribute, shape
+from jobs.skills import skill_of
 
 #: Shortest lesson, whatever the budget.
 MIN_LESSON_MINUTES = 15
@@ -45,6 +46,11 @@ MIN_LESSON_MINUTES = 15
 OBJECTIVE_LESSON_MINUTES = 20
 #: Sub-themes the offline generator can name when no objectives are requested.
 THEME_COUNT = 6
+#: An assessment lasts about this share of a lesson of its week (never under MIN_LESSON_MINUTES);
+#: the minutes it frees go to the week's other lessons, so assessments stay under 20 % of a course.
+ASSESSMENT_SHARE_OF_LESSON = 0.5
+#: A course with at most this much time (weeks x hours, in minutes) is one module: one assessment.
+SHORT_COURSE_MINUTES = 180
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ def lessons_per_week(level: Level, weekly: int, weeks: int, objectives: int) -> 
         per_module = LEVEL_SHAPES[level].module_teaching
         needed = 2 * objectives + math.ceil(2 * objectives / per_module)
         count = max(count, min(math.ceil(needed / weeks), weekly // OBJECTIVE_LESSON_MINUTES))
-    count = max(count, math.ceil(MIN_LESSONS / weeks), most_at_cap)
+    # At least two a week, so an assessment's week has another lesson to take the minutes it frees.
+    count = max(count, 2, math.ceil(MIN_LESSONS / weeks), most_at_cap)
     return min(count, weekly // MIN_LESSON_MINUTES)
 
 
@@ -155,6 +162,60 @@ def _warnings(request: CurriculumRequest, uncovered: tuple[str, ...]) -> tuple[s
     return tuple(out)
 
 
+def shorter_assessments(slots: list[tuple[int, int]], kinds: Sequence[LessonKind], cap: int,
+                        capacity: int) -> list[tuple[int, int]]:
+    """(week, minutes) per lesson with each assessment cut to about half a lesson (never under
+    ``MIN_LESSON_MINUTES``). The minutes freed go to the other lessons of its week, then to those of
+    other weeks within their slack (a week never passes ``capacity``), each lesson up to ``cap``; what
+    none can hold stays with the assessments, so the course total never changes. Project lessons take
+    none of them (the capstone stays within its share)."""
+    out = list(slots)
+    tests = [i for i, kind in enumerate(kinds) if kind == "assessment"]
+    freed: dict[int, int] = {}
+    for i in tests:
+        week, minutes = out[i]
+        short = min(minutes, max(MIN_LESSON_MINUTES, math.floor(minutes * ASSESSMENT_SHARE_OF_LESSON)))
+        freed[week] = freed.get(week, 0) + minutes - short
+        out[i] = (week, short)
+    takers = [i for i, kind in enumerate(kinds) if kind not in ("assessment", "project")]
+    load = {week: sum(m for w, m in out if w == week) for week in dict.fromkeys(w for w, _ in out)}
+    load.update({week: load[week] + minutes for week, minutes in freed.items()})  # own week's minutes
+    pool = 0
+    for week, minutes in freed.items():
+        pool += minutes - _give(out, [i for i in takers if out[i][0] == week], minutes, cap, None, load)
+    for week in load:
+        if pool:
+            pool -= _give(out, [i for i in takers if out[i][0] == week and week not in freed], pool, cap,
+                          capacity, load)
+    _give(out, tests, pool, cap, None, load)
+    return out
+
+
+def _give(out: list[tuple[int, int]], takers: list[int], minutes: int, cap: int, capacity: int | None,
+          load: dict[int, int]) -> int:
+    """Spread ``minutes`` over ``takers`` (each up to ``cap``; their week up to ``capacity`` when
+    given); returns how many were placed."""
+    placed = 0
+    for i in takers:
+        week, length = out[i]
+        room = cap - length if capacity is None else min(cap - length, capacity - load[week])
+        extra = max(0, min(room, math.ceil((minutes - placed) / max(1, len(takers) - takers.index(i)))))
+        out[i] = (week, length + extra)
+        if capacity is not None:
+            load[week] += extra
+        placed += extra
+    return placed
+
+
+def _claims(spec: LessonSpec, focuses: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The requested objectives a lesson teaches: its focus, or what a capstone build brings in."""
+    if spec.kind == "project":
+        indexes = brought_in(spec.part, spec.of, len(focuses))
+    else:
+        indexes = (spec.focus,) if spec.focus is not None else ()
+    return tuple(o for i in indexes if (o := focuses[i]) is not None)
+
+
 def plan(request: CurriculumRequest) -> Plan:
     """Lesson slots (kind, minutes, week, objectives), grouped into modules, for any valid request."""
     profile = PROFILES[request.level]
@@ -163,9 +224,13 @@ def plan(request: CurriculumRequest) -> Plan:
     weekly = max(1, math.floor(capacity * profile.utilisation))
     objectives = requested_objectives(request.objectives)
     per_week = lessons_per_week(request.level, weekly, weeks, len(objectives))
+    short = decimal_minutes(request.hours_per_week) * weeks <= SHORT_COURSE_MINUTES
     week_minutes = distribute(weekly, per_week)
     slots = [(week + 1, minutes) for week in range(weeks) for minutes in week_minutes]
-    course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT)
+    course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT, single_module=short,
+                   practice_heavy=skill_of(request) is not None)
+    slots = shorter_assessments(slots, [ls.kind for spec in course.modules for ls in spec.lessons],
+                                profile.max_lesson_minutes, capacity)
     focuses: tuple[str | None, ...] = (
         objectives[: course.covered] if objectives else (None,) * course.focus_count
     )
@@ -174,15 +239,14 @@ def plan(request: CurriculumRequest) -> Plan:
         lessons = []
         for position, ls in enumerate(spec.lessons):
             week, minutes = slots[cursor]
-            taught = focuses[ls.focus] if ls.focus is not None else None
             lessons.append(
                 LessonSlot(
                     f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, ls.kind,
-                    (taught,) if taught is not None else (), ls.focus, ls.part, ls.of,
+                    _claims(ls, focuses), ls.focus, ls.part, ls.of,
                 )
             )
             cursor += 1
-        taught_here = tuple(o for f in spec.focuses if (o := focuses[f]) is not None)
+        taught_here = tuple(dict.fromkeys(o for ls in lessons for o in ls.objectives))
         modules.append(ModuleSlot(index, spec.kind, taught_here, spec.focuses, tuple(lessons)))
     uncovered = objectives[course.covered :]
     return Plan(
