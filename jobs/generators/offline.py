@@ -64,7 +64,7 @@ class _Writer:
         self.focuses = focuses(request, the_plan)
         self.skill: Skill | None = skill_of(request)
         formats = text.SKILL_ASSESSMENT if self.skill else text.ASSESSMENT_FORMATS[self.level]
-        self.format_name, self.format_text = formats
+        self.format_name, self.format_text, self.format_prep = formats
 
     def module_labels(self, module: ModuleSlot) -> list[str]:
         return [self.focuses[f].label for f in module.focuses]
@@ -111,14 +111,15 @@ class _Writer:
         """A practice lesson that is the skill itself: a run, a painting session, time on the instrument."""
         focus = self.focuses[slot.focus or 0]
         sessions = text.SKILL_SESSIONS[skill.name]
-        kind, what = sessions[(slot.part - 1) % len(sessions)]
+        # Each focus starts at another session type, so the course does not open every focus alike.
+        kind, what = sessions[(slot.part - 1 + (slot.focus or 0)) % len(sessions)]
         title, where, prefix = self._sequenced(slot, len(sessions), skill.session, kind)
         main = max(5, slot.minutes - 15)
         body = f"This {skill.session}: {what}, about {slot.minutes} minutes in all, working on {focus.phrase}.{where}"
         activities = [
-            f"{skill.warm_up}, ready for the {kind} on {short(focus.label, 40)}",
+            f"{skill.warm_up} ({kind}: {short(focus.label, 40)})",
             f"{skill.main.format(minutes=main, f=focus.phrase)} ({kind})",
-            f"{skill.wrap_up}, for this {kind} on {short(focus.label, 40)}",
+            f"{skill.wrap_up} ({kind}: {short(focus.label, 40)})",
         ]
         return title, body, [prefix + a for a in activities]
 
@@ -149,9 +150,9 @@ class _Writer:
             return self._capstone_assessment()
         number, phrases = module.index + 1, self.module_phrases(module)
         body = f"Assesses what module {number} taught ({'; '.join(phrases)}) with {self.format_text}."
-        tasks = [f"Module {number}: show on a new task that you can handle {p}" for p in phrases[:4]]
+        tasks = [f"Module {number}: a new task on {p}, done without notes" for p in phrases[:4]]
         activities = [
-            f"{text.PREPARE} {self.format_text} for module {number}, with the criteria for marking it",
+            f"{text.PREPARE} {self.format_prep.format(n=number)}",
             *tasks,
             f"Module {number}: go through the feedback and note one thing to improve",
         ]
@@ -171,7 +172,7 @@ class _Writer:
         phrases = [f.phrase for f in self.focuses]
         body = ("Assesses the finished project against its own success criteria and what it shows of "
                 f"{'; '.join(phrases)}.")
-        shown = [f"Show in the finished project how it uses {p}" for p in phrases[:4]]
+        shown = [f"Point out where the finished project shows {p}" for p in phrases[:4]]
         activities = [*shown, "Hand in the project with a short reflection and discuss the feedback"]
         return f"{name}: assessment", body, activities
 
@@ -203,11 +204,12 @@ class _Writer:
         brought = [self.focuses[i] for i in brought_in(slot.part, slot.of, len(self.focuses))]
         last_new = max((b for b in range(1, builds + 1) if brought_in(b + 1, slot.of, len(self.focuses))), default=0)
         if brought:
-            milestone = "a first version with {}" if build == 1 else "bring in {}"
-            title = fitted(f"{name} build {build}: {milestone}", [f.label for f in brought])
+            names = [brought[0].label] if len(brought) == 1 else [f"{brought[0].label} and {len(brought) - 1} more"]
+            title = (f"{name} build 1: a first working version" if build == 1
+                     else fitted(f"{name} build {build}: bring in {{}}", names))
             summary = (f"Build session {build} of {builds}: brings {listed([f.phrase for f in brought])} into the "
                        "project, then tests it and records what changed.")
-            work = [f"Build {build}: add {f.phrase} to the project" for f in brought[:3]]
+            work = [f"Build {build}: work {f.phrase} into the project" for f in brought[:3]]
         else:
             final = build == builds
             step = "test and fix" if final else "extend and refine"
@@ -238,7 +240,7 @@ class _Writer:
         phrases = self.module_phrases(module)
         review = " and a review" if any(s.kind == "review" for s in module.lessons) else ""
         practice = f"{self.skill.session}s" if self.skill else "practice"
-        summary = f"Teaches {joined(phrases)}: lessons, then {practice}{review}, closed by an assessment."
+        summary = f"Works on {joined(phrases)}: lessons, then {practice}{review}, closed by an assessment."
         return fitted("{}" + self._stage(module), self.module_labels(module)), summary
 
     def _stage(self, module: ModuleSlot) -> str:

@@ -59,17 +59,17 @@ SKILL_THEMES: tuple[tuple[str, str], ...] = (
 
 CORE_ANGLES: dict[Level, tuple[Angle, ...]] = {
     "beginner": (
-        ("the key idea", "Introduces {f}: what it means, why it matters and one example from start to finish.",
-         ("Explain {f} in your own words in three sentences",
-          "Name one situation from your own life or work where {f} matters")),
-        ("step by step", "Walks through {f} one step at a time, naming each step and what can go wrong.",
+        ("the key idea", "Introduces what {f} involves and why it matters, with one example from start to finish.",
+         ("Say in three sentences of your own what {f} involves",
+          "Name one situation from your own life or work where you would need {f}")),
+        ("step by step", "Breaks {f} into steps, naming each one and what can go wrong.",
          ("Write the steps of {f} as a numbered list from memory",
-          "Mark the step of {f} you find hardest and say why")),
+          "Mark the step you find hardest in {f} and say why")),
         ("three examples", "Looks at three short examples of {f}, each a little harder than the last.",
          ("Describe what the three examples of {f} have in common",
-          "Make up a fourth, harder example of {f} and explain it to a peer")),
+          "Make up a fourth, harder example for {f} and explain it to a peer")),
         ("where it goes wrong", "Shows where newcomers go wrong with {f} and how to notice it early.",
-         ("List the warning signs that {f} is going wrong",
+         ("List the warning signs that work on {f} is going wrong",
           "Tell a peer about one error you made with {f} and how you spotted it")),
         ("in context", "Places {f} in the course: what it depends on and what later lessons build on it.",
          ("Draw how {f} connects to the lessons before it",
@@ -79,14 +79,14 @@ CORE_ANGLES: dict[Level, tuple[Angle, ...]] = {
           "Collect the open questions you still have on {f} and ask them")),
     ),
     "intermediate": (
-        ("how it works", "Explains how {f} works and the decisions a practitioner makes along the way.",
-         ("List the decisions {f} involves and what you would choose for each",
-          "Explain {f} to a peer in five minutes and collect their questions")),
+        ("how it works", "Explains what {f} takes in practice and the decisions a practitioner makes along the way.",
+         ("List the decisions involved in {f} and what you would choose for each",
+          "Talk a peer through {f} in five minutes and collect their questions")),
         ("patterns", "Presents recurring patterns for {f}, with one realistic case of each.",
          ("Name the pattern for {f} you would reach for first and why",
           "Sketch how one of the patterns for {f} fits a task from your own work")),
-        ("trade-offs", "Compares ways to achieve {f} and the trade-offs that decide between them.",
-         ("Write a short comparison of two ways to achieve {f}",
+        ("trade-offs", "Compares approaches to {f} and the trade-offs that decide between them.",
+         ("Write a short comparison of two approaches to {f}",
           "Argue for one approach to {f} with a peer who argues for another")),
         ("pitfalls", "Examines where {f} goes wrong in real work and how experienced people avoid it.",
          ("Describe a pitfall of {f} you have met or can imagine, and its fix",
@@ -100,7 +100,7 @@ CORE_ANGLES: dict[Level, tuple[Angle, ...]] = {
     ),
     "advanced": (
         ("principles", "Derives the principles behind {f} and the assumptions they rest on.",
-         ("Write down the assumptions {f} rests on and test each against a case",
+         ("Write down the assumptions behind {f} and test each against a case",
           "Present the principles of {f} to peers and defend them")),
         ("analysis", "Analyses {f} in depth: where the standard approach breaks and why.",
          ("Write a one-page analysis of where the standard approach to {f} breaks",
@@ -121,22 +121,22 @@ CORE_ANGLES: dict[Level, tuple[Angle, ...]] = {
 }
 
 PRACTICE_ANGLES: tuple[Angle, ...] = (
-    ("guided practice", "Practises {f} on graded exercises, easiest first, with help at hand.",
+    ("guided practice", "Works on {f} with graded exercises, easiest first, with help at hand.",
      (f"{PREPARE} {{n}} graded exercises on {{f}}, easiest first, with their answers for the teacher",
       "Work through the exercises on {f} in order, asking for help as soon as you are stuck")),
-    ("independent exercises", "Applies {f} to fresh exercises without hints, then checks the results with a peer.",
+    ("independent exercises", "Works on {f} with fresh exercises and no hints, then checks the results with a peer.",
      (f"{PREPARE} {{n}} new exercises on {{f}} of the same level, without hints",
       "Do the exercises on {f} alone, then compare results with a peer and settle differences")),
-    ("a realistic case", "Applies {f} to a realistic case and explains each decision taken.",
+    ("a realistic case", "Works on {f} in a realistic case and explains each decision taken.",
      ("Choose a realistic case from your own life or work that needs {f}",
-      "Apply {f} to your case and write one line on each decision you took")),
+      "Work on {f} in your case and write one line on each decision you took")),
     ("find and fix", "Finds and fixes errors in flawed attempts at {f}.",
      (f"{PREPARE} three attempts at {{f}}, each with one deliberate error",
       "Find and fix the error in each flawed attempt at {f}, and say how you found it")),
-    ("against the clock", "Does {f} against the clock, then reviews accuracy before speed.",
+    ("against the clock", "Works on {f} against the clock, then reviews accuracy before speed.",
      ("Do as much work on {f} as you can in a fixed time",
       "Check your timed work on {f} for errors before you look at your speed")),
-    ("peer review", "Does {f} on a task of your own, then reviews a peer's attempt.",
+    ("peer review", "Works on {f} in a task of your own, then reviews a peer's attempt.",
      ("Set yourself a small task that needs {f} and complete it",
       "Review a peer's task on {f}: one strength, one thing to improve")),
 )
@@ -234,12 +234,16 @@ FOUNDATIONS: dict[Level, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 
-ASSESSMENT_FORMATS: dict[Level, tuple[str, str]] = {
-    "beginner": ("quiz", "a short quiz"),
-    "intermediate": ("practical exercise", "a practical exercise marked against criteria set in advance"),
-    "advanced": ("written analysis", "a written analysis, assessed for depth and rigour"),
+#: Per level: (kind, how it assesses, what the course author prepares for module {n}).
+ASSESSMENT_FORMATS: dict[Level, tuple[str, str, str]] = {
+    "beginner": ("quiz", "a short quiz", "a short quiz on module {n}, with its answers for the teacher"),
+    "intermediate": ("practical exercise", "a practical exercise marked against criteria set in advance",
+                     "a practical exercise for module {n} and the criteria for marking it"),
+    "advanced": ("written analysis", "a written analysis, assessed for depth and rigour",
+                 "a question for module {n}'s written analysis and how it will be assessed"),
 }
-SKILL_ASSESSMENT = ("practical demonstration", "a practical demonstration, observed and given feedback")
+SKILL_ASSESSMENT = ("practical demonstration", "a practical demonstration, observed and given feedback",
+                    "a practical task for module {n} and what the observer looks for")
 
 PROJECT_NAMES: dict[Level, str] = {
     "beginner": "Guided project",
