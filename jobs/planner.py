@@ -49,6 +49,8 @@ THEME_COUNT = 6
 #: An assessment lasts about this share of a lesson of its week (never under MIN_LESSON_MINUTES);
 #: the minutes it frees go to the week's other lessons, so assessments stay under 20 % of a course.
 ASSESSMENT_SHARE_OF_LESSON = 0.5
+#: Project lessons may grow by an assessment's minutes only while the capstone stays under this share.
+PROJECT_SHARE_TARGET = 0.25
 #: A course with at most this much time (weeks x hours, in minutes) is one module: one assessment.
 SHORT_COURSE_MINUTES = 180
 
@@ -132,7 +134,8 @@ def week_capacity(hours_per_week: float) -> int:
 def lessons_per_week(level: Level, weekly: int, weeks: int, objectives: int) -> int:
     """Lessons in each week: the level's preferred length, more to fit objectives, within bounds."""
     profile = PROFILES[level]
-    most_at_cap = math.ceil(weekly / profile.max_lesson_minutes)
+    # Lessons stop a tenth short of the cap, so they can take the minutes a shortened assessment frees.
+    most_at_cap = math.ceil(weekly / (profile.max_lesson_minutes * 0.9))
     count = min(max(1, round(weekly / profile.lesson_minutes)), max(profile.max_lessons_per_week, most_at_cap))
     if objectives:
         per_module = LEVEL_SHAPES[level].module_teaching
@@ -165,10 +168,10 @@ def _warnings(request: CurriculumRequest, uncovered: tuple[str, ...]) -> tuple[s
 def shorter_assessments(slots: list[tuple[int, int]], kinds: Sequence[LessonKind], cap: int,
                         capacity: int) -> list[tuple[int, int]]:
     """(week, minutes) per lesson with each assessment cut to about half a lesson (never under
-    ``MIN_LESSON_MINUTES``). The minutes freed go to the other lessons of its week, then to those of
-    other weeks within their slack (a week never passes ``capacity``), each lesson up to ``cap``; what
-    none can hold stays with the assessments, so the course total never changes. Project lessons take
-    none of them (the capstone stays within its share)."""
+    ``MIN_LESSON_MINUTES``). The minutes freed go to the other lessons of its week (project lessons
+    only while the capstone stays under ``PROJECT_SHARE_TARGET``), then evenly to other weeks within
+    their slack (a week never passes ``capacity``), each lesson up to ``cap``; what none can hold
+    stays with the assessments, so the course total never changes."""
     out = list(slots)
     tests = [i for i, kind in enumerate(kinds) if kind == "assessment"]
     freed: dict[int, int] = {}
@@ -177,32 +180,33 @@ def shorter_assessments(slots: list[tuple[int, int]], kinds: Sequence[LessonKind
         short = min(minutes, max(MIN_LESSON_MINUTES, math.floor(minutes * ASSESSMENT_SHARE_OF_LESSON)))
         freed[week] = freed.get(week, 0) + minutes - short
         out[i] = (week, short)
-    takers = [i for i, kind in enumerate(kinds) if kind not in ("assessment", "project")]
-    load = {week: sum(m for w, m in out if w == week) for week in dict.fromkeys(w for w, _ in out)}
-    load.update({week: load[week] + minutes for week, minutes in freed.items()})  # own week's minutes
+    total = sum(m for _, m in slots)
+    project_room = [max(0, math.floor(total * PROJECT_SHARE_TARGET) - sum(
+        m for (_, m), kind in zip(slots, kinds, strict=True) if kind == "project"))]
+    teaching = [i for i, kind in enumerate(kinds) if kind not in ("assessment", "project")]
+    projects = [i for i, kind in enumerate(kinds) if kind == "project"]
     pool = 0
     for week, minutes in freed.items():
-        pool += minutes - _give(out, [i for i in takers if out[i][0] == week], minutes, cap, None, load)
-    for week in load:
-        if pool:
-            pool -= _give(out, [i for i in takers if out[i][0] == week and week not in freed], pool, cap,
-                          capacity, load)
-    _give(out, tests, pool, cap, None, load)
+        left = minutes - _give(out, [i for i in teaching if out[i][0] == week], minutes, cap)
+        in_week = [i for i in projects if out[i][0] == week]
+        given = _give(out, in_week, min(left, project_room[0]), cap)
+        project_room[0] -= given
+        pool += left - given
+    others = [w for w in dict.fromkeys(w for w, _ in out) if w not in freed]
+    for week, share in zip(others, distribute(pool, len(others)) if others else [], strict=True):
+        room = capacity - sum(m for w, m in out if w == week)
+        pool -= _give(out, [i for i in teaching if out[i][0] == week], min(share, room), cap)
+    _give(out, tests, pool, cap)
     return out
 
 
-def _give(out: list[tuple[int, int]], takers: list[int], minutes: int, cap: int, capacity: int | None,
-          load: dict[int, int]) -> int:
-    """Spread ``minutes`` over ``takers`` (each up to ``cap``; their week up to ``capacity`` when
-    given); returns how many were placed."""
+def _give(out: list[tuple[int, int]], takers: list[int], minutes: int, cap: int) -> int:
+    """Spread ``minutes`` over ``takers`` as evenly as ``cap`` allows; returns how many were placed."""
     placed = 0
-    for i in takers:
+    for n, i in enumerate(takers):
         week, length = out[i]
-        room = cap - length if capacity is None else min(cap - length, capacity - load[week])
-        extra = max(0, min(room, math.ceil((minutes - placed) / max(1, len(takers) - takers.index(i)))))
+        extra = max(0, min(cap - length, math.ceil((minutes - placed) / (len(takers) - n))))
         out[i] = (week, length + extra)
-        if capacity is not None:
-            load[week] += extra
         placed += extra
     return placed
 

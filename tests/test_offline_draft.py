@@ -139,7 +139,7 @@ def test_titles_are_short_unique_and_free_of_filler(req: CurriculumRequest) -> N
             assert len(title) <= 90, title
             template = masked(req, title)
             assert not FILLER.search(template), title
-            head, _, tail = title.partition(": ")
+            head, _, tail = template.partition(": ")
             assert head.casefold() != tail.casefold(), title
 
 

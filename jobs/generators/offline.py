@@ -225,7 +225,8 @@ class _Writer:
     def module(self, module: ModuleSlot) -> ModuleContent:
         lessons = tuple(self.lesson(module, slot) for slot in module.lessons)
         closing = lessons[-1]
-        assessment = Assessment(title=closing.title, kind=self.format_name, description=closing.summary)
+        kind = {"foundation": "foundations check", "capstone": "project assessment"}.get(module.kind, self.format_name)
+        assessment = Assessment(title=closing.title, kind=kind, description=closing.summary)
         title, summary = self._module_words(module)
         # Only requested objectives: a course that names none gets none invented.
         return ModuleContent(title, summary, module.objectives, assessment, lessons)
@@ -276,7 +277,15 @@ class OfflineGenerator:
         report("lessons", total, total)
         info = GeneratorInfo(name=self.name, model=self.model)
         themes = [f.label for f in writer.focuses] if not the_plan.objectives else []
-        return assemble(request, the_plan, contents, info, offline_warnings(request.language, themes))
+        notes = offline_warnings(request.language, themes) + _repeat_warning(the_plan)
+        return assemble(request, the_plan, contents, info, notes)
+
+
+def _repeat_warning(the_plan: Plan) -> list[str]:
+    """Said when lessons on one focus outnumber the template's angles (very long courses)."""
+    angles = min(len(text.PRACTICE_ANGLES), *(len(bank) for bank in text.CORE_ANGLES.values()))
+    most = max((slot.of for slot in the_plan.lessons if slot.kind in ("core", "practice")), default=0)
+    return [text.REPEAT_WARNING.format(most=most, angles=angles)] if most > angles else []
 
 
 def offline_warnings(language: str, themes: Sequence[str] = ()) -> list[str]:

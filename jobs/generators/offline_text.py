@@ -266,4 +266,8 @@ THEMES_WARNING = (
     "offline generator: no objectives were requested, so lessons are organised around generic sub-themes "
     "({themes}), not the subject's own topics; add objectives to get a course built around them"
 )
+REPEAT_WARNING = (
+    "offline generator: up to {most} lessons on one objective or sub-theme outrun the template's {angles} "
+    "angles, so its titles number them and the angles recur; finer-grained objectives give a better draft"
+)
 LANGUAGE_WARNING = "offline generator: text is in English only; the requested language {language!r} is not supported"
