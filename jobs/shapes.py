@@ -32,6 +32,8 @@ PROJECT_MAX = 40
 #: Courses this long or longer get review lessons, one per 4 weeks (at most one per module).
 REVIEW_WEEKS = 8
 MAX_TEACHING_MODULES = 30
+#: Foundation lessons of a course in a skill learnt by doing it (running, painting…).
+SKILL_FOUNDATION_MAX = 2
 
 
 @dataclass(frozen=True)
@@ -114,14 +116,18 @@ def _fit(total: int, per_module: int, foundation: int, project: int, review: int
     return Counts(foundation, project, review, modules, rest - review - modules)
 
 
-def counts(total: int, level: Level, weeks: int, objectives: int, single_module: bool = False) -> Counts:
+def counts(total: int, level: Level, weeks: int, objectives: int, single_module: bool = False,
+           practice_heavy: bool = False) -> Counts:
     """Lessons of each kind for a course of ``total`` lessons, making room for the objectives.
 
     ``single_module``: a short course gets one module (so one assessment), no capstone and no
-    separate foundations module.
+    separate foundations module. ``practice_heavy``: a skill course starts doing it after at most
+    ``SKILL_FOUNDATION_MAX`` desk lessons.
     """
     profile = LEVEL_SHAPES[level]
     foundation = min(math.floor(total * profile.foundation_share), profile.foundation_max)
+    if practice_heavy:
+        foundation = min(foundation, SKILL_FOUNDATION_MAX)
     if single_module:
         teaching = total - 1 - min(foundation, 2)
         if teaching < 2 * min(objectives, 1) or teaching < 2:
@@ -232,7 +238,7 @@ def shape(total: int, level: Level, weeks: int, objectives: int, themes: int, *,
           practice_heavy: bool = False) -> Shape:
     """The modules and lesson kinds of a ``total``-lesson course; ``themes`` sub-themes exist when
     there are no objectives. ``single_module`` and ``practice_heavy``: see ``counts`` and ``_pairs``."""
-    c = counts(total, level, weeks, objectives, single_module)
+    c = counts(total, level, weeks, objectives, single_module, practice_heavy)
     covered = min(objectives, c.teaching // 2)
     focus_count = covered or max(1, min(c.modules, themes, c.teaching // 2))
     c = _even_modules(c, focus_count)
