@@ -7,11 +7,13 @@ teaches (``LessonSlot.objectives``). So the contract's invariants hold whatever 
 Budget: each week gets the same planned load ``floor(capacity * utilisation)`` where ``capacity``
 is ``floor(hours_per_week * 60)`` (computed in decimal, so 1.3 h is exactly 78 minutes) and
 ``utilisation`` is 0.85-0.95 depending on level. With capacity >= 60 minutes that is always within
-80-100 % of the time available. A week holds ``n`` lessons of (nearly) equal length, between
-``MIN_LESSON_MINUTES`` and the level's cap; heavy weeks get more lessons, never longer ones, and
-objectives that need room get shorter lessons down to ``OBJECTIVE_LESSON_MINUTES``. The lessons
-are numbered in course order and filled week by week, so the schedule follows module order.
-``jobs.shapes`` decides what kind each lesson is.
+80-100 % of the time available. A week holds ``n`` >= 2 lessons of (nearly) equal length, between
+``MIN_LESSON_MINUTES`` and a tenth under the level's cap; heavy weeks get more lessons, never longer
+ones, and objectives that need room get shorter lessons down to ``OBJECTIVE_LESSON_MINUTES``. The
+lessons are numbered in course order and filled week by week, so the schedule follows module order.
+``jobs.shapes`` decides what kind each lesson is; then each assessment is cut to about half a lesson
+and its minutes go to other lessons (``shorter_assessments``), so assessments stay under a fifth of
+the course. A course of at most ``SHORT_COURSE_MINUTES`` is one module, so it has one assessment.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ class _Writer:
             summary = (f"Build session {build} of {builds}: " + ("tests the whole project and fixes what fails."
                        if final else f"extends the project beyond build {last_new} and refines what is there."))
             work = [f"Build {build}: " + ("test every success criterion and fix what fails" if final
-                                          else "add the next planned feature and improve one existing part")]
+                                          else "add the next planned part and improve one that is already there")]
         return title, summary, [*work, f"Build {build}: write a short log entry: what works, what is next"]
 
     # --- modules ---
