@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from jobs.coverage import coverage_entries
 from jobs.errors import PermanentJobError
+from jobs.minutes import shorter_assessments
 from jobs.models import (
     Assessment,
     Curriculum,
@@ -48,11 +49,6 @@ MIN_LESSON_MINUTES = 15
 OBJECTIVE_LESSON_MINUTES = 20
 #: Sub-themes the offline generator can name when no objectives are requested.
 THEME_COUNT = 6
-#: An assessment lasts about this share of a lesson of its week (never under MIN_LESSON_MINUTES);
-#: the minutes it frees go to the week's other lessons, so assessments stay under 20 % of a course.
-ASSESSMENT_SHARE_OF_LESSON = 0.5
-#: Project lessons may grow by an assessment's minutes only while the capstone stays under this share.
-PROJECT_SHARE_TARGET = 0.25
 #: A course with at most this much time (weeks x hours, in minutes) is one module: one assessment.
 SHORT_COURSE_MINUTES = 180
 
@@ -167,52 +163,6 @@ def _warnings(request: CurriculumRequest, uncovered: tuple[str, ...]) -> tuple[s
     return tuple(out)
 
 
-def shorter_assessments(slots: list[tuple[int, int]], kinds: Sequence[LessonKind], cap: int,
-                        capacity: int) -> list[tuple[int, int]]:
-    """(week, minutes) per lesson with each assessment cut to about half a lesson (never under
-    ``MIN_LESSON_MINUTES``). The minutes freed go to the other lessons of its week (project lessons
-    only while the capstone stays under ``PROJECT_SHARE_TARGET``), then evenly to other weeks within
-    their slack (a week never passes ``capacity``), each lesson up to ``cap``; what none can hold
-    stays with the assessments, so the course total never changes."""
-    out = list(slots)
-    tests = [i for i, kind in enumerate(kinds) if kind == "assessment"]
-    freed: dict[int, int] = {}
-    for i in tests:
-        week, minutes = out[i]
-        short = min(minutes, max(MIN_LESSON_MINUTES, math.floor(minutes * ASSESSMENT_SHARE_OF_LESSON)))
-        freed[week] = freed.get(week, 0) + minutes - short
-        out[i] = (week, short)
-    total = sum(m for _, m in slots)
-    project_room = [max(0, math.floor(total * PROJECT_SHARE_TARGET) - sum(
-        m for (_, m), kind in zip(slots, kinds, strict=True) if kind == "project"))]
-    teaching = [i for i, kind in enumerate(kinds) if kind not in ("assessment", "project")]
-    projects = [i for i, kind in enumerate(kinds) if kind == "project"]
-    pool = 0
-    for week, minutes in freed.items():
-        left = minutes - _give(out, [i for i in teaching if out[i][0] == week], minutes, cap)
-        in_week = [i for i in projects if out[i][0] == week]
-        given = _give(out, in_week, min(left, project_room[0]), cap)
-        project_room[0] -= given
-        pool += left - given
-    others = [w for w in dict.fromkeys(w for w, _ in out) if w not in freed]
-    for week, share in zip(others, distribute(pool, len(others)) if others else [], strict=True):
-        room = capacity - sum(m for w, m in out if w == week)
-        pool -= _give(out, [i for i in teaching if out[i][0] == week], min(share, room), cap)
-    _give(out, tests, pool, cap)
-    return out
-
-
-def _give(out: list[tuple[int, int]], takers: list[int], minutes: int, cap: int) -> int:
-    """Spread ``minutes`` over ``takers`` as evenly as ``cap`` allows; returns how many were placed."""
-    placed = 0
-    for n, i in enumerate(takers):
-        week, length = out[i]
-        extra = max(0, min(cap - length, math.ceil((minutes - placed) / (len(takers) - n))))
-        out[i] = (week, length + extra)
-        placed += extra
-    return placed
-
-
 def _claims(spec: LessonSpec, focuses: tuple[str | None, ...]) -> tuple[str, ...]:
     """The requested objectives a lesson teaches: its focus, or what a capstone build brings in."""
     if spec.kind == "project":
@@ -236,7 +186,7 @@ def plan(request: CurriculumRequest) -> Plan:
     course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT, single_module=short,
                    practice_heavy=skill_of(request) is not None)
     slots = shorter_assessments(slots, [ls.kind for spec in course.modules for ls in spec.lessons],
-                                profile.max_lesson_minutes, capacity)
+                                profile.max_lesson_minutes, capacity, MIN_LESSON_MINUTES)
     focuses: tuple[str | None, ...] = (
         objectives[: course.covered] if objectives else (None,) * course.focus_count
     )

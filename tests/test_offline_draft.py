@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from jobs.generators.offline import OfflineGenerator, focuses
 from jobs.invariants import check_invariants
+from jobs.minutes import shorter_assessments
 from jobs.models import Curriculum, CurriculumRequest, Lesson, parse_request
 from jobs.planner import plan
 from tests.strategies import valid_requests
@@ -242,3 +243,21 @@ def test_designer_requests_read_as_drafts() -> None:
     first_use = min(i for i, x in enumerate(lessons(qiskit)) if "Use Qiskit to build and run circuits" in x.objectives)
     first_grover = min(i for i, x in enumerate(lessons(qiskit)) if "Implement Grover's search" in x.objectives)
     assert first_use < first_grover
+
+
+@settings(max_examples=60, deadline=None)
+@given(weeks=st.integers(1, 6), per_week=st.integers(2, 8), length=st.integers(15, 90),
+       kinds=st.lists(st.sampled_from(["core", "practice", "project", "assessment"]), min_size=48, max_size=48))
+def test_shorter_assessments_keep_every_total(weeks: int, per_week: int, length: int, kinds: list[Any]) -> None:
+    """Cutting assessments never changes the course total, never pushes a week past its capacity
+    nor a lesson past the cap, and never makes an assessment shorter than the shortest lesson."""
+    slots = [(w + 1, length) for w in range(weeks) for _ in range(per_week)]
+    kinds = kinds[: len(slots)]
+    capacity = per_week * length + 9
+    out = shorter_assessments(slots, kinds, 90, capacity, 15)
+    assert sum(m for _, m in out) == sum(m for _, m in slots)
+    assert [w for w, _ in out] == [w for w, _ in slots]
+    for week in range(1, weeks + 1):
+        assert sum(m for w, m in out if w == week) <= capacity
+    assert all(m <= max(90, length) for _, m in out)
+    assert all(m >= min(15, length) for (_, m), k in zip(out, kinds, strict=True) if k == "assessment")
