@@ -113,6 +113,7 @@ def test_no_text_promises_material_that_does_not_exist(req: CurriculumRequest) -
     for value in texts(result):
         if not value.startswith("To prepare:"):
             assert not MATERIAL.search(masked(req, value)), value
+            assert "To prepare:" not in masked(req, value), value
 
 
 @EXAMPLES

@@ -49,6 +49,15 @@ def focuses(request: CurriculumRequest, the_plan: Plan) -> list[Focus]:
     ]
 
 
+def _placed(prefix: str, activity: str) -> str:
+    """``activity`` led by ``prefix`` ("Lesson 7 of 40: "); an author's "To prepare:" item keeps its
+    marker first ("To prepare: for lesson 7 of 40, …")."""
+    if not prefix or not activity.startswith(text.PREPARE):
+        return prefix + activity
+    where = prefix[0].lower() + prefix[1:].removesuffix(": ")
+    return f"{text.PREPARE} for {where}, {activity.removeprefix(text.PREPARE).lstrip()}"
+
+
 def _numbered(slot: LessonSlot, bank_size: int) -> bool:
     """Whether lessons of this kind on this focus outnumber the bank (titles then say which one)."""
     return slot.of > bank_size
@@ -95,7 +104,7 @@ class _Writer:
         angle, summary, activities = bank[(slot.part - 1) % len(bank)]
         title, where, prefix = self._sequenced(slot, len(bank), "lesson", angle)
         body = f"{summary.format(f=focus.phrase)}{where} {text.LEVEL_NOTES[self.level]}"
-        return title, body, [prefix + a.format(f=focus.phrase) for a in activities]
+        return title, body, [_placed(prefix, a.format(f=focus.phrase)) for a in activities]
 
     def _practice(self, module: ModuleSlot, slot: LessonSlot) -> Words:
         if self.skill is not None:
@@ -105,7 +114,7 @@ class _Writer:
         title, where, prefix = self._sequenced(slot, len(text.PRACTICE_ANGLES), "practice session", angle)
         body = f"{summary.format(f=focus.phrase)}{where} {text.LEVEL_NOTES[self.level]}"
         exercises = max(3, slot.minutes // 10)
-        return title, body, [prefix + a.format(f=focus.phrase, n=exercises) for a in activities]
+        return title, body, [_placed(prefix, a.format(f=focus.phrase, n=exercises)) for a in activities]
 
     def _session(self, skill: Skill, slot: LessonSlot) -> Words:
         """A practice lesson that is the skill itself: a run, a painting session, time on the instrument."""
@@ -121,7 +130,7 @@ class _Writer:
             f"{skill.main.format(minutes=main, f=focus.phrase)} ({kind})",
             f"{skill.wrap_up} ({kind}: {short(focus.label, 40)})",
         ]
-        return title, body, [prefix + a for a in activities]
+        return title, body, [_placed(prefix, a) for a in activities]
 
     def _foundation(self, module: ModuleSlot, slot: LessonSlot) -> Words:
         bank = text.FOUNDATIONS[self.level]
