@@ -251,6 +251,12 @@ PROJECT_NAMES: dict[Level, str] = {
     "advanced": "Independent project",
 }
 
+#: The capstone of a course in a skill learnt by doing it, per ``jobs.skills.Skill.name``.
+SKILL_PROJECT_NAMES: dict[str, str] = {
+    "running": "Goal run", "painting": "Final painting", "instrument": "Performance piece",
+    "training": "Personal goal", "cooking": "Signature meal", "craft": "Final piece",
+}
+
 LEVEL_NOTES: dict[Level, str] = {
     "beginner": "Paced gently, with short checks for understanding.",
     "intermediate": "Assumes the basics and moves quickly to realistic work.",
