@@ -230,6 +230,9 @@ def test_designer_requests_read_as_drafts() -> None:
     assert len(runs) >= 40 and len(runs) > sum(1 for x in lessons(marathon) if x.kind == "core")
     assert any("generic sub-themes" in w for w in marathon.warnings)
     assert all(m.objectives == [] for m in marathon.modules)
+    builds = [x for x in lessons(marathon) if x.kind == "project" and " build " in x.title]
+    assert builds and all(x.title.startswith("Goal run build ") for x in builds)
+    assert all(re.search(r"\brun for about \d+ minutes", " ".join(x.activities)) for x in builds[:-1])
     water = generate(parse_request({"topic": "Watercolor painting", "duration_weeks": 6, "hours_per_week": 3,
                                     "objectives": ["Mix a limited palette", "Paint a wet-on-wet sky"]}))
     assert any(x.summary.startswith("This painting session: ") for x in lessons(water))

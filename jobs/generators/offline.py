@@ -73,6 +73,7 @@ class _Writer:
         self.focuses = focuses(request, the_plan)
         self.skill: Skill | None = skill_of(request)
         formats = text.SKILL_ASSESSMENT if self.skill else text.ASSESSMENT_FORMATS[self.level]
+        self.project_name = text.SKILL_PROJECT_NAMES[self.skill.name] if self.skill else text.PROJECT_NAMES[self.level]
         self.format_name, self.format_text, self.format_prep = formats
 
     def module_labels(self, module: ModuleSlot) -> list[str]:
@@ -177,7 +178,7 @@ class _Writer:
         return "Foundations check", body, activities
 
     def _capstone_assessment(self) -> Words:
-        name = text.PROJECT_NAMES[self.level]
+        name = self.project_name
         phrases = [f.phrase for f in self.focuses]
         body = ("Assesses the finished project against its own success criteria and what it shows of "
                 f"{'; '.join(phrases)}.")
@@ -186,14 +187,15 @@ class _Writer:
         return f"{name}: assessment", body, activities
 
     def _project(self, module: ModuleSlot, slot: LessonSlot) -> Words:
-        name, builds = text.PROJECT_NAMES[self.level], slot.of - 2
+        name, builds = self.project_name, slot.of - 2
         labels = [f.label for f in self.focuses]
         if slot.part == 1:
             return (
                 f"{name}: define the scope",
                 f"Chooses a realistic {self.topic} project that draws on {joined(labels)} and fixes its goal, "
                 "scope and success criteria.",
-                [f"Pick a {self.topic} project idea and write its goal in one sentence",
+                [f"Choose your {name.lower()} and write its goal in one sentence" if self.skill
+                 else f"Pick a {self.topic} project idea and write its goal in one sentence",
                  "List what is in and out of the project's scope, and three success criteria",
                  f"Plan the {builds} build session(s) ahead, each with one milestone"],
             )
@@ -212,22 +214,31 @@ class _Writer:
         build = slot.part - 1
         brought = [self.focuses[i] for i in brought_in(slot.part, slot.of, len(self.focuses))]
         last_new = max((b for b in range(1, builds + 1) if brought_in(b + 1, slot.of, len(self.focuses))), default=0)
+        final = not brought and build == builds
         if brought:
             names = [brought[0].label] if len(brought) == 1 else [f"{brought[0].label} and {len(brought) - 1} more"]
             title = (f"{name} build 1: a first working version" if build == 1
                      else fitted(f"{name} build {build}: bring in {{}}", names))
             summary = (f"Build session {build} of {builds}: brings {listed([f.phrase for f in brought])} into the "
                        "project, then tests it and records what changed.")
-            work = [f"Build {build}: work {f.phrase} into the project" for f in brought[:3]]
         else:
-            final = build == builds
-            step = "test and fix" if final else "extend and refine"
-            title = f"{name} build {build}: {step}"
+            title = f"{name} build {build}: " + ("test and fix" if final else "extend and refine")
             summary = (f"Build session {build} of {builds}: " + ("tests the whole project and fixes what fails."
                        if final else f"extends the project beyond build {last_new} and refines what is there."))
-            work = [f"Build {build}: " + ("test every success criterion and fix what fails" if final
-                                          else "add the next planned part and improve one that is already there")]
+        work = self._build_work(slot, build, name, brought, final)
         return title, summary, [*work, f"Build {build}: write a short log entry: what works, what is next"]
+
+    def _build_work(self, slot: LessonSlot, build: int, name: str, brought: list[Focus], final: bool) -> list[str]:
+        """What a build session does: for a skill, a session of the skill itself (a run towards the goal run)."""
+        if self.skill is not None:
+            aim = listed([f.phrase for f in brought]) if brought else f"what your {name.lower()} needs"
+            main = self.skill.main.format(minutes=max(5, slot.minutes - 15), f=aim)
+            return [f"Build {build}: " + (f"a full rehearsal of your {name.lower()}, then note what fell short"
+                                          if final else main[:1].lower() + main[1:])]
+        if brought:
+            return [f"Build {build}: work {f.phrase} into the project" for f in brought[:3]]
+        return [f"Build {build}: " + ("test every success criterion and fix what fails" if final
+                                      else "add the next planned part and improve one that is already there")]
 
     # --- modules ---
 
@@ -245,7 +256,7 @@ class _Writer:
             return (f"Foundations of {self.short_topic}",
                     f"The vocabulary, equipment and first steps in {self.topic} that the later modules build on.")
         if module.kind == "capstone":
-            return (text.PROJECT_NAMES[self.level],
+            return (self.project_name,
                     f"One realistic {self.topic} project that uses the whole course: scope it, build it, present it.")
         phrases = self.module_phrases(module)
         review = " and a review" if any(s.kind == "review" for s in module.lessons) else ""

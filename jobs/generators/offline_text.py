@@ -179,9 +179,9 @@ SKILL_SESSIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("preparation skills", "cutting, weighing and preparing ingredients"),
         ("a recipe step by step", "a recipe followed exactly, step by step"),
         ("a recipe from memory", "a recipe cooked again without reading it"),
-        ("timing a whole meal", "several dishes timed to be ready together"),
+        ("timing it all", "every step of a recipe timed so that it is ready when planned"),
         ("varying a recipe", "a known recipe with one deliberate change"),
-        ("cooking for others", "a dish cooked for other people, with their feedback"),
+        ("cooking for others", "something made for other people, with their feedback"),
     ),
     "craft": (
         ("technique samples", "small samples of one technique"),
@@ -249,6 +249,12 @@ PROJECT_NAMES: dict[Level, str] = {
     "beginner": "Guided project",
     "intermediate": "Capstone project",
     "advanced": "Independent project",
+}
+
+#: The capstone of a course in a skill learnt by doing it, per ``jobs.skills.Skill.name``.
+SKILL_PROJECT_NAMES: dict[str, str] = {
+    "running": "Goal run", "painting": "Final painting", "instrument": "Performance piece",
+    "training": "Personal goal", "cooking": "Signature dish", "craft": "Final piece",
 }
 
 LEVEL_NOTES: dict[Level, str] = {
