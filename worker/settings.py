@@ -190,7 +190,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "openai_retry_max_wait_s": r.number("OPENAI_RETRY_MAX_WAIT", 30.0, low=0, high=600),
         "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
-        "sentry_dsn": r.secret("SENTRY_DSN"),
+        "sentry_dsn": r.sentry_dsn("SENTRY_DSN"),
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
         "worker_webhook_hosts": r.hosts("WORKER_WEBHOOK_HOSTS"),
@@ -337,6 +337,17 @@ class _Reader:
 
         return self._parse(name, None, parse)
 
+    def sentry_dsn(self, name: str) -> Secret | None:
+        """A DSN as Sentry shows it (``https://KEY@HOST/PROJECT_ID``); never echoed: the key is a secret."""
+
+        def parse(raw: str) -> Secret | None:
+            problem = dsn_problem(raw)
+            if problem:
+                raise ValueError(f"malformed Sentry DSN ({problem}); expected https://KEY@HOST/PROJECT_ID")
+            return Secret(raw)
+
+        return self._parse(name, None, parse)
+
     def http_url(self, name: str) -> str | None:
         def parse(raw: str) -> str | None:
             if urlsplit(raw).scheme not in ("http", "https") or not urlsplit(raw).hostname:
@@ -368,6 +379,24 @@ class _Reader:
             return raw
 
         return self._parse(name, default, parse)
+
+
+def dsn_problem(raw: str) -> str | None:
+    """What is wrong with a Sentry DSN, in words that do not repeat it; None when it looks right."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "bad port"
+    if parts.scheme not in ("http", "https"):
+        return "scheme must be https:// or http://"
+    if not parts.username:
+        return "no public key before the @"
+    if not parts.hostname:
+        return "no host"
+    if not parts.path.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        return "no numeric project id at the end of the path"
+    return None
 
 
 def _in_range(value: T, low: Any, high: Any) -> T:

@@ -15,6 +15,7 @@ from typing import Any
 import click
 from redis import Redis
 
+from worker import reporting
 from worker.connection import connect, endpoint
 from worker.probe import ServerFacts, server_warnings
 from worker.settings import Settings
@@ -81,6 +82,7 @@ def doctor(settings: Settings) -> None:
     click.echo("configuration:")
     for name, value in settings.describe().items():
         click.echo(f"  {name} = {value}")
+    click.echo(f"sentry: {reporting.describe_dsn(settings)}")
     where = endpoint(settings)
     click.echo(f"connecting to {where} ...")
     connection = connect(settings)
