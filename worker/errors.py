@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_UNHEALTHY = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class WorkerError(Exception):
@@ -36,6 +37,12 @@ class RedisUnavailable(WorkerError):
     """Redis could not be reached, or refused us (TLS or auth). The message never holds a password."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class Interrupted(WorkerError):
+    """Ctrl+C (SIGINT) ended the command; SIGTERM, a deploy's stop, still ends ``run`` with 0."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class Unhealthy(WorkerError):

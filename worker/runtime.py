@@ -121,6 +121,8 @@ class CurriculumWorker(Worker):
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
+        #: The first stop signal (SIGINT: the command exits 130, SIGTERM: 0), None until one arrives.
+        self.stop_signum: int | None = None
 
     @property
     def stop_signalled(self) -> bool:
@@ -392,6 +394,8 @@ class CurriculumWorker(Worker):
     # --- signals ---------------------------------------------------------------------------------
 
     def request_stop(self, signum: int, frame: Any) -> None:
+        if self.stop_signum is None:
+            self.stop_signum = signum
         busy = self.get_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
         self.watchdog.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from worker.envfile import typo_problems
 from worker.errors import ConfigError
 from worker.redaction import redact_urls
 
@@ -115,11 +116,16 @@ class Settings:
     worker_metrics: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Parse ``environ`` (default ``os.environ``); raise one ConfigError listing every problem."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unknown: bool = True) -> Settings:
+        """Parse ``environ`` (default ``os.environ``); raise one ConfigError listing every problem.
+
+        ``allow_unknown=False`` (the CLI's default) adds a problem for each variable one typo away
+        from a known name (``worker.envfile.typo_problems``)."""
         reader = _Reader(os.environ if environ is None else environ)
         settings = cls(**_parse_all(reader))
         reader.problems.extend(_cross_checks(settings))
+        if not allow_unknown:
+            reader.problems.extend(typo_problems(reader.environ, reader.names_read))
         if reader.problems:
             raise ConfigError(reader.problems)
         return settings

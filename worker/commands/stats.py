@@ -23,6 +23,7 @@ import redis
 
 from jobs import llm_gate
 from worker import exposition, metrics_window, probe
+from worker.cli import redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
 from worker.settings import Settings
@@ -88,6 +89,7 @@ class _Check:
         self.limits = limits
         self.strict = strict
         self.window_s = window_s
+        self.url_source = redis_url_source()
 
     def report(self) -> dict[str, Any]:
         settings = self.settings
@@ -99,6 +101,7 @@ class _Check:
             gate = llm_gate.read_state(self.connection, time.time())
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+        raw["redis"]["url_source"] = self.url_source
         # Model calls in flight and waiting under LLM_GLOBAL_CONCURRENCY, over every instance.
         raw["llm_gate"] = {"limit": settings.llm_global_concurrency, "holders": gate.holders,
                            "waiters": gate.waiters}
@@ -142,8 +145,9 @@ def render_json(report: dict[str, Any]) -> str:
 
 def render_table(report: dict[str, Any]) -> str:
     server = report["redis"]
-    lines = [f"redis    {server['url']}  version {server['version'] or '?'}  latency {server['latency_ms']} ms  "
-             f"tls {'on' if server['tls'] else 'off'}  maxmemory-policy {server['maxmemory_policy'] or '?'}"]
+    lines = [f"redis    {server['url']} (from {server.get('url_source', '?')})  version {server['version'] or '?'}  "
+             f"latency {server['latency_ms']} ms  tls {'on' if server['tls'] else 'off'}  "
+             f"maxmemory-policy {server['maxmemory_policy'] or '?'}"]
     width = max([5, *(len(name) for name in report["queues"])])
     headers = [*probe.COUNTS, "oldest"]
     lines.append("  ".join([f"{'queue':<{width}}", *(f"{h:>9}" for h in headers)]))
