@@ -129,8 +129,20 @@ def tls_ca() -> Iterator[Path]:
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     cert.private_key_pem.write_to_path(str(folder / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+    # A client certificate from the same CA, for servers that require one (mtls_server).
+    client = ca.issue_cert("curriculum-worker-client")
+    client.private_key_pem.write_to_path(str(folder / "client.key"))
+    client.cert_chain_pems[0].write_to_path(str(folder / "client.pem"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mtls_server(tls_ca: Path) -> Iterator[RedisServer]:
+    """TLS that requires a client certificate signed by tls_ca (client.pem / client.key there)."""
+    server = RedisServer(password=TLS_PASSWORD, tls=True, tls_dir=tls_ca, auth_clients=True).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ class RedisServer:
     tls: bool = False
     appendonly: bool = False
     tls_dir: Path | None = None
+    #: TLS only: clients must show a certificate signed by the CA (tls-auth-clients yes).
+    auth_clients: bool = False
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cw-redis-")))
     process: subprocess.Popen[bytes] | None = None
@@ -59,7 +61,7 @@ class RedisServer:
                     "--tls-cert-file", str(self.tls_dir / "server.pem"),
                     "--tls-key-file", str(self.tls_dir / "server.key"),
                     "--tls-ca-cert-file", str(self.tls_dir / "ca.pem"),
-                    "--tls-auth-clients", "no"]
+                    "--tls-auth-clients", "yes" if self.auth_clients else "no"]
         else:
             cmd += ["--port", str(self.port)]
         return cmd

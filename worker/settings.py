@@ -114,6 +114,9 @@ class Settings:
     worker_webhook_hosts: tuple[str, ...] = ()
     job_max_payload_bytes: int = 4 * 1024 * 1024
     worker_metrics: bool = True
+    # A client certificate for servers that require one (redis-server tls-auth-clients yes).
+    redis_tls_cert_file: Path | None = None
+    redis_tls_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unknown: bool = True) -> Settings:
@@ -163,6 +166,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "redis_tls": r.boolean("REDIS_TLS", False),
         "redis_tls_ca_file": r.pem_file("REDIS_TLS_CA_FILE"),
         "redis_tls_verify": r.boolean("REDIS_TLS_VERIFY", True),
+        "redis_tls_cert_file": r.pem_file("REDIS_TLS_CERT_FILE"),
+        "redis_tls_key_file": r.key_file("REDIS_TLS_KEY_FILE"),
         "redis_max_retries": r.integer("REDIS_MAX_RETRIES", 3, low=0, high=100),
         "redis_retry_delay_ms": r.integer("REDIS_RETRY_DELAY", 1000, low=1, high=600_000),
         "redis_retry_max_delay_ms": r.integer("REDIS_RETRY_MAX_DELAY", 5000, low=1, high=3_600_000),
@@ -223,7 +228,29 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("OPENAI_API_KEY: required when CURRICULUM_GENERATOR=openai")
     if s.worker_stall_timeout_s <= s.worker_heartbeat_interval_s:
         problems.append("WORKER_STALL_TIMEOUT: must be longer than WORKER_HEARTBEAT_INTERVAL")
+    return problems + _client_certificate_checks(s)
+
+
+def _client_certificate_checks(s: Settings) -> list[str]:
+    """Certificate and key come as a pair (or the certificate file holds the key too), over TLS."""
+    cert, key = s.redis_tls_cert_file, s.redis_tls_key_file
+    if cert is None and key is None:
+        return []
+    if cert is None:
+        return ["REDIS_TLS_KEY_FILE: set without REDIS_TLS_CERT_FILE (the client certificate it belongs to)"]
+    problems = []
+    if key is None and not holds_private_key(cert):
+        problems.append("REDIS_TLS_KEY_FILE: required with REDIS_TLS_CERT_FILE (its file holds no private key)")
+    if not s.uses_tls:
+        problems.append("REDIS_TLS_CERT_FILE: a client certificate needs TLS; use a rediss:// URL or REDIS_TLS=true")
     return problems
+
+
+def holds_private_key(path: Path) -> bool:
+    try:
+        return b"PRIVATE KEY-----" in path.read_bytes()[:1_000_000]
+    except OSError:
+        return False
 
 
 class _Reader:
@@ -351,6 +378,23 @@ class _Reader:
             if problem:
                 raise ValueError(f"malformed Sentry DSN ({problem}); expected https://KEY@HOST/PROJECT_ID")
             return Secret(raw)
+
+        return self._parse(name, None, parse)
+
+    def key_file(self, name: str) -> Path | None:
+        """A PEM private key without a passphrase (there is no variable for one)."""
+
+        def parse(raw: str) -> Path | None:
+            path = Path(raw).expanduser()
+            try:
+                head = path.read_bytes()[:1_000_000]
+            except OSError:
+                raise ValueError(f"no readable file at {raw}") from None
+            if b"ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head:
+                raise ValueError(f"{raw} is encrypted; decrypt it (openssl pkey -in FILE -out FILE.key)")
+            if b"PRIVATE KEY-----" not in head:
+                raise ValueError(f"{raw} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
+            return path
 
         return self._parse(name, None, parse)
 
