@@ -37,12 +37,21 @@ $(STAMP): requirements-dev.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# Coverage data (one file per process: the CLI in subprocesses, workers, work horses) is written to
+# a temporary directory that is removed however the run ends (success, failure, Ctrl+C), so the
+# work tree is left as it was. The data is combined even when tests fail; the report (and its
+# floor) follows only a passing run. PYTEST_ARGS picks tests, e.g. PYTEST_ARGS=tests/test_settings.py.
+PYTEST_ARGS ?=
 test: $(STAMP)
 	$(BIN)/ruff check worker jobs tests bench scripts
 	$(BIN)/mypy
-	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest
-	$(BIN)/coverage combine -q
+	@rm -f .coverage .coverage.*
+	@data=$$(mktemp -d "$${TMPDIR:-/tmp}/cw-coverage.XXXXXX") || exit 1; \
+	trap 'rm -rf "$$data"' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	export COVERAGE_FILE="$$data/.coverage"; \
+	status=0; $(BIN)/coverage run -m pytest $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/coverage combine -q "$$data" >/dev/null 2>&1 || true; \
+	if [ $$status -ne 0 ]; then echo "make test: pytest exited $$status" >&2; exit $$status; fi; \
 	$(BIN)/coverage report
 
 # The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).

@@ -61,7 +61,8 @@ def test_without_a_client_certificate_the_error_says_which_variables(mtls_server
     """No certificate for a server that requires one: exit 3 naming the two variables, not a TLS riddle."""
     result = run_cli("stats", env=clean_env(**mtls_env(mtls_server, tls_ca, client_cert=False)))
     assert result.returncode == 3, result.stderr
-    assert "requires a client certificate" in result.stderr
+    # TLS 1.3: the server's "certificate required" alert, or (when it hangs up first) an EOF.
+    assert "client certificate" in result.stderr, result.stderr
     assert "REDIS_TLS_CERT_FILE" in result.stderr and "REDIS_TLS_KEY_FILE" in result.stderr
 
 

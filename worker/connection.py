@@ -226,14 +226,9 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
             False,
             where,
         )
-    if "certificate required" in lowered:
-        return Diagnosis("the server requires a client certificate",
-                         "Set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the certificate and key it accepts.",
-                         False, where)
-    if "unknown ca" in lowered or "bad certificate" in lowered:
-        return Diagnosis("the server rejected our client certificate",
-                         "REDIS_TLS_CERT_FILE must be signed by a CA the server trusts (tls-ca-cert-file).",
-                         False, where)
+    client_certificate = _client_certificate_diagnosis(lowered, where)
+    if client_certificate is not None:
+        return client_certificate
     if "ssl" in lowered or "tls" in lowered or "wrong version number" in lowered:
         return Diagnosis(f"TLS handshake failed ({_short(text)})",
                          "Check that the server speaks TLS on this port and the scheme is right.",
@@ -251,6 +246,24 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
     if isinstance(exc, redis.ConnectionError):
         return Diagnosis(f"connection failed ({_short(text)})", "Check REDIS_URL.", True, where)
     return Diagnosis(f"Redis error ({_short(text)})", "Check REDIS_URL and the server's logs.", False, where)
+
+
+def _client_certificate_diagnosis(lowered: str, where: Endpoint) -> Diagnosis | None:
+    """Mutual TLS: the server wanted a client certificate, or did not accept ours."""
+    if "certificate required" in lowered:
+        return Diagnosis("the server requires a client certificate",
+                         "Set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the certificate and key it accepts.",
+                         False, where)
+    if "unknown ca" in lowered or "bad certificate" in lowered:
+        return Diagnosis("the server rejected our client certificate",
+                         "REDIS_TLS_CERT_FILE must be signed by a CA the server trusts (tls-ca-cert-file).",
+                         False, where)
+    if "eof occurred in violation of protocol" in lowered or "unexpected eof" in lowered:
+        # A server refusing a client's certificate (or its absence) often just hangs up, with no alert.
+        return Diagnosis("the server closed the connection during the TLS handshake",
+                         "If it requires client certificates, set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE "
+                         "to a certificate signed by a CA it trusts.", False, where)
+    return None
 
 
 def answers_quickly(client: redis.Redis, timeout_s: float = 1.0) -> bool:
