@@ -117,6 +117,9 @@ class Settings:
     # A client certificate for servers that require one (redis-server tls-auth-clients yes).
     redis_tls_cert_file: Path | None = None
     redis_tls_key_file: Path | None = None
+    # Instances running `run` (Render's numInstances): `stats --min-workers auto` expects
+    # worker_instances x worker_concurrency live workers.
+    worker_instances: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unknown: bool = True) -> Settings:
@@ -178,6 +181,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "worker_stall_timeout_s": r.integer("WORKER_STALL_TIMEOUT", 60, low=2, high=86_400),
         # Jobs at once per `run` process tree; each is a forked worker process (see worker.supervisor).
         "worker_concurrency": r.integer("WORKER_CONCURRENCY", 1, low=1, high=MAX_CONCURRENCY),
+        "worker_instances": r.integer("WORKER_INSTANCES", 1, low=1, high=1000),
         "job_max_stalls": r.integer("JOB_MAX_STALLS", 1, low=0, high=100),
         "job_timeout_s": r.integer("JOB_TIMEOUT", 900, low=1, high=86_400),
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
