@@ -29,6 +29,9 @@ class ConfigError(WorkerError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
+        if len(self.problems) == 1:  # one line, as an operator greps or pastes it
+            super().__init__(f"invalid configuration: {self.problems[0]}")
+            return
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{listing}")
 
