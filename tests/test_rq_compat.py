@@ -68,6 +68,8 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.request_stop": ("d06386e1ca6caca3",
         "request_stop: shutdown deadline before RQ's; _stop_requested set before RQ may raise"),
     "rq.worker.Worker.get_state": ("3f6cd0d180d7e2fa", "get_state: BUSY while a taken job is held"),
+    "rq.worker.Worker.unsubscribe": ("2d502abd0ef3f909",
+        "unsubscribe: the pubsub thread's run flag cleared before RQ unsubscribes and stops it"),
     "rq.worker.Worker.request_force_stop": ("cd736cfbc7a5344c", "replaced: second signal requeues instead of exiting"),
     "rq.worker.Worker.set_shutdown_requested_date": ("b5d95290d6b253a9",
         "set_shutdown_requested_date: a Redis error must not abort the shutdown"),

@@ -144,6 +144,10 @@ class CurriculumWorker(Worker):
         """
         if self._taking or self._handling_job:
             return WorkerStatus.BUSY.value
+        return self._rq_state()
+
+    def _rq_state(self) -> str:
+        """The state RQ set and tools show (a worker waiting for a job is idle, not busy)."""
         state: str = super().get_state()
         return state
 
@@ -163,6 +167,16 @@ class CurriculumWorker(Worker):
             logger.warning("could not deregister from Redis: %s", exc, extra={"event": "worker.teardown_failed"})
         if not self.is_horse:
             events.worker_event("worker.stopped", self.name, **counts)
+
+    def unsubscribe(self) -> None:
+        # RQ unsubscribes, then stops its pubsub thread. Since redis-py 8.2 that stop joins the
+        # thread, which may by then be waiting out RQ's 60 s get_message sleep (nothing subscribed
+        # wakes it): every stop took a minute. With its run flag cleared first, the thread ends
+        # when the unsubscribe reply arrives. (``_running`` is the flag stop() clears, 8.1 and 8.2.)
+        thread = self.pubsub_thread
+        if thread is not None:
+            thread._running.clear()
+        super().unsubscribe()
 
     def _job_counts(self) -> dict[str, int]:
         # Work horses count their jobs in the worker's Redis hash; the parent's own counters stay 0.
@@ -218,7 +232,7 @@ class CurriculumWorker(Worker):
     def _restore_registration(self) -> None:
         """After Redis lost its data: this worker's registration and the periodic schedule again."""
         try:
-            self.registration.ensure(lambda: {**self.serialize(), "state": self.get_state()}, self.worker_ttl + 60)
+            self.registration.ensure(lambda: {**self.serialize(), "state": self._rq_state()}, self.worker_ttl + 60)
             self.periodic.ensure_registered()
         except redis.RedisError as exc:
             logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
@@ -435,7 +449,7 @@ class CurriculumWorker(Worker):
 
     def request_stop(self, signum: int, frame: Any) -> None:
         # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
-        busy = self._handling_job or super().get_state() == WorkerStatus.BUSY
+        busy = self._handling_job or self._rq_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
         self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
