@@ -36,10 +36,10 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import context
+from jobs import context, notify
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
-from worker import budget, events, vetting
+from worker import budget, cancellation, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
@@ -256,6 +256,9 @@ class CurriculumWorker(Worker):
         if reason is not None:
             vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
             return
+        if cancellation.was_canceled(self.connection, job.id):
+            cancellation.drop_taken(self.connection, job, queue.name)
+            return
         bound_webhooks(job)
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
@@ -337,8 +340,13 @@ class CurriculumWorker(Worker):
                            exc_string: str = "", execution: Execution | None = None) -> None:
         purpose = self.shutdown.settled(job.id) if not self.is_horse else None
         if purpose is None:
+            stopped = self._stopped_job_id == job.id  # RQ's stop-job command; RQ never retries it
             self.failures.apply(job)
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            if stopped:
+                events.job_stopped(job)
+                release_held(self.connection, job.id)
+            notify.publish(self.connection, job.id, job.get_status(refresh=False).value)
             return
         try:
             with self.connection.pipeline() as pipe:
@@ -368,8 +376,18 @@ class CurriculumWorker(Worker):
         # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
         super().prepare_job_execution(job, True)
         self.connection.delete(takes_key(job.id))
+        if cancellation.canceled_while_starting(self.connection, job):
+            self._abandon_canceled(job)
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
+
+    def _abandon_canceled(self, job: Job) -> None:
+        """The horse's end for a job canceled while it was starting: nothing ran, nothing is retried."""
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipe, self.execution)
+            pipe.execute()
+        cancellation.restore_canceled(self.connection, job)
+        os._exit(0)  # RQ's own way out of a work horse; the parent sees a clean exit
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """RQ's handler chain without RQ's log line, which prints the job's arguments."""
@@ -385,6 +403,7 @@ class CurriculumWorker(Worker):
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
         super().handle_job_success(job, queue, started_job_registry, execution)
         events.job_finished(job, duration_ms=self.elapsed_ms())
+        notify.publish(self.connection, job.id, JobStatus.FINISHED.value)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
@@ -439,6 +458,17 @@ class CurriculumWorker(Worker):
             with contextlib.suppress(OSError):
                 os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
         os._exit(code)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """RQ's kill, never with no horse: ``os.getpgid(0)`` would name this worker's own group.
+
+        RQ's stop-job command arrives on its Pub/Sub thread and may come in the instant between the
+        fork and RQ recording the horse's pid; wait for the pid that moment."""
+        for _ in range(100):
+            if self.horse_pid:
+                super().kill_horse(sig)
+                return
+            time.sleep(0.01)
 
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution
