@@ -34,7 +34,9 @@ from worker.jsonjob import JsonJob
 WAITING = frozenset({JobStatus.QUEUED.value, JobStatus.DEFERRED.value, JobStatus.SCHEDULED.value})
 ENDED = frozenset({"finished", "failed", "stopped", "canceled"})
 
-Outcome = Literal["canceled", "stopping", "finished", "failed", "stopped"]
+#: What ``cancel_job`` did: ``canceled`` a waiting job, is ``stopping`` a running one, or found it
+#: had already ``ended`` (its status says how).
+Action = Literal["canceled", "stopping", "ended"]
 
 
 class NotListening(WorkerError):
@@ -42,8 +44,8 @@ class NotListening(WorkerError):
     nothing can stop it; the stall sweep will deal with it once its lease runs out."""
 
 
-def cancel_job(connection: Redis, job_id: str) -> str:
-    """Cancel or stop ``job_id``; returns ``canceled``, ``stopping`` or the status it had already ended with.
+def cancel_job(connection: Redis, job_id: str) -> tuple[Action, str]:
+    """Cancel or stop ``job_id``; returns what was done and the job's status then.
 
     Raises JobNotFound for an unknown id, NotListening when a running job's worker does not listen.
     """
@@ -59,7 +61,7 @@ def cancel_job(connection: Redis, job_id: str) -> str:
                 continue  # the job changed state meanwhile (a worker took or started it): look again
 
 
-def _cancel_once(connection: Redis, pipe: Pipeline, job_id: str) -> str:
+def _cancel_once(connection: Redis, pipe: Pipeline, job_id: str) -> tuple[Action, str]:
     key = JsonJob.key_for(job_id)
     pipe.watch(key)  # type: ignore[no-untyped-call]
     raw = pipe.hget(key, "status")
@@ -69,19 +71,19 @@ def _cancel_once(connection: Redis, pipe: Pipeline, job_id: str) -> str:
         raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or its result expired)")
     if status in ENDED:
         pipe.reset()
-        return status
+        return "ended", status
     if status in WAITING:
         job = JsonJob.fetch(job_id, connection=connection)
         pipe.multi()
         job.cancel(pipeline=pipe)
         pipe.execute()
         notify.publish(connection, job_id, JobStatus.CANCELED.value)
-        return JobStatus.CANCELED.value
+        return "canceled", JobStatus.CANCELED.value
     pipe.reset()
-    return _stop(connection, job_id)
+    return _stop(connection, job_id), status
 
 
-def _stop(connection: Redis, job_id: str) -> str:
+def _stop(connection: Redis, job_id: str) -> Action:
     """``send_stop_job_command``'s message, checking that the worker actually received it."""
     raw = connection.hget(JsonJob.key_for(job_id), "worker_name")
     worker = raw.decode() if isinstance(raw, bytes) else raw

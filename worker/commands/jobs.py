@@ -220,11 +220,11 @@ def cancel(settings: Settings, job_ids: tuple[str, ...]) -> None:
     failures = 0
     for job_id in dict.fromkeys(job_ids):
         try:
-            outcome = cancel_job(connection, job_id)
+            action, now = cancel_job(connection, job_id)
         except (JobNotFound, NotListening, RequestInvalid) as exc:
             click.echo(f"error: {exc}", err=True)
             failures += 1
             continue
-        click.echo(f"job {job_id}: {CANCEL_MESSAGES.get(outcome, f'already {outcome}; nothing to do')}")
+        click.echo(f"job {job_id}: {CANCEL_MESSAGES.get(action, f'already {now}; nothing to do')}")
     if failures:
         raise click.exceptions.Exit(1)
