@@ -1,4 +1,4 @@
-"""``curriculum-worker cancel`` and ``jobs.cancel``: a queued job never starts, a running one stops.
+"""``curriculum-worker cancel`` and ``worker.cancel``: a queued job never starts, a running one stops.
 
 Real worker processes and a real Redis: the queued job is canceled before a worker ever sees it,
 or after one took it off the queue; the running job is stopped with RQ's stop-job command, its
@@ -14,11 +14,11 @@ import pytest
 import redis
 from rq.job import Job
 
-from jobs.cancel import cancel_job
-from jobs.client import enqueue_curriculum
 from tests.conftest import clean_env, run_cli
 from tests.llm_server import LLMServer
 from tests.workers import WorkerProcess, descendants
+from worker.cancel import cancel_job
+from worker.client import enqueue_curriculum
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import build_worker
 from worker.settings import Settings

@@ -18,9 +18,9 @@ import jsonschema
 import redis
 
 from jobs import notify
-from jobs.client import DESCRIPTION, enqueue_curriculum, wait_for
 from tests.conftest import clean_env, run_cli
 from tests.workers import WorkerProcess
+from worker.client import DESCRIPTION, enqueue_curriculum, wait_for
 
 COMMITTED = Path(__file__).parent.parent / "clients" / "typescript" / "schema" / "curriculum-result.schema.json"
 

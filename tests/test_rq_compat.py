@@ -81,7 +81,7 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.handle_work_horse_killed": ("fab3b02e4e5c81b7", "calls work_horse_killed_handler"),
     "rq.worker.Worker.kill_horse": ("6495108ab35dda3d", "kill_horse: waits for the horse's pid; _kill_running_job"),
     "rq.job.Job.cancel": ("eba421a5de7150c9",
-        "jobs.cancel and the TypeScript cancelJob write what it writes (docs/wire-format.md)"),
+        "worker.cancel and the TypeScript cancelJob write what it writes (docs/wire-format.md)"),
     "rq.command.send_command": ("cfd1a12457641570", "the stop-job message other languages publish"),
     "rq.command.handle_stop_job_command": ("a796428b5d32df5a", "stop-job kills the horse; worker.cancellation"),
     "rq.worker.Worker._handle_stopped_job": ("daa97c5541e3e1d8", "handle_job_failure: job.stopped, never retried"),

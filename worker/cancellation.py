@@ -1,4 +1,4 @@
-"""What the worker does about canceled and stopped jobs (see ``jobs.cancel`` for the client side).
+"""What the worker does about canceled and stopped jobs (see ``worker.cancel`` for the client side).
 
 ``Job.cancel`` takes a waiting job off its queue, but a worker may have taken the id off the queue
 (into RQ's intermediate list) a moment before. The adapter (``worker.runtime``) asks here twice:
@@ -6,7 +6,7 @@ in the parent before it forks a work horse (the status says ``canceled``: drop i
 right after RQ marked the job ``started`` (RQ's canceled registry still lists it, whatever the
 status now says: put ``canceled`` back and end the horse without running the job). A cancel
 that comes after that write meets a ``started`` job and is sent RQ's stop-job command instead,
-since ``jobs.cancel`` watches the job hash. Nothing here imports RQ's worker.
+since ``worker.cancel`` watches the job hash. Nothing here imports RQ's worker.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from jobs import notify
-from jobs.cancel import canceled_before_start
 from worker import events
+from worker.cancel import canceled_before_start
 from worker.intake import takes_key
 from worker.stalls import queue_keys
 

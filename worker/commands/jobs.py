@@ -16,8 +16,7 @@ from typing import Any, BinaryIO, NoReturn
 import click
 from redis import Redis
 
-from jobs import client
-from worker import probe
+from worker import client, probe
 from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
@@ -214,7 +213,7 @@ def cancel(settings: Settings, job_ids: tuple[str, ...]) -> None:
     Exit 1 if an id is unknown (or a running job's worker cannot be reached); the others are
     still canceled.
     """
-    from jobs.cancel import NotListening, cancel_job
+    from worker.cancel import NotListening, cancel_job
 
     connection = connect(settings)
     failures = 0
