@@ -61,7 +61,10 @@ export function redisOptions(url: string, options: ConnectOptions = {}): RedisOp
  * package's functions), never as an unhandled 'error' event.
  */
 export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, redisOptions(url, options));
+  // ioredis 6: replies in the shapes this package parses (its RESP2 "legacy" mapping), whatever
+  // protocol is chosen; ioredis 5 ignores the option. A variable, so ioredis 5's types accept it.
+  const settings = { ...redisOptions(url, options), replyMapping: "legacy" as const };
+  const redis: Redis = new Redis(url, settings);
   let lastError: Error | undefined;
   // Keeps Node from printing each failed attempt; the reason reaches the caller below.
   redis.on("error", (error: Error) => { lastError = error; });
