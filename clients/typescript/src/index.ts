@@ -1,7 +1,7 @@
 export { cancelJob, enqueueCurriculum, getJob, waitForJob } from "./client.js";
 export type { CancelOutcome, EnqueueOptions, JobState, JobStatus, Progress, WaitOptions } from "./client.js";
 export type {
-  Assessment, Curriculum, CurriculumResult, GeneratorInfo, Lesson, Module, ObjectiveCoverage, ScheduleWeek,
+  Assessment, Curriculum, CurriculumResult, GeneratorInfo, Lesson, Module, ObjectiveCoverage, ScheduleWeek, Usage,
 } from "./generated/result.js";
 export { connectRedis, describeEndpoint, redisOptions } from "./connect.js";
 export type { ConnectOptions } from "./connect.js";
