@@ -14,6 +14,7 @@ import pytest
 import redis
 from rq.job import Job
 
+from jobs.diagnostics import COUNT_RUNS, RUNS_FIELD
 from tests.conftest import clean_env, run_cli
 from tests.llm_server import LLMServer
 from tests.workers import WorkerProcess, descendants
@@ -133,3 +134,18 @@ def test_a_job_canceled_after_a_worker_took_it_is_dropped_unrun(redis_url: str, 
     assert fetched.started_at is None and not conn.hget(Job.key_for(job.id), "started_at")
     assert [getattr(r, "event", None) for r in caplog.records].count("job.canceled") == 1
     worker.connection.close()
+
+
+def test_a_job_canceled_while_its_horse_starts_is_not_run(redis_url: str, conn: redis.Redis) -> None:
+    """A cancel committed after the parent's check but before RQ's "started" write: the horse sees RQ's
+    canceled registry, puts "canceled" back and exits without calling the job."""
+    job = JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", 0, meta={COUNT_RUNS: True})
+    # The window injected: the status still says queued (the parent's check passes), the registry has it.
+    conn.zadd(f"rq:canceled:{QUEUE}", {job.id: time.time()})
+    burst = run_cli("run", "--burst", env=clean_env(REDIS_URL=redis_url, LOG_FORMAT="json"))
+    assert burst.returncode == 0, burst.stderr
+    assert status(conn, job.id) == "canceled"
+    assert conn.hget(Job.key_for(job.id), RUNS_FIELD) is None, "the job function ran"
+    assert '"job.canceled"' in burst.stderr and '"job.started"' not in burst.stderr
+    assert conn.zcard(f"rq:wip:{QUEUE}") == 0, "its execution left RQ's started registry"
+    assert conn.llen(queue_keys(QUEUE)[1]) == 0
