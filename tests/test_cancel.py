@@ -160,3 +160,19 @@ def test_requeue_front_never_puts_a_canceled_job_back(conn: redis.Redis) -> None
     requeue_front(conn, QUEUE, job.id)
     assert status(conn, job.id) == "canceled"
     assert conn.llen(queue_key) == 0 and conn.llen(intermediate) == 0
+
+
+def test_a_running_job_under_run_concurrency_is_stopped(redis_url: str, conn: redis.Redis,
+                                                        workers: list[WorkerProcess]) -> None:
+    """With `run --concurrency 2` each child worker listens for RQ's commands: the job's own child stops it."""
+    jobs = [canary(conn, 120), canary(conn, 120)]
+    worker = WorkerProcess(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1"),
+                           "--concurrency", "2")
+    workers.append(worker)
+    for job in jobs:
+        worker.wait_for("job.started", timeout=60, job_id=job.id)
+    run = run_cli("cancel", jobs[1].id, env=clean_env(REDIS_URL=redis_url))
+    assert run.returncode == 0, run.stderr
+    worker.wait_for("job.stopped", timeout=20, job_id=jobs[1].id)
+    assert status(conn, jobs[1].id) == "stopped"
+    assert status(conn, jobs[0].id) == "started", "the other child's job goes on"
