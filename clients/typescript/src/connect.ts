@@ -28,6 +28,16 @@ export interface ConnectOptions {
   redisOptions?: RedisOptions;
 }
 
+/** Failures another attempt cannot fix: the certificate or the credentials are wrong. */
+const PERMANENT_CODES = new Set(["SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "ERR_TLS_CERT_ALTNAME_INVALID"]);
+
+function isPermanent(error: Error | undefined): boolean {
+  if (!error) return false;
+  const code = (error as { code?: unknown }).code;
+  return (typeof code === "string" && PERMANENT_CODES.has(code)) || /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(error.message);
+}
+
 /** scheme://host:port of a Redis URL, for messages: never the user name or password. */
 export function describeEndpoint(url: string): string {
   try {
@@ -63,9 +73,16 @@ export function redisOptions(url: string, options: ConnectOptions = {}): RedisOp
 export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<Redis> {
   // ioredis 6: replies in the shapes this package parses (its RESP2 "legacy" mapping), whatever
   // protocol is chosen; ioredis 5 ignores the option. A variable, so ioredis 5's types accept it.
-  const settings = { ...redisOptions(url, options), replyMapping: "legacy" as const };
-  const redis: Redis = new Redis(url, settings);
   let lastError: Error | undefined;
+  const base = redisOptions(url, options);
+  const retry = base.retryStrategy as (attempt: number) => number | null;
+  const settings = {
+    ...base,
+    // An untrusted certificate or a wrong password is reported now, not after every retry.
+    retryStrategy: (attempt: number) => (isPermanent(lastError) ? null : retry(attempt)),
+    replyMapping: "legacy" as const,
+  };
+  const redis: Redis = new Redis(url, settings);
   // Keeps Node from printing each failed attempt; the reason reaches the caller below.
   redis.on("error", (error: Error) => { lastError = error; });
   const ready = new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { ConnectionFailedError, connectRedis, enqueueCurriculum, waitForJob } from "../src/index.js";
 import { RedisServer, makeTlsFiles, type TlsFiles } from "./helpers.js";
@@ -56,6 +57,31 @@ test("a TLS server without the CA is refused with one ConnectionFailedError, aft
     });
   });
   assert.equal(printed, "");
+});
+
+/** A TCP relay to the TLS server that counts the connections made through it. */
+async function countingRelay(): Promise<{ url: string; count: () => number; close: () => void }> {
+  let connections = 0;
+  const relay = createServer((socket) => {
+    connections++;
+    const upstream = connect(server.port, "127.0.0.1");
+    socket.pipe(upstream).pipe(socket);
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const { port } = relay.address() as AddressInfo;
+  return { url: `rediss://127.0.0.1:${port}/0`, count: () => connections, close: () => relay.close() };
+}
+
+test("an untrusted certificate is not retried: one connection, then one error", async () => {
+  const relay = await countingRelay();
+  try {
+    await assert.rejects(connectRedis(relay.url, { retries: 3, retryDelayMs: 10 }), /certificate/);
+    assert.equal(relay.count(), 1);
+  } finally {
+    relay.close();
+  }
 });
 
 test("a server requiring client certificates refuses a client without one", async () => {
