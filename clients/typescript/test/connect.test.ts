@@ -48,7 +48,7 @@ test("an unreachable Redis rejects once with ConnectionFailedError naming the en
   assert.equal(printed, "");
 });
 
-test("a TLS server without the CA is refused with one ConnectionFailedError, after the bounded retries", async () => {
+test("a TLS server without the CA is refused with one ConnectionFailedError, printing nothing", async () => {
   const printed = await stderrOf(async () => {
     await assert.rejects(connectRedis(server.url, { retries: 1, retryDelayMs: 10 }), (error: unknown) => {
       assert.ok(error instanceof ConnectionFailedError);
