@@ -80,6 +80,8 @@ def _cancel_once(connection: Redis, pipe: Pipeline, job_id: str) -> tuple[Action
         notify.publish(connection, job_id, JobStatus.CANCELED.value)
         return "canceled", JobStatus.CANCELED.value
     pipe.reset()
+    if status != JobStatus.STARTED.value:  # RQ's transient "created" and the like: nothing to act on yet
+        raise NotListening(f"job {job_id} is {status}, neither waiting nor running; try again")
     return _stop(connection, job_id), status
 
 
