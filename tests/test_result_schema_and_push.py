@@ -109,3 +109,17 @@ def test_no_client_writes_request_values_into_the_description(redis_url: str, co
         assert description is not None and description.decode() == DESCRIPTION
         assert "private" not in description.decode().lower() and "Secret" not in description.decode()
     assert DESCRIPTION == "jobs.curriculum.generate_curriculum(…)"
+
+
+def test_a_redis_user_without_pubsub_still_waits_to_the_end(redis_url: str, conn: redis.Redis,
+                                                           workers: list[WorkerProcess]) -> None:
+    """An ACL user who may not SUBSCRIBE: wait_for falls back to polling and still returns the finished job."""
+    conn.execute_command("ACL", "SETUSER", "nopubsub", "on", ">pw", "~*", "&*", "+@all", "-@pubsub")
+    try:
+        limited = redis.Redis.from_url(redis_url.replace("redis://", "redis://nopubsub:pw@"))
+        job_id, _ = enqueue_curriculum(limited, {"topic": "Knitting"})
+        workers.append(WorkerProcess(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json")))
+        assert wait_for(limited, job_id, timeout_s=120, poll_s=0.2)["status"] == "finished"
+        limited.close()
+    finally:
+        conn.execute_command("ACL", "DELUSER", "nopubsub")

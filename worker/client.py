@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from redis import Redis
 from redis.client import Pipeline, PubSub
 from rq.exceptions import NoSuchJobError
@@ -130,7 +131,11 @@ def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, 
 
 def _next_message(pubsub: PubSub, timeout_s: float) -> None:
     """Block until a message arrives or ``timeout_s`` passes; then drop what else queued up."""
-    message = pubsub.get_message(timeout=timeout_s)
+    try:
+        message = pubsub.get_message(timeout=timeout_s)
+    except redis.ResponseError:
+        time.sleep(timeout_s)  # this Redis user may not subscribe (an ACL): polling alone still ends
+        return
     while message is not None:
         message = pubsub.get_message(timeout=0)
 
