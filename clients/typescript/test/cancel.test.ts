@@ -111,3 +111,17 @@ test("the job hash's description names the function without the request", async 
   assert.equal(await redis.hget(`rq:job:${jobId}`, "description"), DESCRIPTION);
   assert.equal(DESCRIPTION, "jobs.curriculum.generate_curriculum(\u2026)");
 });
+
+test("a Redis user who may not subscribe still waits to the end, by polling", async () => {
+  await redis.call("ACL", "SETUSER", "nopubsub", "on", ">pw", "~*", "&*", "+@all", "-@pubsub");
+  const limited = server.client({ username: "nopubsub", password: "pw" });
+  try {
+    const { jobId } = await enqueueCurriculum(limited, { topic: "Knitting without Pub/Sub" });
+    startWorker();
+    const state = await waitForJob(limited, jobId, { timeoutMs: 120_000, pollMs: 100 });
+    assert.equal(state.status, "finished");
+  } finally {
+    limited.disconnect();
+    await redis.call("ACL", "DELUSER", "nopubsub");
+  }
+});
