@@ -112,9 +112,9 @@ function workerEnv(redisUrl: string): NodeJS.ProcessEnv {
 }
 
 /** `python -m worker run --burst`: runs what is queued, then exits. Resolves with its exit code and logs. */
-export function runBurstWorker(redisUrl: string): Promise<{ code: number | null; logs: string }> {
+export function runBurstWorker(redisUrl: string, env: Record<string, string> = {}): Promise<{ code: number | null; logs: string }> {
   return new Promise((res, rej) => {
-    const child = spawn(python(), ["-m", "worker", "run", "--burst"], { cwd: ROOT, env: workerEnv(redisUrl) });
+    const child = spawn(python(), ["-m", "worker", "run", "--burst"], { cwd: ROOT, env: { ...workerEnv(redisUrl), ...env } });
     let logs = "";
     child.stderr.on("data", (chunk: Buffer) => (logs += chunk.toString()));
     child.stdout.on("data", (chunk: Buffer) => (logs += chunk.toString()));
