@@ -20,6 +20,7 @@ import redis
 from jobs import notify
 from tests.conftest import clean_env, run_cli
 from tests.workers import WorkerProcess
+from worker.cancel import cancel_job
 from worker.client import DESCRIPTION, enqueue_curriculum, wait_for
 
 COMMITTED = Path(__file__).parent.parent / "clients" / "typescript" / "schema" / "curriculum-result.schema.json"
@@ -53,16 +54,17 @@ def test_real_results_match_the_schema_and_the_wait_is_pushed(redis_url: str, co
     seen: dict[str, list[dict[str, Any]]] = {job_id: [] for job_id in job_ids}
 
     def wait(job_id: str) -> None:
-        # One poll an hour: only the job's channel can end this wait within the test's timeout.
-        outcomes[job_id] = wait_for(conn, job_id, timeout_s=120, poll_s=3600, on_progress=seen[job_id].append)
+        # No deadline and one poll an hour: only the job's channel can end this wait within the test.
+        outcomes[job_id] = wait_for(conn, job_id, poll_s=3600, on_progress=seen[job_id].append)
 
-    waiters = [threading.Thread(target=wait, args=(job_id,)) for job_id in job_ids]
+    waiters = [threading.Thread(target=wait, args=(job_id,), daemon=True) for job_id in job_ids]
     for waiter in waiters:
         waiter.start()
     worker = WorkerProcess(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json"))
     workers.append(worker)
     for waiter in waiters:
-        waiter.join(timeout=150)
+        waiter.join(timeout=120)
+        assert not waiter.is_alive(), f"no push ended the wait; log:\n{worker.text()[-2000:]}"
     for job_id in job_ids:
         assert outcomes[job_id]["status"] == "finished", worker.text()[-2000:]
         jsonschema.Draft202012Validator(schema).validate(outcomes[job_id]["result"])
@@ -123,3 +125,18 @@ def test_a_redis_user_without_pubsub_still_waits_to_the_end(redis_url: str, conn
         limited.close()
     finally:
         conn.execute_command("ACL", "DELUSER", "nopubsub")
+
+
+def test_a_wait_ends_by_push_when_its_queued_job_is_canceled(conn: redis.Redis) -> None:
+    """cancel announces the end on the job's channel: a waiter polling once an hour returns "canceled"."""
+    job_id, _ = enqueue_curriculum(conn, {"topic": "Knitting"})
+    outcome: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: outcome.update(wait_for(conn, job_id, poll_s=3600)), daemon=True)
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while not conn.pubsub_numsub(notify.channel(job_id))[0][1] and time.monotonic() < deadline:
+        time.sleep(0.01)  # the waiter has subscribed: from now on only a message can end it early
+    assert cancel_job(conn, job_id) == ("canceled", "canceled")
+    waiter.join(timeout=60)
+    assert not waiter.is_alive(), "no push ended the wait"
+    assert outcome["status"] == "canceled"

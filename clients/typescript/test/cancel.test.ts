@@ -96,8 +96,10 @@ test("cancelJob of an unknown id is JobNotFoundError; of a started job with no l
 test("waitForJob learns of progress and the end by push: it ends long before its next poll", async () => {
   const { jobId } = await enqueueCurriculum(redis, { topic: "Sourdough baking", duration_weeks: 2 });
   const seen: Progress[] = [];
-  // Subscribed and waiting before any worker exists; the only poll after the first is an hour away.
-  const waiting = waitForJob(redis, jobId, { timeoutMs: 120_000, pollMs: 3_600_000, onProgress: (p) => seen.push(p) });
+  // Subscribed and waiting before any worker exists, with no deadline and the next poll an hour away:
+  // only the job's channel can end this wait before the abort signal (which fails the test).
+  const waiting = waitForJob(redis, jobId,
+    { pollMs: 3_600_000, signal: AbortSignal.timeout(120_000), onProgress: (p) => seen.push(p) });
   await new Promise((r) => setTimeout(r, 200));
   startWorker();
   const state = await waiting;
