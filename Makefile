@@ -69,10 +69,21 @@ $(VALKEY_SERVER): $(STAMP)
 test-valkey: $(STAMP) $(VALKEY_SERVER)
 	TEST_REDIS_SERVER="$(abspath $(VALKEY_SERVER))" $(BIN)/pytest $(PYTEST_ARGS)
 
-# The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).
+# The TypeScript client's tests (needs node >= 18): a private redis-server and the .venv worker, once
+# with each ioredis major the package accepts as a peer (type-checked, built and tested against each);
+# then a fresh Node app outside the repository installs the package from a clean clone and from
+# `npm pack` (committed work only), with ioredis 5 and 6, and compiles it with tsc --strict.
+IOREDIS_MAJORS ?= 5 6
 test-ts: $(STAMP)
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "test-ts: node and npm are needed (apt-get install nodejs npm)" >&2; exit 2; }
-	cd clients/typescript && npm ci --no-audit --no-fund && npm run build && CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test
+	cd clients/typescript && npm ci --no-audit --no-fund && \
+	for major in $(IOREDIS_MAJORS); do \
+	  echo "== TypeScript client with ioredis $$major" && \
+	  npm install --no-save --no-audit --no-fund "ioredis@$$major" && npm run typecheck && npm run build && \
+	  CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test || exit 1; \
+	done && \
+	echo "== a Node app outside the repository" && \
+	CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm run test:outside
 
 # The tests on the newest releases pyproject.toml's bounds allow, without the lock: what a user's plain
 # `pip install` gets. A fresh venv each time, so a release made since the last run is picked up.

@@ -23,7 +23,7 @@ import redis
 from worker.connection import diagnose, endpoint
 from worker.envfile import LocalEnviron, near_misses, read_local, unknown_variables
 from worker.errors import EXIT_INTERRUPTED as EXIT_INTERRUPTED  # commands import it from here
-from worker.errors import EXIT_USAGE, RedisUnavailable, WorkerError
+from worker.errors import EXIT_USAGE, JobError, RedisUnavailable, WorkerError, exit_code
 from worker.logs import Redactor, configure_logging, secret_values
 from worker.settings import Settings, known_variables
 
@@ -90,7 +90,7 @@ def emit_json(payload: Any) -> None:
 def _register_commands() -> None:
     from worker.commands import doctor, failed, jobs, run, schema, stats
 
-    for command in (run.run, jobs.enqueue, jobs.status, failed.failed, doctor.doctor, stats.stats,
+    for command in (run.run, jobs.enqueue, jobs.status, jobs.cancel, failed.failed, doctor.doctor, stats.stats,
                     schema.schema):
         cli.add_command(command)
 
@@ -106,13 +106,13 @@ def _as_unavailable(exc: redis.RedisError, environ: Mapping[str, str]) -> Worker
     return RedisUnavailable(diagnose(exc, endpoint(settings)).message)
 
 
-def _fail(exc: WorkerError, environ: Mapping[str, str]) -> NoReturn:
+def _fail(exc: WorkerError | JobError, environ: Mapping[str, str]) -> NoReturn:
     """Print the error without secrets and exit with its code."""
     redact: Callable[[str], str] = Redactor()
     with contextlib.suppress(WorkerError):
         redact = Redactor(secret_values(Settings.from_env(environ)))
     click.echo(f"error: {redact(str(exc))}", err=True)
-    sys.exit(exc.exit_code)
+    sys.exit(exit_code(exc))
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         # Redis went away after a command connected (e.g. during `enqueue --wait`): exit 3, with
         # the same diagnosis as at start-up.
         _fail(_as_unavailable(exc, environ), environ)
-    except WorkerError as exc:
+    except (WorkerError, JobError) as exc:  # JobError: a bad request or job id (jobs.errors)
         _fail(exc, environ)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
