@@ -287,7 +287,7 @@ def test_python_m_worker_probe_is_the_same_command(redis_url: str) -> None:
 
 
 def test_watch_repeats_until_interrupted(redis_url: str) -> None:
-    """--watch prints a fresh report every interval until Ctrl+C, then exits with the last verdict."""
+    """--watch prints a fresh report every interval until Ctrl+C, then exits 130 like every command."""
     process = subprocess.Popen([sys.executable, "-m", "worker", "stats", "--json", "--watch", "0.2",
                                 "--min-workers", "1"], env=env_for(redis_url), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -295,7 +295,7 @@ def test_watch_repeats_until_interrupted(redis_url: str) -> None:
     lines = [process.stdout.readline() for _ in range(3)]
     process.send_signal(signal.SIGINT)
     stdout, _ = process.communicate(timeout=10)
-    assert process.returncode == 1
+    assert process.returncode == 130
     reports = [json.loads(line) for line in [*lines, *stdout.splitlines()]]
     assert len(reports) >= 3 and all(r["status"] == "unhealthy" for r in reports)
 

@@ -138,22 +138,17 @@ class _Check:
                          + (" (--strict)" if self.strict else ""))
 
     def watch(self, render: Renderer, interval: float) -> WorkerError | None:
-        """Re-check until Ctrl+C; a Redis outage is shown and waited out. The last verdict decides the exit."""
-        verdict: WorkerError | None = None
-        try:
-            while True:
-                if render is render_table and sys.stdout.isatty():
-                    click.clear()
-                try:
-                    verdict = self.once(render)
-                except RedisUnavailable as exc:
-                    verdict = exc
-                    click.echo(f"error: {exc}", err=True)
-                    if render is render_prometheus:
-                        click.echo(render_prometheus_down())
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            return verdict
+        """Re-check until Ctrl+C (exit 130, as every command); a Redis outage is shown and waited out."""
+        while True:
+            if render is render_table and sys.stdout.isatty():
+                click.clear()
+            try:
+                self.once(render)
+            except RedisUnavailable as exc:
+                click.echo(f"error: {exc}", err=True)
+                if render is render_prometheus:
+                    click.echo(render_prometheus_down())
+            time.sleep(interval)
 
 
 # -- renderers ----------------------------------------------------------------------------------
