@@ -1,8 +1,9 @@
 """``jobs.curriculum.generate_curriculum``: the job other services enqueue.
 
 A thin wrapper: it takes the configuration the worker installed (``jobs.context``), reports progress
-into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches and for the
-lock that keeps identical requests running at once from being generated twice.
+into ``job.meta["progress"]`` (and announces it, ``jobs.notify``) and uses the job's own Redis
+connection for the caches and for the lock that keeps identical requests running at once from
+being generated twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from rq import get_current_job
 
-from jobs import llm_gate
+from jobs import llm_gate, notify
 from jobs.cache import Cache
 from jobs.context import current_config
 from jobs.generation import generate
@@ -26,6 +27,7 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
         if job is not None:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
+            notify.publish(job.connection, job.id, "started", job.meta["progress"])
 
     # A requeued job still carries its earlier run's progress: this run starts from zero.
     progress("starting", 0, 1)
