@@ -37,6 +37,11 @@ def _identifier() -> object:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def warm_up() -> None:
+    """Load the identifier's model now (a worker does this before forking, so every job shares it)."""
+    _identifier()
+
+
 def placeholder(text: str, shape_hints: Iterable[str] = ()) -> bool:
     """An echoed hint from the reply shape, or text that only stands in for text."""
     key = normal(text)
