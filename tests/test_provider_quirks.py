@@ -48,9 +48,10 @@ def test_modules_returned_keyed_in_another_order_are_read_by_key(llm: LLMServer)
     assert len(result.modules) > 1 and llm.requests == 1 + len(result.modules)
 
 
-@pytest.mark.parametrize("behaviour", ["lessons_reversed", "lessons_keyed"])
+@pytest.mark.parametrize("behaviour", ["lessons_reversed", "lessons_keyed", "ids_dropped"])
 def test_lessons_returned_in_another_order_land_on_their_own_slot(llm: LLMServer, behaviour: str) -> None:
-    """Writing replies with lessons reversed (or keyed by id) are realigned by id: each text is its lesson's."""
+    """Writing replies with lessons reversed, keyed by id, or reversed without ids but with their titles are
+    realigned (by id, else by title): each text is its lesson's."""
     llm.default = behaviour
     result = generate(config(llm), request(weeks=2, hours=6))
     assert all(x.summary.startswith(x.title) for x in lessons(result))
