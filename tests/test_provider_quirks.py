@@ -12,6 +12,7 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from jobs.generators import text_check
 from jobs.models import Curriculum, parse_request
 from tests.conftest import clean_env, failure, run_cli
 from tests.llm_server import LLMServer
@@ -188,3 +189,12 @@ def test_a_worker_fails_a_job_past_its_call_cap_naming_the_variable(llm: LLMServ
     job = Job.fetch(job.id, connection=job.connection, serializer=JSONSerializer)
     assert job.get_status() == "failed" and "OPENAI_MAX_CALLS_PER_JOB" in failure(job)
     assert llm.requests == 2
+
+
+def test_english_courses_never_load_the_language_identifier(llm: LLMServer) -> None:
+    """An English course is not judged for language, so its job never pays the identifier's load (87 MiB)."""
+    text_check._identifier.cache_clear()
+    generate(config(llm), request())
+    assert text_check._identifier.cache_info().currsize == 0
+    generate(config(llm), request(language="fr"))
+    assert text_check._identifier.cache_info().currsize == 1

@@ -579,10 +579,6 @@ def warm_up_openai_sdk() -> None:
 
     with openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1", max_retries=0) as client:
         client.chat.completions  # noqa: B018 - the attribute access is the import
-    # The language identifier's model (py3langid) takes about 0.8 s to load: once here, not per job.
-    from jobs.generators.text_check import warm_up
-
-    warm_up()
 
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None,
