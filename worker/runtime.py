@@ -29,7 +29,7 @@ import redis
 from redis import Redis
 from redis.client import Pipeline
 from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
@@ -43,6 +43,7 @@ from worker import budget, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
+from worker.fencing import Fence, StaleRun, current_token, fenced_client
 from worker.intake import Intake, fail_unread, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
@@ -50,7 +51,7 @@ from worker.registration import Registration
 from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
-from worker.stalls import Leases, requeue_front
+from worker.stalls import Leases, fence_key, requeue_front
 from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,11 @@ class CurriculumWorker(Worker):
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
         self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
                                                                   settings.job_failure_ttl_s))
-        super().__init__(queues, name=name or unique_worker_name(), connection=connection,
+        # RQ writes a job's status and result through this client's pipelines; while the adapter
+        # holds the fence of a run they commit only if that run still owns the job (worker.fencing).
+        self.fence = Fence()
+        self._run: tuple[str, str] | None = None  # (fence key, token) of the run being executed
+        super().__init__(queues, name=name or unique_worker_name(), connection=fenced_client(connection, self.fence),
                          serializer=JSONSerializer, job_class=JsonJob, queue_class=self.queue_class,
                          log_job_description=False, exception_handlers=[self._judge_exception],
                          work_horse_killed_handler=self._judge_killed_horse, **kwargs)
@@ -263,6 +268,7 @@ class CurriculumWorker(Worker):
         try:
             budget.start_life_if_new(self.connection, job.id, job.started_at)
             super().execute_job(job, queue)
+            self._run = None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
             # and another worker's sweep puts it back.
@@ -300,12 +306,24 @@ class CurriculumWorker(Worker):
     def prepare_execution(self, job: Job) -> Execution:
         execution = super().prepare_execution(job)
         self.leases.grant(job.origin, execution.composite_key)
+        self._run = (fence_key(job.id), execution.composite_key)
         return execution
+
+    def _fenced(self) -> contextlib.AbstractContextManager[None]:
+        """RQ's writes of the running job's status and result inside this block are fenced."""
+        return self.fence.holding(*self._run) if self._run is not None else contextlib.nullcontext()
+
+    def _holds_job(self) -> bool:
+        """Whether this run still owns its job (a cheap read; the writes themselves are fenced)."""
+        return self._run is None or current_token(self.connection, self._run[0]) == self._run[1]
+
+    def _dropped(self, job: Job, outcome: str, why: BaseException | str) -> None:
+        events.outcome_dropped(job, outcome, str(why))
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
         try:
             super().maintain_heartbeats(job, execution)
-            if not self.leases.renew(job.origin, execution.composite_key) and not self._ended_by_itself(job):
+            if not self.leases.renew(job.origin, execution.composite_key) and not self._holds_job():
                 self._kill_running_job(LET_GO, "lease lost: a sweep took the job back")
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
@@ -315,39 +333,63 @@ class CurriculumWorker(Worker):
         if self.shutdown.due():
             self._kill_running_job(REQUEUE, "shutdown timeout")
 
-    @staticmethod
-    def _ended_by_itself(job: Job) -> bool:
-        # The horse releases the lease in the same transaction that marks the job finished (or
-        # deletes it, result_ttl=0); a heartbeat between that and the horse's exit finds no lease,
-        # and nothing was taken back.
-        status = job.connection.hget(job.key, "status")
-        return status is None or status in (JobStatus.FINISHED.value, JobStatus.FINISHED.value.encode())
+    # A heartbeat that finds the lease gone while the fence still names this run: the horse
+    # released both in the transaction that ended the job, and nothing was taken back.
 
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
-            Leases.release(pipeline, job.origin, execution.composite_key)
+            self.leases.release(pipeline, job.origin, execution.composite_key)
         super().cleanup_execution(job, pipeline, execution)
 
     def _judge_killed_horse(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
-        """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died."""
-        if self.shutdown.killed_on_purpose(job.id) is None:
-            self.failures.judge(job, horse_killed(ret_val))
+        """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died (OOM killer).
+
+        Its generation lock dies with it (the retry must not wait out the lock's TTL), unless this
+        run had already lost the job: then the lock may be the new run's."""
+        if self.shutdown.killed_on_purpose(job.id) is not None or not self._holds_job():
+            return
+        release_held(self.connection, job.id)
+        self.failures.judge(job, horse_killed(ret_val))
 
     def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
                            exc_string: str = "", execution: Execution | None = None) -> None:
         purpose = self.shutdown.settled(job.id) if not self.is_horse else None
-        if purpose is None:
-            self.failures.apply(job)
-            super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        if purpose is not None:
+            self._end_on_purpose(job, queue, execution, purpose)
             return
+        if not self._holds_job():
+            self._dropped(job, "failed", "this run no longer holds the job")
+            return
+        self.failures.apply(job)
+        try:
+            with self._fenced():
+                super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        except StaleRun as stale:
+            self._dropped(job, "failed", stale)
+
+    def handle_job_retry(self, job: Job, queue: Queue, retry: Any, started_job_registry: Any,
+                         execution: Execution) -> None:
+        try:
+            with self._fenced():
+                super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+        except StaleRun as stale:
+            self._dropped(job, "retried", stale)
+
+    def _end_on_purpose(self, job: Job, queue: Queue, execution: Execution | None, purpose: str) -> None:
+        """The horse was killed on purpose: its execution ends; for REQUEUE the job goes back,
+        with its generation lock released, if this run still holds its fence."""
         try:
             with self.connection.pipeline() as pipe:
                 self.cleanup_execution(job, pipe, execution)
                 pipe.execute()
-            if purpose == REQUEUE:
-                requeue_front(self.connection, queue.name, job.id)
-                release_held(self.connection, job.id)
-                events.job_requeued(job, reason="shutdown", queue=queue.name)
+            if purpose != REQUEUE:
+                return
+            if execution is not None and not requeue_front(self.connection, queue.name, job.id,
+                                                           execution.composite_key):
+                self._dropped(job, "requeued", "this run no longer holds the job")
+                return
+            release_held(self.connection, job.id)
+            events.job_requeued(job, reason="shutdown", queue=queue.name)
         except redis.RedisError as exc:
             # Out of memory, read-only replica, or gone: say so, and never let the exit code be 0.
             if purpose == REQUEUE:
@@ -366,7 +408,13 @@ class CurriculumWorker(Worker):
         self._job_started_at = time.monotonic()
         # Every take went through the queue's intermediate list (IntakeQueue), whatever the number of
         # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
-        super().prepare_job_execution(job, True)
+        try:
+            with self._fenced():
+                super().prepare_job_execution(job, True)
+        except StaleRun as stale:
+            # Paused between fork and start while the job was taken back: never start it.
+            self._dropped(job, "started", stale)
+            os._exit(0)
         self.connection.delete(takes_key(job.id))
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
@@ -383,7 +431,13 @@ class CurriculumWorker(Worker):
         return True
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
-        super().handle_job_success(job, queue, started_job_registry, execution)
+        try:
+            with self._fenced():
+                super().handle_job_success(job, queue, started_job_registry, execution)
+        except StaleRun as stale:
+            job.webhooks = []  # RQ sends them next: this run's outcome is not the job's
+            self._dropped(job, "finished", stale)
+            return
         events.job_finished(job, duration_ms=self.elapsed_ms())
 
     def elapsed_ms(self) -> int:

@@ -11,6 +11,10 @@ Keys (this module owns them; ``<queue>`` is the RQ queue name):
 ``curriculum-worker:orphans:<queue>``
     hash: job id → Redis time at which a sweep first saw it, still ``queued``, in RQ's
     intermediate list (taken off the queue by a worker that never started it).
+``curriculum-worker:fence:<job id>``
+    string: the execution (``<job id>:<execution id>``) that may write the job's outcome
+    (``worker.fencing``). Set with the lease; deleted when a sweep takes the lease back or orphan
+    recovery requeues the job; left to expire ``FENCE_ENDED_TTL_S`` after its run released it.
 
 Every score is written and compared with ``TIME`` inside the scripts, so no host's clock matters.
 A lease is taken back only when two sweeps at least ``confirm_s`` apart both find it ended: after
@@ -41,6 +45,12 @@ from worker import budget
 LEASES = "curriculum-worker:leases:{}"
 SUSPECTS = "curriculum-worker:lease-suspects:{}"
 ORPHANS = "curriculum-worker:orphans:{}"
+FENCE_PREFIX = "curriculum-worker:fence:"
+#: A fence outlives its run's end this long, so the parent can tell "my horse finished" from
+#: "a sweep took my job" when its last heartbeat finds the lease gone.
+FENCE_ENDED_TTL_S = 600
+#: Bounds a fence whose queue is never swept again; far past any lease or job timeout.
+FENCE_MAX_TTL_S = 7 * 86_400
 
 SWEEP_BATCH = 100
 RESULTS_PREFIX = f"{RQ_KEY_PREFIX}:results:"  # RQ's Result.get_key(job_id), pinned in test_rq_compat
@@ -49,6 +59,10 @@ STALLED_TOO_OFTEN = "stalled too many times"
 
 def lease_key(queue_name: str) -> str:
     return LEASES.format(queue_name)
+
+
+def fence_key(job_id: str) -> str:
+    return FENCE_PREFIX + job_id
 
 
 def started_registry_key(queue_name: str) -> str:
@@ -112,13 +126,25 @@ local function requeue_front(queue, intermediate, queues, job_key, job_id)
 end
 """
 
-# KEYS: leases, suspects   ARGV: member, lease seconds, 'grant' | 'renew'
-# Returns 0 when a renewal finds the lease gone: a sweep took the job back.
+# KEYS: leases, suspects, fence   ARGV: member, lease seconds, 'grant' | 'renew', fence TTL
+# Returns 0 when a renewal finds the lease gone: a sweep took the job back. A grant makes the
+# member the job's fence; a renewal leaves the fence untouched (a write to it would abort the
+# horse's WATCHed outcome transaction).
 _LEASE_LUA = _NOW_FN + """
 if ARGV[3] == 'renew' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local now = redis_now()
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+if ARGV[3] == 'grant' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4]) end
+return 1
+"""
+
+# KEYS: leases, suspects, fence   ARGV: member, ended fence TTL
+# The run's end: its lease goes, and its fence (only if still its own) expires a while later.
+_RELEASE_LUA = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
 return 1
 """
 
@@ -128,7 +154,8 @@ return 1
 # its reason (RQ's failure Result, serialized by RQ in Python and passed in) and ended_at.
 #   KEYS: leases, suspects, RQ started registry, queue, intermediate, RQ failed registry, RQ queues
 #   ARGV: max stalls, default failure ttl, batch, RQ job prefix, budget prefix, confirm_s,
-#         budget ttl, RQ results prefix, then the failure Result's fields as name, value pairs
+#         budget ttl, RQ results prefix, fence prefix, then the failure Result's fields as
+#         name, value pairs
 _SWEEP_LUA = _NOW_FN + _ISO_FN + _REQUEUE_FRONT_FN + """
 local now, secs, micros = redis_now()
 
@@ -138,7 +165,7 @@ local function fail(job_id, job_key, execution_id, worker, stalls)
   redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros))
   redis.call('ZADD', KEYS[6], ttl < 0 and '+inf' or now + ttl, job_id)
   local result = {}
-  for i = 9, #ARGV do table.insert(result, ARGV[i]) end
+  for i = 10, #ARGV do table.insert(result, ARGV[i]) end
   table.insert(result, 'worker_name'); table.insert(result, worker)
   table.insert(result, 'execution_id'); table.insert(result, execution_id)
   local results_key = ARGV[8] .. job_id
@@ -157,6 +184,8 @@ local function settle(member)
   local job_id, execution_id = string.match(member, '^(.*):([^:]*)$')
   if not job_id then job_id, execution_id = member, '' end
   local job_key = ARGV[4] .. job_id
+  -- The run loses its fence with its lease: whatever it writes from now on is dropped.
+  if redis.call('GET', ARGV[9] .. job_id) == member then redis.call('DEL', ARGV[9] .. job_id) end
   if redis.call('HGET', job_key, 'status') ~= 'started' then return {job_id, 'cleaned', 0, ''} end
   local budget = ARGV[5] .. job_id
   local stalls = redis.call('HINCRBY', budget, 'stalls', 1)
@@ -189,11 +218,12 @@ return out
 
 # One batch of RQ's intermediate list. An entry whose job hash is gone is removed; a job seen
 # there still queued for orphan_after_s (its worker died between taking and starting it) goes back.
-#   KEYS: intermediate, queue, RQ queues, orphans   ARGV: orphan_after_s, RQ job prefix, job ids...
+#   KEYS: intermediate, queue, RQ queues, orphans
+#   ARGV: orphan_after_s, RQ job prefix, fence prefix, job ids...
 _ORPHANS_LUA = _NOW_FN + _REQUEUE_FRONT_FN + """
 local now = redis_now()
 local out = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local job_id = ARGV[i]
   local job_key = ARGV[2] .. job_id
   local status = redis.call('HGET', job_key, 'status')
@@ -211,6 +241,7 @@ for i = 3, #ARGV do
       redis.call('HDEL', KEYS[4], job_id)
       if redis.call('LPOS', KEYS[1], job_id) then
         requeue_front(KEYS[2], KEYS[1], KEYS[3], job_key, job_id)
+        redis.call('DEL', ARGV[3] .. job_id)
         table.insert(out, {job_id, 'orphan_requeued'})
       end
     end
@@ -219,19 +250,24 @@ end
 return out
 """
 
-# KEYS: queue list, intermediate list, set of queues, job hash   ARGV: job id
+# KEYS: queue list, intermediate list, set of queues, job hash, fence   ARGV: job id, run
+# Only the run the fence names may put the job back (0 otherwise: a stale run, nothing done).
 _REQUEUE_LUA = _REQUEUE_FRONT_FN + """
+if redis.call('GET', KEYS[5]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[5])
 requeue_front(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 return 1
 """
 
 
-def requeue_front(connection: Redis, queue_name: str, job_id: str) -> None:
-    """Put a job back at the front of its queue (idempotent: never on the queue twice)."""
+def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str) -> bool:
+    """Put a job back at the front of its queue (idempotent: never on the queue twice), if ``run``
+    (its execution's composite key) still holds the job's fence; False when it does not."""
     queue_key, intermediate = queue_keys(queue_name)
     script = connection.register_script(_REQUEUE_LUA)
-    script(keys=[queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id],
-           args=[job_id])
+    keys = [queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id,
+            fence_key(job_id)]
+    return bool(script(keys=keys, args=[job_id, run]))
 
 
 class Leases:
@@ -240,19 +276,23 @@ class Leases:
     def __init__(self, connection: Redis, lease_s: float) -> None:
         self.lease_s = lease_s
         self._script = connection.register_script(_LEASE_LUA)
+        self._release = connection.register_script(_RELEASE_LUA)
+
+    @staticmethod
+    def _keys(queue_name: str, member: str) -> list[str]:
+        return [lease_key(queue_name), SUSPECTS.format(queue_name), fence_key(member.rsplit(":", 1)[0])]
 
     def grant(self, queue_name: str, member: str) -> None:
-        self._script(keys=[lease_key(queue_name), SUSPECTS.format(queue_name)], args=[member, self.lease_s, "grant"])
+        """The lease of a new run, which also becomes the job's fence (``worker.fencing``)."""
+        self._script(keys=self._keys(queue_name, member), args=[member, self.lease_s, "grant", FENCE_MAX_TTL_S])
 
     def renew(self, queue_name: str, member: str) -> bool:
         """False when the lease is gone: a sweep took the job back from this worker."""
-        keys = [lease_key(queue_name), SUSPECTS.format(queue_name)]
-        return bool(self._script(keys=keys, args=[member, self.lease_s, "renew"]))
+        return bool(self._script(keys=self._keys(queue_name, member), args=[member, self.lease_s, "renew", 0]))
 
-    @staticmethod
-    def release(pipe: Pipeline, queue_name: str, member: str) -> None:
-        pipe.zrem(lease_key(queue_name), member)
-        pipe.hdel(SUSPECTS.format(queue_name), member)
+    def release(self, pipe: Pipeline, queue_name: str, member: str) -> None:
+        """In the transaction that ends the run: lease gone, its fence kept a while (see FENCE_ENDED_TTL_S)."""
+        self._release(keys=self._keys(queue_name, member), args=[member, FENCE_ENDED_TTL_S], client=pipe)
 
 
 @dataclass(frozen=True)
@@ -298,7 +338,7 @@ class StallSweeper:
                 FailedJobRegistry.key_template.format(name), Queue.redis_queues_keys]
         args: list[Any] = [self.max_stalls, self.failure_ttl_s, SWEEP_BATCH, Job.redis_job_namespace_prefix,
                            budget.KEY_PREFIX, self.confirm_s, budget.BUDGET_TTL_S,
-                           RESULTS_PREFIX, *self._result_fields]
+                           RESULTS_PREFIX, FENCE_PREFIX, *self._result_fields]
         return [StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker))
                 for job_id, action, stalls, worker in self._sweep(keys=keys, args=args)]
 
@@ -313,7 +353,8 @@ class StallSweeper:
             if not ids:
                 break
             gone = {_text(job_id): _text(action) for job_id, action in
-                    self._orphans(keys=keys, args=[self.orphan_after_s, Job.redis_job_namespace_prefix, *ids])}
+                    self._orphans(keys=keys, args=[self.orphan_after_s, Job.redis_job_namespace_prefix, FENCE_PREFIX,
+                                                  *ids])}
             outcomes += [StallOutcome(job_id, name, action, 0, "") for job_id, action in gone.items()]
             present.update(set(ids) - set(gone))
             start += len(ids) - len(gone)
