@@ -54,34 +54,43 @@ LOGGED_ID_CHARS = 80
 
 # Counts a take (our key, with a TTL) and measures the job: bytes of its hash (names and values)
 # and, when within the limit, its still compressed payload. One round trip with the take itself.
+# A job whose origin names another queue gets the taken queue's name as origin (returned: the
+# origin it had), so its started and failed entries, lease and metrics all live under a queue
+# this worker serves and sweeps; RQ's own enqueue always makes origin the queue's name.
 _COUNTED_FN = """
-local function counted(queue_key, job_id, takes_prefix, ttl, job_prefix, limit)
+local function counted(queue_key, job_id, takes_prefix, ttl, job_prefix, limit, queue_prefix)
   local takes = redis.call('INCR', takes_prefix .. job_id)
   redis.call('EXPIRE', takes_prefix .. job_id, ttl)
   local job_key = job_prefix .. job_id
+  local taken_from = string.sub(queue_key, #queue_prefix + 1)
+  local origin = false
+  if redis.call('EXISTS', job_key) == 1 then
+    origin = redis.call('HGET', job_key, 'origin') or ''
+    if origin == taken_from then origin = false else redis.call('HSET', job_key, 'origin', taken_from) end
+  end
   local total = 0
   for _, field in ipairs(redis.call('HKEYS', job_key)) do
     total = total + #field + redis.call('HSTRLEN', job_key, field)
   end
   local data = false
   if total <= tonumber(limit) then data = redis.call('HGET', job_key, 'data') or '' end
-  return {queue_key, job_id, takes, total, data}
+  return {queue_key, job_id, takes, total, data, origin}
 end
 """
 
 # KEYS: queue, its intermediate list, queue, its intermediate list, ... in priority order
-# ARGV: takes-key prefix, takes TTL, job key prefix, size limit
+# ARGV: takes-key prefix, takes TTL, job key prefix, size limit, queue key prefix
 _TAKE_LUA = _COUNTED_FN + """
 for i = 1, #KEYS, 2 do
   local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
-  if job_id then return counted(KEYS[i], job_id, ARGV[1], ARGV[2], ARGV[3], ARGV[4]) end
+  if job_id then return counted(KEYS[i], job_id, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
 end
 return false
 """
 
 # The same for a take that BLMOVE made.  KEYS: queue   ARGV: as above, then the job id
 _COUNT_TAKE_LUA = _COUNTED_FN + """
-return counted(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return counted(KEYS[1], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
 
 # Fails a job by id without reading it: out of the intermediate list, status failed with the
@@ -109,11 +118,13 @@ class Taken:
     takes: int
     stored_bytes: int
     data: bytes | None  # the compressed payload; None when the hash is over the limit
+    foreign_origin: str | None = None  # the origin it had, when that was not the queue it came from
 
     @classmethod
     def of(cls, reply: list[Any]) -> Taken:
-        queue_key, job_id, takes, total, data = reply
-        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None)
+        queue_key, job_id, takes, total, data, origin = reply
+        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None,
+                   _text(origin) if origin else None)
 
 
 def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
@@ -121,7 +132,8 @@ def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
     """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
     are empty and ``timeout`` is None; ``DequeueTimeout`` when nothing came within ``timeout``."""
     keys = [key for name in queue_names for key in queue_keys(name)]
-    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit]
+    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit,
+                       Queue.redis_queue_namespace_prefix]
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         found = connection.register_script(_TAKE_LUA)(keys=keys, args=args)
@@ -179,6 +191,16 @@ def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *,
     return done
 
 
+def origin_rewritten(job_id: str, queue_name: str, origin: str) -> None:
+    logger.warning("job.origin_rewritten job_id=%s queue=%s: its origin named another queue", _clip(job_id),
+                   queue_name, extra={"event": "job.origin_rewritten", "job_id": _clip(job_id), "queue": queue_name,
+                                      "origin": _clip(origin)})
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= LOGGED_ID_CHARS else text[: LOGGED_ID_CHARS - 1] + "…"
+
+
 def job_refused(job_id: str, queue_name: str, reason: str) -> None:
     shown = job_id if len(job_id) <= LOGGED_ID_CHARS else job_id[: LOGGED_ID_CHARS - 1] + "…"
     logger.error("job.refused job_id=%s queue=%s %s", shown, queue_name, reason,
@@ -208,6 +230,8 @@ class Intake:
     def read(self, connection: Redis, queue: Queue, taken: Taken, job_class: type[Job],
              worker_name: str) -> Job | None:
         """The job, or None when it was refused, failed as poison, or is gone."""
+        if taken.foreign_origin is not None:
+            origin_rewritten(taken.job_id, queue.name, taken.foreign_origin)
         if taken.takes > POISON_TAKES:
             poison = f"poison: taken {taken.takes - 1} times without starting (it stops workers)"
             fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name,
