@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(PY_VERSION)
 
-.PHONY: install demo test test-ts lint typecheck check bench lock clean
+.PHONY: install demo test test-ts test-latest lint typecheck check bench lock clean
 
 # Refuse, in one line and before anything runs, an interpreter the lock files were not made for.
 ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),install)),)
@@ -50,6 +50,17 @@ test-ts: $(STAMP)
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "test-ts: node and npm are needed (apt-get install nodejs npm)" >&2; exit 2; }
 	cd clients/typescript && npm ci --no-audit --no-fund && npm run build && CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test
 
+# The tests on the newest releases pyproject.toml's bounds allow, without the lock: what a user's plain
+# `pip install` gets. A fresh venv each time, so a release made since the last run is picked up.
+LATEST_VENV ?= .venv-latest
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/pip install --quiet -e '.[dev]'
+	@echo "newest allowed versions:"; $(LATEST_VENV)/bin/pip freeze --exclude-editable | grep -iE '^(rq|redis|rq-scheduler|sentry-sdk|click|pydantic|openai)=='
+	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
 lint: $(STAMP)
 	$(BIN)/ruff check worker jobs tests bench scripts
 
@@ -65,4 +76,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from worker.metrics import RECORDER
@@ -24,6 +25,8 @@ def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
     """job_id, queue and func of a job, without deserializing anything that might fail."""
     try:
         func = job.func_name
+    except StopRequested:
+        raise
     except Exception:
         func = None
     return {"job_id": clipped(job.id), "queue": queue or job.origin, "func": clipped(func)}

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from redis import Redis
 from redis.client import Pipeline
+from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job
 from rq.job_lifecycle import call_exception_handlers
@@ -44,7 +45,7 @@ from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
 from worker.fencing import Fence, StaleRun, current_token, fenced_client
-from worker.intake import Intake, fail_unread, takes_key
+from worker.intake import Intake, fail_unread, give_back, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
@@ -105,7 +106,7 @@ class CurriculumWorker(Worker):
         self.settings = settings
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
         self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
-                                                                  settings.job_failure_ttl_s))
+                                                         settings.job_failure_ttl_s, self._stop_asked))
         # RQ writes a job's status and result through this client's pipelines; while the adapter
         # holds the fence of a run they commit only if that run still owns the job (worker.fencing).
         self.fence = Fence()
@@ -126,10 +127,30 @@ class CurriculumWorker(Worker):
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
+        # From the take of a job until its outcome is recorded (see ``get_state``).
+        self._taking = False
+        self._handling_job = False
 
     @property
     def stop_signalled(self) -> bool:
         return self.shutdown.requested
+
+    def _stop_asked(self) -> bool:
+        return bool(self._stop_requested)
+
+    def get_state(self) -> str:
+        """RQ's state, and BUSY while the parent holds a job it has taken.
+
+        RQ's SIGTERM handler raises ``StopRequested`` into whatever the parent is running unless
+        the worker is BUSY, and RQ is BUSY only around the work horse. Raised between the take and
+        the horse, it stranded a taken job; raised after the horse returned, a finished job was
+        failed as poison. While a job is held the handler only sets RQ's stop flag, which the take
+        loop (``Intake``) and RQ's own loop check within a second.
+        """
+        if self._taking or self._handling_job:
+            return WorkerStatus.BUSY.value
+        state: str = super().get_state()
+        return state
 
     # --- life of the worker process -------------------------------------------------------------
 
@@ -235,8 +256,16 @@ class CurriculumWorker(Worker):
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
-        result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
-                                                              max_idle_time)
+        # Held from before the take until ``execute_job`` has recorded the job's outcome.
+        self._taking = True
+        try:
+            result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
+                                                                  max_idle_time)
+        except BaseException:
+            self._taking = False
+            raise
+        if result is None:
+            self._taking = False
         return result
 
     def _reconnecting(self, step: Callable[..., Any], *args: Any) -> Any:
@@ -254,6 +283,19 @@ class CurriculumWorker(Worker):
     # --- one job, in the parent ---------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        self._handling_job = True
+        self._taking = False
+        try:
+            if self._stop_requested:
+                # Stopped between the take and here: the job goes back untouched, not started.
+                give_back(self.connection, queue.name, job.id)
+                events.job_requeued(job, reason="shutdown", queue=queue.name)
+                return
+            self._execute_held_job(job, queue)
+        finally:
+            self._handling_job = False
+
+    def _execute_held_job(self, job: Job, queue: Queue) -> None:
         # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
         # refused ones and plain-rq ones (whose default is a year) included.
         job.failure_ttl = self.settings.job_failure_ttl_s
@@ -276,7 +318,7 @@ class CurriculumWorker(Worker):
                 events.job_not_requeued(job.id, queue.name, events.error_text(exc))
             self.fatal_error = self.reconnect.give_up(exc)
             raise self.fatal_error from exc
-        except redis.RedisError:
+        except (redis.RedisError, StopRequested):
             raise
         except Exception as exc:
             self._poisoned(job, queue, exc)
@@ -446,7 +488,8 @@ class CurriculumWorker(Worker):
     # --- signals ---------------------------------------------------------------------------------
 
     def request_stop(self, signum: int, frame: Any) -> None:
-        busy = self.get_state() == WorkerStatus.BUSY
+        # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
+        busy = self._handling_job or super().get_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
         self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
@@ -458,6 +501,9 @@ class CurriculumWorker(Worker):
             self.job_monitoring_interval = 1
             if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 signal.alarm(1)
+        # Idle, RQ raises StopRequested from here; should a catch-all in a library swallow it
+        # (logging's Handler.emit catches Exception), the flag still ends RQ's loop at its next check.
+        self._stop_requested = True
         super().request_stop(signum, frame)
 
     def set_shutdown_requested_date(self) -> None:

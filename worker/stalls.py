@@ -250,24 +250,27 @@ end
 return out
 """
 
-# KEYS: queue list, intermediate list, set of queues, job hash, fence   ARGV: job id, run
-# Only the run the fence names may put the job back (0 otherwise: a stale run, nothing done).
+# KEYS: queue list, intermediate list, set of queues, job hash, fence   ARGV: job id, run or ''
+# A started job goes back only if its run still holds the fence (0 otherwise: a stale run,
+# nothing done); a job taken but never started (run '') has no run to check.
 _REQUEUE_LUA = _REQUEUE_FRONT_FN + """
-if redis.call('GET', KEYS[5]) ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[5])
+if ARGV[2] ~= '' then
+  if redis.call('GET', KEYS[5]) ~= ARGV[2] then return 0 end
+  redis.call('DEL', KEYS[5])
+end
 requeue_front(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 return 1
 """
 
 
-def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str) -> bool:
-    """Put a job back at the front of its queue (idempotent: never on the queue twice), if ``run``
-    (its execution's composite key) still holds the job's fence; False when it does not."""
+def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str | None = None) -> bool:
+    """Put a job back at the front of its queue (idempotent: never on the queue twice). For a started
+    job, only if ``run`` (its execution's composite key) still holds the job's fence: False if not."""
     queue_key, intermediate = queue_keys(queue_name)
     script = connection.register_script(_REQUEUE_LUA)
     keys = [queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id,
             fence_key(job_id)]
-    return bool(script(keys=keys, args=[job_id, run]))
+    return bool(script(keys=keys, args=[job_id, run or ""]))
 
 
 class Leases:
