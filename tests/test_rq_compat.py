@@ -87,6 +87,8 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker._finalize_failure": ("e10fdbb823f8da4a",
         "handle_exception before handle_job_failure, in the horse"),
     "rq.worker.Worker.handle_work_horse_killed": ("fab3b02e4e5c81b7", "calls work_horse_killed_handler"),
+    "rq.worker.Worker.wait_for_horse": ("bc07201c8feefa6e",
+        "wait_for_horse: a pidfd poll first, then RQ's wait4 (its return value unchanged)"),
     "rq.worker.Worker.kill_horse": ("6495108ab35dda3d", "_kill_running_job"),
     "rq.executions.prepare_execution": ("e8d5a964e2a10d0c", "execution created with get_heartbeat_ttl"),
     "rq.executions.cleanup_execution": ("629fe089b5bf9776", "execution removed from the started registry"),

@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
 import time
@@ -49,6 +50,7 @@ from worker.intake import Intake, fail_unread, give_back, takes_key
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
+from worker.scheduler_watch import SchedulerWatch
 from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
@@ -124,6 +126,8 @@ class CurriculumWorker(Worker):
         self.leases = Leases(connection, settings.worker_stall_timeout_s)
         self.stall_guard = StallGuard(connection, self.queue_names(), settings)
         self.periodic = PeriodicPass(connection, self.queue_names()[0])
+        self.scheduler_watch = SchedulerWatch(connection, self.queue_names(), settings.worker_heartbeat_interval_s)
+        self._scheduler_burst = False
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
@@ -206,17 +210,26 @@ class CurriculumWorker(Worker):
     def _restart_dead_scheduler(self) -> None:
         """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.
 
-        The child died (an OOM error, a kill) holding the scheduler lock under this worker's
-        scheduler name, so acquiring it again succeeds at once and RQ starts a new child."""
+        This worker's child died (an OOM error, a kill) holding the scheduler lock under this
+        worker's scheduler name, so acquiring it again succeeds at once and RQ starts a new child.
+        A worker without a live child takes the lock when it is free or its holder, in another
+        worker, has died (``worker.scheduler_watch``)."""
         scheduler = self.scheduler
         process = scheduler._process if scheduler is not None else None
-        if scheduler is None or process is None or process.is_alive() or self.shutdown.requested:
+        if scheduler is None or self._scheduler_burst or self.shutdown.requested:
+            return
+        if process is not None and process.is_alive():
             return
         try:
+            if process is None and not self.scheduler_watch.free_locks():
+                return
             scheduler.acquire_locks(auto_start=True)
         except redis.RedisError:
             return  # Redis is the problem: the heartbeat's reconnect policy deals with it
-        if scheduler._process is not process:
+        if process is None and scheduler._process is not None:
+            logger.warning("worker.scheduler_taken_over: RQ's scheduler lock was free or its holder dead",
+                           extra={"event": "worker.scheduler_taken_over", "worker": self.name})
+        elif process is not None and scheduler._process is not process:
             logger.warning("worker.scheduler_restarted: RQ's scheduler child had died (exit %s)", process.exitcode,
                            extra={"event": "worker.scheduler_restarted", "worker": self.name})
 
@@ -251,7 +264,9 @@ class CurriculumWorker(Worker):
 
     def _start_scheduler(self, *args: Any) -> None:
         # RQ starts its scheduler after bootstrap and before its loop's try: a Redis error there
-        # would end the worker with no retry and no redis.unavailable.
+        # would end the worker with no retry and no redis.unavailable. In burst mode RQ only moves
+        # due jobs once (args[0] is RQ's burst flag): no scheduler child to restart or take over.
+        self._scheduler_burst = bool(args[0]) if args else False
         self._reconnecting(super()._start_scheduler, *args)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
@@ -382,6 +397,27 @@ class CurriculumWorker(Worker):
         if execution is not None:
             self.leases.release(pipeline, job.origin, execution.composite_key)
         super().cleanup_execution(job, pipeline, execution)
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        """RQ's wait for the horse, woken at least once a second.
+
+        The kernel hands a process-wide signal (RQ's monitor SIGALRM, a SIGTERM) to any thread that
+        does not block it; when that is the pubsub thread, Python runs the handler in the main
+        thread only once that thread runs Python code again, and RQ's plain ``wait4`` returns only
+        when the horse exits. A worker resumed after SIGSTOP then never noticed its lost lease.
+        Polling the horse's pidfd returns at once when it exits, and every second otherwise."""
+        try:
+            pidfd = os.pidfd_open(self.horse_pid)
+        except (AttributeError, OSError):
+            return super().wait_for_horse()  # no pidfd (not Linux) or already reaped
+        try:
+            waiter = select.poll()
+            waiter.register(pidfd, select.POLLIN)
+            while not waiter.poll(1000):
+                pass
+        finally:
+            os.close(pidfd)
+        return super().wait_for_horse()
 
     def _judge_killed_horse(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died (OOM killer).
