@@ -44,6 +44,7 @@ from jobs.singleflight import release_held
 from worker import budget, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
+from worker.evictions import EvictionWatch
 from worker.failures import Failures, horse_killed
 from worker.fencing import Fence, StaleRun, current_token, fenced_client
 from worker.intake import Intake, fail_unread, give_back, takes_key
@@ -128,6 +129,7 @@ class CurriculumWorker(Worker):
         self.periodic = PeriodicPass(connection, self.queue_names()[0])
         self.scheduler_watch = SchedulerWatch(connection, self.queue_names(), settings.worker_heartbeat_interval_s)
         self._scheduler_burst = False
+        self.evictions = EvictionWatch(connection)
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
@@ -206,6 +208,7 @@ class CurriculumWorker(Worker):
         self._restart_dead_scheduler()
         self.stall_guard.sweep_if_due()
         self.periodic.run_if_due()
+        self.evictions.check_if_due()
 
     def _restart_dead_scheduler(self) -> None:
         """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.
