@@ -319,7 +319,8 @@ class CurriculumWorker(Worker):
         job.failure_ttl = self.settings.job_failure_ttl_s
         reason = self.vetting.refusal_reason(job)
         if reason is not None:
-            vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
+            vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key,
+                           ttl_s=self.settings.job_failure_ttl_s, takes_key=takes_key(job.id))
             return
         bound_webhooks(job)
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.

@@ -33,14 +33,14 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
-from rq.defaults import DEFAULT_FAILURE_TTL, RQ_KEY_PREFIX
-from rq.intermediate_queue import IntermediateQueue
+from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from worker import budget
+from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
 LEASES = "curriculum-worker:leases:{}"
 SUSPECTS = "curriculum-worker:lease-suspects:{}"
@@ -53,7 +53,6 @@ FENCE_ENDED_TTL_S = 600
 FENCE_MAX_TTL_S = 7 * 86_400
 
 SWEEP_BATCH = 100
-RESULTS_PREFIX = f"{RQ_KEY_PREFIX}:results:"  # RQ's Result.get_key(job_id), pinned in test_rq_compat
 STALLED_TOO_OFTEN = "stalled too many times"
 
 
@@ -63,17 +62,6 @@ def lease_key(queue_name: str) -> str:
 
 def fence_key(job_id: str) -> str:
     return FENCE_PREFIX + job_id
-
-
-def started_registry_key(queue_name: str) -> str:
-    """Key of RQ's started-jobs sorted set for ``queue_name`` (no Redis call)."""
-    return str(StartedJobRegistry.key_template.format(queue_name))
-
-
-def queue_keys(queue_name: str) -> tuple[str, str]:
-    """(queue list, RQ's intermediate list) of a queue; names from RQ's own classes."""
-    queue_key = Queue.redis_queue_namespace_prefix + queue_name
-    return queue_key, IntermediateQueue.get_intermediate_queue_key(queue_key)
 
 
 def stalled_score_range(now: float | None = None) -> tuple[str, str]:
