@@ -38,7 +38,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import context
+from jobs import context, llm_gate
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
 from worker import budget, events, vetting
@@ -163,7 +163,18 @@ class CurriculumWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         self.periodic.register()
+        self._check_llm_limit()
         events.worker_event("worker.started", self.name, queues=",".join(self.queue_names()), pid=os.getpid())
+
+    def _check_llm_limit(self) -> None:
+        """LLM_GLOBAL_CONCURRENCY only holds if every instance has the same value: say so when not."""
+        mine = self.settings.llm_global_concurrency
+        other = llm_gate.announce_limit(self.connection, mine)
+        if other is not None:
+            logger.warning("llm_gate.limit_mismatch: LLM_GLOBAL_CONCURRENCY is %s here but %s on another instance; "
+                           "together they let in up to the larger (no limit where unset)",
+                           mine if mine is not None else "unset", "unset" if other == "none" else other,
+                           extra={"event": "llm_gate.limit_mismatch", "configured": mine, "other": other})
 
     def teardown(self) -> None:
         counts = self._job_counts() if not self.is_horse else {}
