@@ -27,6 +27,7 @@ RQ's cleanup never reaches a job this sweep would recover while any worker runs.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,18 +143,18 @@ return 1
 # its reason (RQ's failure Result, serialized by RQ in Python and passed in) and ended_at.
 #   KEYS: leases, suspects, RQ started registry, queue, intermediate, RQ failed registry, RQ queues
 #   ARGV: max stalls, default failure ttl, batch, RQ job prefix, budget prefix, confirm_s,
-#         budget ttl, RQ results prefix, fence prefix, then the failure Result's fields as
-#         name, value pairs
+#         budget ttl, RQ results prefix, fence prefix, exc_info (RQ's zlib format), then the
+#         failure Result's fields as name, value pairs (the fields worker.storage.fail_by_id writes)
 _SWEEP_LUA = _NOW_FN + _ISO_FN + _REQUEUE_FRONT_FN + """
 local now, secs, micros = redis_now()
 
 local function fail(job_id, job_key, execution_id, worker, stalls)
   local ttl = tonumber(redis.call('HGET', job_key, 'failure_ttl') or '') or tonumber(ARGV[2])
   redis.call('LREM', KEYS[5], 0, job_id)
-  redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros))
+  redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros), 'exc_info', ARGV[10])
   redis.call('ZADD', KEYS[6], ttl < 0 and '+inf' or now + ttl, job_id)
   local result = {}
-  for i = 10, #ARGV do table.insert(result, ARGV[i]) end
+  for i = 11, #ARGV do table.insert(result, ARGV[i]) end
   table.insert(result, 'worker_name'); table.insert(result, worker)
   table.insert(result, 'execution_id'); table.insert(result, execution_id)
   local results_key = ARGV[8] .. job_id
@@ -312,6 +313,7 @@ class StallSweeper:
         self._sweep = connection.register_script(_SWEEP_LUA)
         self._orphans = connection.register_script(_ORPHANS_LUA)
         reason = f"JobStalled: {STALLED_TOO_OFTEN} (limit {max_stalls})"
+        self._exc_info = zlib.compress(reason.encode())
         fields = Result("", Result.Type.FAILED, connection, exc_string=reason).serialize()
         fields.pop("worker_name", None)
         self._result_fields = [part for pair in fields.items() for part in pair]
@@ -329,7 +331,7 @@ class StallSweeper:
                 FailedJobRegistry.key_template.format(name), Queue.redis_queues_keys]
         args: list[Any] = [self.max_stalls, self.failure_ttl_s, SWEEP_BATCH, Job.redis_job_namespace_prefix,
                            budget.KEY_PREFIX, self.confirm_s, budget.BUDGET_TTL_S,
-                           RESULTS_PREFIX, FENCE_PREFIX, *self._result_fields]
+                           RESULTS_PREFIX, FENCE_PREFIX, self._exc_info, *self._result_fields]
         return [StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker))
                 for job_id, action, stalls, worker in self._sweep(keys=keys, args=args)]
 
