@@ -9,17 +9,17 @@ documented exit codes here, at the boundary, so no command needs its own ``sys.e
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 import redis
 
+from worker.commands.common import EXIT_INTERRUPTED
 from worker.connection import diagnose, endpoint
 from worker.envfile import local_environ, unknown_variables
 from worker.errors import EXIT_USAGE, RedisUnavailable, WorkerError
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 # Commands that need neither Redis nor configuration: they work even where the environment is
 # not (yet) set up, e.g. a web service fetching the request schema in its own CI.
 NO_SETTINGS = frozenset({"schema"})
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,18 +58,6 @@ def warn_unknown_variables(environ: Mapping[str, str]) -> None:
         hint = f"; did you mean {suggestion}?" if suggestion else ""
         logger.warning("%s: unknown variable, ignored%s", name, hint,
                        extra={"event": "config.unknown_variable", "variable": name, "suggestion": suggestion})
-
-
-def check_queue_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Option callback: a queue name may not be empty or blank."""
-    names = value if isinstance(value, tuple) else (value,)
-    if any(name is not None and not name.strip() for name in names):
-        raise click.BadParameter("a queue name may not be empty", ctx=ctx, param=param)
-    return value
-
-
-def emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=None, sort_keys=False, default=str))
 
 
 def _register_commands() -> None:

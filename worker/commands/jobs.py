@@ -18,7 +18,7 @@ from redis import Redis
 
 from jobs import client
 from worker import probe
-from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
+from worker.commands.common import EXIT_INTERRUPTED, check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
 from worker.errors import JobFailed, RequestInvalid, WaitTimedOut

@@ -9,7 +9,7 @@ import click
 import redis
 
 from worker import metrics, reporting
-from worker.cli import check_queue_names
+from worker.commands.common import check_queue_names
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
