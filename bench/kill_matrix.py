@@ -409,19 +409,20 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
         "foreign_origin_jobs": sum(1 for e in events if e.get("event") == "job.origin_rewritten"),
         "foreign_origin_keys_left": len(m.conn.keys(f"*{FOREIGN_PREFIX}*")),
         "scheduled_jobs": len(m.scheduled),
-        "scheduled_max_late_s": scheduled_lateness(m, events),
+        "scheduled_max_late_s": scheduled_lateness(m),
         "scheduler_takeovers": sum(1 for e in events if e.get("event") == "worker.scheduler_taken_over"),
         **function_figures(counts or []),
     }
 
 
-def scheduled_lateness(m: Matrix, events: list[dict[str, Any]]) -> float | None:
-    """Worst delay from a scheduled job's due time to its first start (None without any)."""
-    first: dict[str, float] = {}
-    for e in events:
-        if e.get("event") == "job.started" and e["job_id"] in m.scheduled:
-            first[e["job_id"]] = min(first.get(e["job_id"], float("inf")), parse_ts(e["timestamp"]))
-    late = [first[j] - due for j, due in m.scheduled.items() if j in first]
+def scheduled_lateness(m: Matrix) -> float | None:
+    """Worst delay from a scheduled job's due time to the scheduler moving it onto its queue
+    (RQ's ``enqueued_at``; waiting on the queue behind other jobs is not the scheduler's)."""
+    late = []
+    for job_id, due in m.scheduled.items():
+        enqueued = m.conn.hget(f"rq:job:{job_id}", "enqueued_at")
+        if enqueued:
+            late.append(parse_ts(enqueued.decode()) - due)
     return round(max(late), 2) if late else None
 
 
