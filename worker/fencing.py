@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, cast
 
-from redis import Redis, WatchError
+from redis import Redis, RedisError, WatchError
 from redis.client import Pipeline
 
 
@@ -70,9 +70,10 @@ class FencedPipeline(Pipeline):
     def watch(self, *names: Any) -> Any:
         if self.fence.key is None:
             return super().watch(*names)  # type: ignore[no-untyped-call]
-        watched = super().watch(*names, self.fence.key)  # type: ignore[no-untyped-call]
-        self._verify()
-        return watched
+        if self.explicit_transaction:
+            raise RedisError("Cannot issue a WATCH after a MULTI")
+        self._verify(self._watch_and_read(*names))
+        return True
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         key, token = self.fence.key, self.fence.token
@@ -81,7 +82,7 @@ class FencedPipeline(Pipeline):
         if key is None or token is None or not in_transaction:
             return super().execute(raise_on_error)
         if not self.watching and self.command_stack:
-            self.watch()
+            self._verify(self._watch_and_read())
         try:
             return super().execute(raise_on_error)
         except WatchError:
@@ -91,10 +92,21 @@ class FencedPipeline(Pipeline):
                 raise StaleRun(token, current) from None
             raise
 
-    def _verify(self) -> None:
-        key, token = self.fence.key, self.fence.token
-        assert key is not None and token is not None
-        current = self.immediate_execute_command("GET", key)  # type: ignore[no-untyped-call]
+    def _watch_and_read(self, *names: Any) -> Any:
+        """WATCH ``names`` and the fence key, and read the fence, in one round trip on the
+        connection the transaction will use (redis-py would take one round trip for each)."""
+        key = self.fence.key
+        conn = self.connection
+        if conn is None:
+            conn = self.connection = self.connection_pool.get_connection()
+        packed = conn.pack_commands([("WATCH", *names, key), ("GET", key)])  # type: ignore[no-untyped-call]
+        conn.send_packed_command(packed)  # type: ignore[no-untyped-call]
+        self.parse_response(conn, "WATCH")  # type: ignore[no-untyped-call]  # sets self.watching
+        return self.parse_response(conn, "GET")  # type: ignore[no-untyped-call]
+
+    def _verify(self, current: Any) -> None:
+        token = self.fence.token
+        assert token is not None
         current = current.decode() if isinstance(current, bytes) else current
         if current != token:
             self.reset()

@@ -410,7 +410,7 @@ class CurriculumWorker(Worker):
 
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
-            self.leases.release(pipeline, job.origin, execution.composite_key)
+            self.leases.release(pipeline, job.origin, execution.composite_key, fenced=self.fence.held)
         super().cleanup_execution(job, pipeline, execution)
 
     def wait_for_horse(self) -> tuple[int | None, int | None, Any]:

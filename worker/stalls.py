@@ -282,9 +282,19 @@ class Leases:
         """False when the lease is gone: a sweep took the job back from this worker."""
         return bool(self._script(keys=self._keys(queue_name, member), args=[member, self.lease_s, "renew", 0]))
 
-    def release(self, pipe: Pipeline, queue_name: str, member: str) -> None:
-        """In the transaction that ends the run: lease gone, its fence kept a while (see FENCE_ENDED_TTL_S)."""
-        self._release(keys=self._keys(queue_name, member), args=[member, FENCE_ENDED_TTL_S], client=pipe)
+    def release(self, pipe: Pipeline, queue_name: str, member: str, *, fenced: bool = False) -> None:
+        """In the transaction that ends the run: lease gone, its fence kept a while (see FENCE_ENDED_TTL_S).
+
+        ``fenced``: the transaction commits only while the fence names this run (worker.fencing),
+        so plain commands do; otherwise a script touches the fence only if it is still the run's
+        (a script in a pipeline costs redis-py a SCRIPT EXISTS round trip first)."""
+        leases, suspects, fence = self._keys(queue_name, member)
+        if fenced:
+            pipe.zrem(leases, member)
+            pipe.hdel(suspects, member)
+            pipe.expire(fence, FENCE_ENDED_TTL_S)
+            return
+        self._release(keys=[leases, suspects, fence], args=[member, FENCE_ENDED_TTL_S], client=pipe)
 
 
 @dataclass(frozen=True)
