@@ -31,8 +31,9 @@ from rq.worker import Worker
 from worker import budget
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import CurriculumWorker
+from worker.scripts import source
 from worker.settings import Settings
-from worker.stalls import _ISO_FN, _NOW_FN, RESULTS_PREFIX, queue_keys, started_registry_key
+from worker.stalls import RESULTS_PREFIX, queue_keys, started_registry_key
 
 QUEUE = "curriculum_generation"
 
@@ -226,13 +227,14 @@ def test_requeue_clears_started_at_and_retry_keeps_it(conn: redis.Redis) -> None
 
 def test_lua_timestamps_match_rq_utcformat(conn: redis.Redis) -> None:
     """The sweep's ended_at, formatted in Lua from Redis TIME, is RQ's utcformat of that time."""
-    script = _NOW_FN + _ISO_FN + "local now, s, us = redis_now()\nreturn {tostring(s), tostring(us), iso(s, us)}"
+    script = "\n".join([source("now"), source("iso"), "local now, s, us = redis_now()",
+                        "return {tostring(s), tostring(us), iso(s, us)}"])
     for _ in range(3):
         secs, micros, text = (v.decode() for v in conn.eval(script, 0))
         expected = utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=int(micros)))
         assert text == expected
     for secs in ("951782400", "4107542399", "1709164800"):  # 2000-02-29, 2099-12-31 23:59:59, 2024-02-29
-        got = conn.eval(_ISO_FN + f"return iso({secs}, 7)", 0).decode()
+        got = conn.eval(source("iso") + f"\nreturn iso({secs}, 7)", 0).decode()
         assert got == utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=7))
 
 

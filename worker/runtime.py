@@ -133,6 +133,7 @@ class CurriculumWorker(Worker):
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
+        self._last_tick = -float("inf")
         # From the take of a job until its outcome is recorded (see ``get_state``).
         self._taking = False
         self._handling_job = False
@@ -215,11 +216,21 @@ class CurriculumWorker(Worker):
             self.fatal_error = self.reconnect.give_up(exc)
             raise
         self._redis_recovered()
-        self._restore_registration()
-        self._restart_dead_scheduler()
+        if self._tick_due():
+            self._restore_registration()
+            self._restart_dead_scheduler()
         self.stall_guard.sweep_if_due()
         self.periodic.run_if_due()
         self.evictions.check_if_due()
+
+    def _tick_due(self) -> bool:
+        """RQ heart-beats several times per job (before and after each dequeue, after each job):
+        the tick's checks run at most once per WORKER_HEARTBEAT_INTERVAL, not on every one."""
+        now = time.monotonic()
+        if now - self._last_tick < self.settings.worker_heartbeat_interval_s:
+            return False
+        self._last_tick = now
+        return True
 
     def _restart_dead_scheduler(self) -> None:
         """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.

@@ -24,39 +24,11 @@ from collections.abc import Sequence
 from redis import Redis
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
+from worker import scripts
+
 WATCH_KEY = "curriculum-worker:scheduler-watch"
 #: Shortest time a holder's heartbeat must stand still before it counts as dead (RQ beats every 1 s).
 MIN_STALE_S = 5
-
-# KEYS: our watch hash, then RQ's scheduler lock of each queue
-# ARGV: RQ scheduler hash prefix, stale seconds
-# Returns the lock keys that are free now (never held, or a dead holder's, deleted here).
-_WATCH_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local free = {}
-for i = 2, #KEYS do
-  local lock = KEYS[i]
-  local holder = redis.call('GET', lock)
-  if not holder then
-    redis.call('HDEL', KEYS[1], lock)
-    table.insert(free, lock)
-  else
-    local mark = holder .. '|' .. (redis.call('HGET', ARGV[1] .. holder, 'last_heartbeat') or '') .. '|'
-    local seen = redis.call('HGET', KEYS[1], lock)
-    if not seen or string.sub(seen, 1, #mark) ~= mark then
-      redis.call('HSET', KEYS[1], lock, mark .. now)
-    elseif now - tonumber(string.sub(seen, #mark + 1)) >= tonumber(ARGV[2]) then
-      redis.call('DEL', lock)
-      redis.call('HDEL', KEYS[1], lock)
-      table.insert(free, lock)
-    end
-  end
-end
-redis.call('EXPIRE', KEYS[1], 3600)
-return free
-"""
-
 
 class SchedulerWatch:
     """Finds the scheduler locks of ``queues`` that are free or held by a dead scheduler."""
@@ -64,9 +36,9 @@ class SchedulerWatch:
     def __init__(self, connection: Redis, queues: Sequence[str], heartbeat_s: float) -> None:
         self.stale_s = max(MIN_STALE_S, heartbeat_s)
         self._keys = [WATCH_KEY, *(RQScheduler.get_locking_key(name) for name in queues)]
-        self._script = connection.register_script(_WATCH_LUA)
+        self.connection = connection
 
     def free_locks(self) -> list[str]:
         prefix = SCHEDULER_KEY_TEMPLATE % ""
         return [key.decode() if isinstance(key, bytes) else key
-                for key in self._script(keys=self._keys, args=[prefix, self.stale_s])]
+                for key in scripts.SCHEDULER_WATCH(self.connection, self._keys, [prefix, self.stale_s])]

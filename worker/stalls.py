@@ -40,7 +40,7 @@ from rq.queue import Queue
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
-from worker import budget
+from worker import budget, scripts
 from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
 LEASES = "curriculum-worker:leases:{}"
@@ -77,189 +77,13 @@ def queue_stalled_count(pipe: Any, queue_name: str, now: float | None = None) ->
     pipe.zcount(lease_key(queue_name), low, high)
 
 
-_NOW_FN = """
-local function redis_now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000, tonumber(t[1]), tonumber(t[2])
-end
-"""
-
-# RQ's utcformat of a Redis TIME, for ended_at: civil date from days since the epoch.
-_ISO_FN = """
-local function iso(secs, micros)
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, m, d,
-    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, micros)
-end
-"""
-
-# The one way a job goes back to the front of its queue (stall, orphan, shutdown): status queued,
-# out of RQ's intermediate list, pushed only if not already on the queue, so no path can
-# enqueue a job twice even when a write is retried.
-_REQUEUE_FRONT_FN = """
-local function requeue_front(queue, intermediate, queues, job_key, job_id)
-  redis.call('HSET', job_key, 'status', 'queued')
-  redis.call('LREM', intermediate, 0, job_id)
-  if not redis.call('LPOS', queue, job_id) then redis.call('LPUSH', queue, job_id) end
-  redis.call('SADD', queues, queue)
-end
-"""
-
-# KEYS: leases, suspects, fence   ARGV: member, lease seconds, 'grant' | 'renew', fence TTL
-# Returns 0 when a renewal finds the lease gone: a sweep took the job back. A grant makes the
-# member the job's fence; a renewal leaves the fence untouched (a write to it would abort the
-# horse's WATCHed outcome transaction).
-_LEASE_LUA = _NOW_FN + """
-if ARGV[3] == 'renew' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local now = redis_now()
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-if ARGV[3] == 'grant' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4]) end
-return 1
-"""
-
-# KEYS: leases, suspects, fence   ARGV: member, ended fence TTL
-# The run's end: its lease goes, and its fence (only if still its own) expires a while later.
-_RELEASE_LUA = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
-return 1
-"""
-
-# Settles every lease of one queue that two sweeps, confirm_s apart, found ended; atomically, so
-# several workers sweeping at once never requeue a job twice and a sweeper dying half-way cannot
-# leave a job in no list or registry. A job past its stall limit is failed in the same step, with
-# its reason (RQ's failure Result, serialized by RQ in Python and passed in) and ended_at.
-#   KEYS: leases, suspects, RQ started registry, queue, intermediate, RQ failed registry, RQ queues
-#   ARGV: max stalls, default failure ttl, batch, RQ job prefix, budget prefix, confirm_s,
-#         budget ttl, RQ results prefix, fence prefix, exc_info (RQ's zlib format), then the
-#         failure Result's fields as name, value pairs (the fields worker.storage.fail_by_id writes)
-_SWEEP_LUA = _NOW_FN + _ISO_FN + _REQUEUE_FRONT_FN + """
-local now, secs, micros = redis_now()
-
-local function fail(job_id, job_key, execution_id, worker, stalls)
-  local ttl = tonumber(redis.call('HGET', job_key, 'failure_ttl') or '') or tonumber(ARGV[2])
-  redis.call('LREM', KEYS[5], 0, job_id)
-  redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros), 'exc_info', ARGV[10])
-  redis.call('ZADD', KEYS[6], ttl < 0 and '+inf' or now + ttl, job_id)
-  local result = {}
-  for i = 11, #ARGV do table.insert(result, ARGV[i]) end
-  table.insert(result, 'worker_name'); table.insert(result, worker)
-  table.insert(result, 'execution_id'); table.insert(result, execution_id)
-  local results_key = ARGV[8] .. job_id
-  redis.call('XADD', results_key, 'MAXLEN', 10, '*', unpack(result))
-  if ttl > 0 then
-    redis.call('EXPIRE', job_key, ttl)
-    redis.call('EXPIRE', results_key, ttl)
-  end
-  redis.call('HSET', ARGV[5] .. job_id, 'failure', 'stalled')
-end
-
-local function settle(member)
-  redis.call('ZREM', KEYS[1], member)
-  redis.call('HDEL', KEYS[2], member)
-  redis.call('ZREM', KEYS[3], member)
-  local job_id, execution_id = string.match(member, '^(.*):([^:]*)$')
-  if not job_id then job_id, execution_id = member, '' end
-  local job_key = ARGV[4] .. job_id
-  -- The run loses its fence with its lease: whatever it writes from now on is dropped.
-  if redis.call('GET', ARGV[9] .. job_id) == member then redis.call('DEL', ARGV[9] .. job_id) end
-  if redis.call('HGET', job_key, 'status') ~= 'started' then return {job_id, 'cleaned', 0, ''} end
-  local budget = ARGV[5] .. job_id
-  local stalls = redis.call('HINCRBY', budget, 'stalls', 1)
-  redis.call('EXPIRE', budget, tonumber(ARGV[7]))
-  local worker = redis.call('HGET', job_key, 'worker_name') or ''
-  if stalls <= tonumber(ARGV[1]) then
-    requeue_front(KEYS[4], KEYS[5], KEYS[7], job_key, job_id)
-    return {job_id, 'requeued', stalls, worker}
-  end
-  fail(job_id, job_key, execution_id, worker, stalls)
-  return {job_id, 'failed', stalls, worker}
-end
-
-for _, member in ipairs(redis.call('HKEYS', KEYS[2])) do
-  local score = redis.call('ZSCORE', KEYS[1], member)
-  if not score or tonumber(score) >= now then redis.call('HDEL', KEYS[2], member) end
-end
-local out = {}
-local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(ended) do
-  local seen = redis.call('HGET', KEYS[2], member)
-  if not seen then
-    redis.call('HSET', KEYS[2], member, now)
-  elseif now - tonumber(seen) >= tonumber(ARGV[6]) then
-    table.insert(out, settle(member))
-  end
-end
-return out
-"""
-
-# One batch of RQ's intermediate list. An entry whose job hash is gone is removed; a job seen
-# there still queued for orphan_after_s (its worker died between taking and starting it) goes back.
-#   KEYS: intermediate, queue, RQ queues, orphans
-#   ARGV: orphan_after_s, RQ job prefix, fence prefix, job ids...
-_ORPHANS_LUA = _NOW_FN + _REQUEUE_FRONT_FN + """
-local now = redis_now()
-local out = {}
-for i = 4, #ARGV do
-  local job_id = ARGV[i]
-  local job_key = ARGV[2] .. job_id
-  local status = redis.call('HGET', job_key, 'status')
-  if redis.call('EXISTS', job_key) == 0 then
-    redis.call('LREM', KEYS[1], 0, job_id)
-    redis.call('HDEL', KEYS[4], job_id)
-    table.insert(out, {job_id, 'removed'})
-  elseif status ~= 'queued' then
-    redis.call('HDEL', KEYS[4], job_id)
-  else
-    local seen = redis.call('HGET', KEYS[4], job_id)
-    if not seen then
-      redis.call('HSET', KEYS[4], job_id, now)
-    elseif now - tonumber(seen) >= tonumber(ARGV[1]) then
-      redis.call('HDEL', KEYS[4], job_id)
-      if redis.call('LPOS', KEYS[1], job_id) then
-        requeue_front(KEYS[2], KEYS[1], KEYS[3], job_key, job_id)
-        redis.call('DEL', ARGV[3] .. job_id)
-        table.insert(out, {job_id, 'orphan_requeued'})
-      end
-    end
-  end
-end
-return out
-"""
-
-# KEYS: queue list, intermediate list, set of queues, job hash, fence   ARGV: job id, run or ''
-# A started job goes back only if its run still holds the fence (0 otherwise: a stale run,
-# nothing done); a job taken but never started (run '') has no run to check.
-_REQUEUE_LUA = _REQUEUE_FRONT_FN + """
-if ARGV[2] ~= '' then
-  if redis.call('GET', KEYS[5]) ~= ARGV[2] then return 0 end
-  redis.call('DEL', KEYS[5])
-end
-requeue_front(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
-return 1
-"""
-
-
 def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str | None = None) -> bool:
     """Put a job back at the front of its queue (idempotent: never on the queue twice). For a started
     job, only if ``run`` (its execution's composite key) still holds the job's fence: False if not."""
     queue_key, intermediate = queue_keys(queue_name)
-    script = connection.register_script(_REQUEUE_LUA)
     keys = [queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id,
             fence_key(job_id)]
-    return bool(script(keys=keys, args=[job_id, run or ""]))
+    return bool(scripts.REQUEUE(connection, keys, [job_id, run or ""]))
 
 
 class Leases:
@@ -267,8 +91,7 @@ class Leases:
 
     def __init__(self, connection: Redis, lease_s: float) -> None:
         self.lease_s = lease_s
-        self._script = connection.register_script(_LEASE_LUA)
-        self._release = connection.register_script(_RELEASE_LUA)
+        self.connection = connection
 
     @staticmethod
     def _keys(queue_name: str, member: str) -> list[str]:
@@ -276,11 +99,11 @@ class Leases:
 
     def grant(self, queue_name: str, member: str) -> None:
         """The lease of a new run, which also becomes the job's fence (``worker.fencing``)."""
-        self._script(keys=self._keys(queue_name, member), args=[member, self.lease_s, "grant", FENCE_MAX_TTL_S])
+        scripts.LEASE(self.connection, self._keys(queue_name, member), [member, self.lease_s, "grant", FENCE_MAX_TTL_S])
 
     def renew(self, queue_name: str, member: str) -> bool:
         """False when the lease is gone: a sweep took the job back from this worker."""
-        return bool(self._script(keys=self._keys(queue_name, member), args=[member, self.lease_s, "renew", 0]))
+        return bool(scripts.LEASE(self.connection, self._keys(queue_name, member), [member, self.lease_s, "renew", 0]))
 
     def release(self, pipe: Pipeline, queue_name: str, member: str, *, fenced: bool = False) -> None:
         """In the transaction that ends the run: lease gone, its fence kept a while (see FENCE_ENDED_TTL_S).
@@ -294,7 +117,7 @@ class Leases:
             pipe.hdel(suspects, member)
             pipe.expire(fence, FENCE_ENDED_TTL_S)
             return
-        self._release(keys=[leases, suspects, fence], args=[member, FENCE_ENDED_TTL_S], client=pipe)
+        scripts.LEASE_RELEASE(pipe, [leases, suspects, fence], [member, FENCE_ENDED_TTL_S])
 
 
 @dataclass(frozen=True)
@@ -320,8 +143,6 @@ class StallSweeper:
         self.confirm_s = confirm_s
         self.orphan_after_s = orphan_after_s
         self.failure_ttl_s = failure_ttl_s
-        self._sweep = connection.register_script(_SWEEP_LUA)
-        self._orphans = connection.register_script(_ORPHANS_LUA)
         reason = f"JobStalled: {STALLED_TOO_OFTEN} (limit {max_stalls})"
         self._exc_info = zlib.compress(reason.encode())
         fields = Result("", Result.Type.FAILED, connection, exc_string=reason).serialize()
@@ -343,7 +164,7 @@ class StallSweeper:
                            budget.KEY_PREFIX, self.confirm_s, budget.BUDGET_TTL_S,
                            RESULTS_PREFIX, FENCE_PREFIX, self._exc_info, *self._result_fields]
         return [StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker))
-                for job_id, action, stalls, worker in self._sweep(keys=keys, args=args)]
+                for job_id, action, stalls, worker in scripts.SWEEP(self.connection, keys, args)]
 
     def _recover_orphans(self, name: str) -> list[StallOutcome]:
         """Walk RQ's whole intermediate list in batches; drop the marks of entries that left it."""
@@ -356,8 +177,8 @@ class StallSweeper:
             if not ids:
                 break
             gone = {_text(job_id): _text(action) for job_id, action in
-                    self._orphans(keys=keys, args=[self.orphan_after_s, Job.redis_job_namespace_prefix, FENCE_PREFIX,
-                                                  *ids])}
+                    scripts.ORPHANS(self.connection, keys, [self.orphan_after_s, Job.redis_job_namespace_prefix,
+                                                  FENCE_PREFIX, *ids])}
             outcomes += [StallOutcome(job_id, name, action, 0, "") for job_id, action in gone.items()]
             present.update(set(ids) - set(gone))
             start += len(ids) - len(gone)
