@@ -349,7 +349,6 @@ class CurriculumWorker(Worker):
         job.timeout = self.settings.job_timeout_s
         self.shutdown.settled(job.id)  # a kill on purpose belongs to one run only
         try:
-            budget.start_life_if_new(self.connection, job.id, job.started_at)
             super().execute_job(job, queue)
             self._run = None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -388,7 +387,10 @@ class CurriculumWorker(Worker):
 
     def prepare_execution(self, job: Job) -> Execution:
         execution = super().prepare_execution(job)
-        self.leases.grant(job.origin, execution.composite_key)
+        # A started job stops counting takes (worker.intake); a job not started in its current life
+        # starts a new retry/stall budget (worker.budget). Both in the grant's round trip.
+        obsolete = [takes_key(job.id), *([budget.budget_key(job.id)] if job.started_at is None else [])]
+        self.leases.grant(job.origin, execution.composite_key, obsolete)
         self._run = (fence_key(job.id), execution.composite_key)
         return execution
 
@@ -510,8 +512,10 @@ class CurriculumWorker(Worker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         self._job_started_at = time.monotonic()
+        # The horse's connection lives for one job: unnamed, it saves the CLIENT SETNAME round trip.
+        self.connection.connection_pool.connection_kwargs["client_name"] = None
         # Every take went through the queue's intermediate list (IntakeQueue), whatever the number of
-        # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
+        # queues; RQ removes the entry only for a single queue.
         try:
             with self._fenced():
                 super().prepare_job_execution(job, True)
@@ -519,7 +523,6 @@ class CurriculumWorker(Worker):
             # Paused between fork and start while the job was taken back: never start it.
             self._dropped(job, "started", stale)
             os._exit(0)
-        self.connection.delete(takes_key(job.id))
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
 

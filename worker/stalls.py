@@ -97,9 +97,11 @@ class Leases:
     def _keys(queue_name: str, member: str) -> list[str]:
         return [lease_key(queue_name), SUSPECTS.format(queue_name), fence_key(member.rsplit(":", 1)[0])]
 
-    def grant(self, queue_name: str, member: str) -> None:
-        """The lease of a new run, which also becomes the job's fence (``worker.fencing``)."""
-        scripts.LEASE(self.connection, self._keys(queue_name, member), [member, self.lease_s, "grant", FENCE_MAX_TTL_S])
+    def grant(self, queue_name: str, member: str, obsolete: Sequence[str] = ()) -> None:
+        """The lease of a new run, which also becomes the job's fence (``worker.fencing``); the
+        ``obsolete`` keys (the run's start ends their use) are deleted in the same step."""
+        keys = [*self._keys(queue_name, member), *obsolete]
+        scripts.LEASE(self.connection, keys, [member, self.lease_s, "grant", FENCE_MAX_TTL_S])
 
     def renew(self, queue_name: str, member: str) -> bool:
         """False when the lease is gone: a sweep took the job back from this worker."""
