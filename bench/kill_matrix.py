@@ -346,10 +346,11 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
     latencies: list[float] = []
     busy_sigkills = undetected = 0
     for kill in m.kills:
-        if kill.kind == "sigterm":
-            continue
+        if kill.kind == "sigterm" or kill.kind.startswith("sigstop"):
+            continue  # a paused worker comes back: its stalls are not a death to detect
         victims = names.get(id(kill.victim), set())
-        hits = [e for e in stalled if e.get("worker") in victims]
+        # A victim paused earlier (not replaced) may have stalls of its own from before this kill.
+        hits = [e for e in stalled if e.get("worker") in victims and parse_ts(e["timestamp"]) >= kill.at]
         latencies.extend(parse_ts(e["timestamp"]) - kill.at for e in hits)
         interrupted = unfinished_jobs(kill.victim)
         busy_sigkills += bool(interrupted)
