@@ -261,7 +261,9 @@ class CurriculumWorker(Worker):
     def _restore_registration(self) -> None:
         """After Redis lost its data: this worker's registration and the periodic schedule again."""
         try:
-            self.registration.ensure(lambda: {**self.serialize(), "state": self.get_state()}, self.worker_ttl + 60)
+            # RQ's own state: get_state() says BUSY while a job is being taken, for RQ's signal handler.
+            state = super().get_state()
+            self.registration.ensure(lambda: {**self.serialize(), "state": state}, self.worker_ttl + 60)
             self.periodic.ensure_registered()
         except redis.RedisError as exc:
             logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
@@ -389,7 +391,7 @@ class CurriculumWorker(Worker):
         execution = super().prepare_execution(job)
         # A started job stops counting takes (worker.intake); a job not started in its current life
         # starts a new retry/stall budget (worker.budget). Both in the grant's round trip.
-        obsolete = [takes_key(job.id), *([budget.budget_key(job.id)] if job.started_at is None else [])]
+        obsolete = [takes_key(job.id), *budget.obsolete_at_start(job.id, job.started_at)]
         self.leases.grant(job.origin, execution.composite_key, obsolete)
         self._run = (fence_key(job.id), execution.composite_key)
         return execution
