@@ -1,8 +1,9 @@
 """``jobs.curriculum.generate_curriculum``: the job other services enqueue.
 
-A thin wrapper: it turns the worker's settings into a generator configuration, reports progress
-into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches and for the
-lock that keeps identical requests running at once from being generated twice.
+A thin wrapper: it takes the configuration the worker installed (``jobs.context``), reports progress
+into ``job.meta["progress"]`` (and announces it, ``jobs.notify``) and uses the job's own Redis
+connection for the caches and for the lock that keeps identical requests running at once from
+being generated twice.
 """
 
 from __future__ import annotations
@@ -11,29 +12,11 @@ from typing import Any
 
 from rq import get_current_job
 
-from jobs import llm_gate
+from jobs import llm_gate, notify
 from jobs.cache import Cache
-from jobs.context import current_settings
+from jobs.context import current_config
 from jobs.generation import generate
-from jobs.generators import GeneratorConfig
 from jobs.singleflight import SingleFlight
-from worker.settings import Settings
-
-
-def generator_config(settings: Settings) -> GeneratorConfig:
-    return GeneratorConfig(
-        name="openai" if settings.curriculum_generator == "openai" else "offline",
-        api_key=settings.openai_api_key.reveal() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        model=settings.curriculum_model,
-        concurrency=settings.llm_concurrency,
-        request_timeout_s=settings.openai_timeout_s,
-        max_tokens=settings.openai_max_tokens,
-        temperature=settings.openai_temperature,
-        seed=settings.openai_seed,
-        call_retries=settings.openai_max_retries,
-        retry_max_wait_s=settings.openai_retry_max_wait_s,
-    )
 
 
 def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
@@ -44,13 +27,14 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
         if job is not None:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
+            notify.publish(job.connection, job.id, "started", job.meta["progress"])
 
     # A requeued job still carries its earlier run's progress: this run starts from zero.
     progress("starting", 0, 1)
-    settings = current_settings()
+    config = current_config()
     cache = Cache(job.connection) if job is not None else None
     # Identical requests running at once (enqueued with plain rq, so not deduplicated) generate once.
-    flight = SingleFlight(job.connection, wait_s=settings.job_timeout_s, holder=job.id) if job is not None else None
+    flight = SingleFlight(job.connection, wait_s=config.job_timeout_s, holder=job.id) if job is not None else None
     llm_gate.install(llm_gate.LlmGate(job.connection if job is not None else None,
-                                      settings.llm_global_concurrency, settings.llm_global_lease_s))
-    return generate(request, generator_config(settings), progress, cache, flight)
+                                      config.llm_global_concurrency, config.llm_global_lease_s))
+    return generate(request, config.generator, progress, cache, flight)

@@ -111,7 +111,7 @@ def test_redis_outage_does_not_fail_the_job(
 def test_generate_offline_without_cache_is_json_ready() -> None:
     """generate() with the offline generator returns a JSON-able dict that passes the invariants."""
     result = generate({"topic": "Bird watching"}, GeneratorConfig(), lambda *a: None, None)
-    assert result["generator"] == {"name": "offline", "model": "offline-v2"}
+    assert result["generator"] == {"name": "offline", "model": "offline-v3"}
     assert isinstance(result["generated_at"], str)
     check_invariants(Curriculum.model_validate(result), parse_request({"topic": "Bird watching"}))
 

@@ -1,57 +1,60 @@
-"""The runtime's modules import each other without cycles (worker.cli and worker.commands once did)."""
+"""The domain does not import the machinery: no module in ``jobs/`` imports ``worker``."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from tests.conftest import ROOT
-
-PACKAGES = ("worker",)
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def is_main_guard(node: ast.AST) -> bool:
-    """``if __name__ == "__main__":``: a module run as a script may import its entry point."""
-    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
-
-
-def imports(path: Path, known: set[str]) -> set[str]:
-    """The runtime's modules ``path`` imports, anywhere in it (a deferred import still couples)."""
-    tree = ast.parse(path.read_text())
-    tree.body = [node for node in tree.body if not is_main_guard(node)]
-    found = set()
+def imported_modules(tree: ast.AST) -> list[str]:
+    """Every module an ``import`` or ``from ... import`` names, wherever it sits (functions included)."""
+    names: list[str] = []
     for node in ast.walk(tree):
-        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        found |= {name for name in names if name in known}
-    return found
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
 
 
-def test_no_import_cycles() -> None:
-    """A depth-first walk of the import graph of worker/ finds no cycle."""
-    paths = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
-    known = set(paths)
-    graph = {name: imports(path, known) - {name} for name, path in paths.items()}
-    cycles: list[list[str]] = []
-    state: dict[str, int] = {}
+def worker_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [name for name in imported_modules(tree) if name == "worker" or name.startswith("worker.")]
 
-    def visit(name: str, trail: list[str]) -> None:
-        state[name] = 1
-        for target in sorted(graph[name]):
-            if state.get(target) == 1:
-                cycles.append([*trail[trail.index(target):], target] if target in trail else [name, target])
-            elif target not in state:
-                visit(target, [*trail, target])
-        state[name] = 2
 
-    for name in sorted(graph):
-        if name not in state:
-            visit(name, [name])
-    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+def test_jobs_import_nothing_from_worker() -> None:
+    """No module under jobs/ imports worker or anything in it, at module level or inside a function."""
+    files = sorted((ROOT / "jobs").rglob("*.py"))
+    assert len(files) > 10  # the package is there, so an empty pass cannot hide a moved tree
+    offenders = {str(p.relative_to(ROOT)): names for p in files if (names := worker_imports(p))}
+    assert offenders == {}
+
+
+def test_the_check_sees_every_form_of_import() -> None:
+    """The import finder catches plain, from- and function-level imports of worker, not look-alikes."""
+    source = (
+        "import worker\nimport worker.settings as s\nfrom worker.errors import X\n"
+        "def f():\n    from worker import budget\n"
+        "import workers_extra\nfrom jobs.worker_like import Y\nfrom . import worker_local\n"
+    )
+    found = [n for n in imported_modules(ast.parse(source)) if n == "worker" or n.startswith("worker.")]
+    assert found == ["worker", "worker.settings", "worker.errors", "worker"]
+
+
+def test_importing_every_jobs_module_loads_no_worker_module() -> None:
+    """Importing all of jobs (in a fresh interpreter) loads no worker module, not even indirectly."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, pkgutil, sys, jobs\n"
+        "for m in pkgutil.walk_packages(jobs.__path__, 'jobs.'): importlib.import_module(m.name)\n"
+        "print(sorted({k for k in sys.modules if k.split('.')[0] == 'worker'}))\n"
+        "print(len([k for k in sys.modules if k.startswith('jobs.')]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    loaded, count = run.stdout.splitlines()
+    assert loaded == "[]" and int(count) > 10

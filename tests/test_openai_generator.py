@@ -403,7 +403,9 @@ def test_one_lesson_always_malformed_is_filled_and_the_course_delivered(llm: LLM
     result = generate(config(llm), req)
     by_id = {lesson.id: lesson for lesson in lessons(result)}
     assert by_id[bad].fallback and not by_id[bad].summary.startswith("About")
+    assert by_id[bad].source == "template"
     assert all(not x.fallback and x.summary.startswith("About") for i, x in by_id.items() if i != bad)
+    assert all(x.source == "model" for i, x in by_id.items() if i != bad)
     assert any("fallback" in w for w in result.warnings)
     assert sum(1 for t in tasks(llm) if t.get("lesson_id") == bad) == 3
 

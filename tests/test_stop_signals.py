@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -129,3 +130,16 @@ def test_busy_sigterm_requeues_at_the_deadline_and_exits_0(redis_url: str, conn:
     assert not worker.events("worker.shutdown_overrun")
     worker.wait_for("job.requeued", job_id=job.id, reason="shutdown")
     assert conn.hget(job.key, "status") == b"queued"
+
+
+def test_teardown_never_waits_out_the_pubsub_sleep(redis_url: str, conn: redis.Redis) -> None:
+    """Unsubscribing ends RQ's pubsub thread at once (redis-py 8.2's stop() joined it for up to 60 s)."""
+    for _ in range(3):
+        worker = in_process_worker(CurriculumWorker, redis_url, conn)
+        worker.subscribe()
+        thread = worker.pubsub_thread
+        assert thread is not None
+        done = threading.Thread(target=worker.unsubscribe, daemon=True)
+        done.start()
+        done.join(timeout=15)  # far below the 60 s sleep the bug waited out
+        assert not done.is_alive() and not thread.is_alive()

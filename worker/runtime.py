@@ -31,23 +31,24 @@ from redis import Redis
 from redis.client import Pipeline
 from rq.exceptions import StopRequested
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import context, llm_gate
+from jobs import context, llm_gate, notify
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
-from worker import budget, events, vetting
+from worker import budget, cancellation, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.evictions import EvictionWatch
 from worker.failures import Failures, horse_killed
 from worker.fencing import Fence, StaleRun, current_token, fenced_client
 from worker.intake import Intake, fail_unread, give_back, takes_key
+from worker.jobconfig import job_config
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
@@ -64,6 +65,11 @@ logger = logging.getLogger(__name__)
 SUPPORTED_KWARGS = frozenset({"job_monitoring_interval", "worker_ttl", "maintenance_interval"})
 #: RQ's margin past a heartbeat before its own cleanup calls an execution abandoned.
 RQ_GRACE_S = 60
+#: The worker hash's field for the running job's id, in RQ 1.x/2.x's meaning. RQ 3 keeps running
+#: jobs in the worker's executions set instead and no longer writes it; tools built on RQ 2
+#: (rq-dashboard's workers page, rq-exporter, `rq info`) read it and would show a busy worker as
+#: idle, so the adapter writes it when a job starts and removes it when the job ends.
+CURRENT_JOB_FIELD = "current_job"
 
 
 class IntakeQueue(JsonQueue):
@@ -137,6 +143,8 @@ class CurriculumWorker(Worker):
         # From the take of a job until its outcome is recorded (see ``get_state``).
         self._taking = False
         self._handling_job = False
+        #: The first stop signal (SIGINT: the command exits 130, SIGTERM: 0), None until one arrives.
+        self.stop_signum: int | None = None
 
     @property
     def stop_signalled(self) -> bool:
@@ -156,6 +164,10 @@ class CurriculumWorker(Worker):
         """
         if self._taking or self._handling_job:
             return WorkerStatus.BUSY.value
+        return self._rq_state()
+
+    def _rq_state(self) -> str:
+        """The state RQ set and tools show (a worker waiting for a job is idle, not busy)."""
         state: str = super().get_state()
         return state
 
@@ -186,6 +198,16 @@ class CurriculumWorker(Worker):
             logger.warning("could not deregister from Redis: %s", exc, extra={"event": "worker.teardown_failed"})
         if not self.is_horse:
             events.worker_event("worker.stopped", self.name, **counts)
+
+    def unsubscribe(self) -> None:
+        # RQ unsubscribes, then stops its pubsub thread. Since redis-py 8.2 that stop joins the
+        # thread, which may by then be waiting out RQ's 60 s get_message sleep (nothing subscribed
+        # wakes it): every stop took a minute. With its run flag cleared first, the thread ends
+        # when the unsubscribe reply arrives. (``_running`` is the flag stop() clears, 8.1 and 8.2.)
+        thread = self.pubsub_thread
+        if thread is not None:
+            thread._running.clear()
+        super().unsubscribe()
 
     def _job_counts(self) -> dict[str, int]:
         # Work horses count their jobs in the worker's Redis hash; the parent's own counters stay 0.
@@ -261,9 +283,7 @@ class CurriculumWorker(Worker):
     def _restore_registration(self) -> None:
         """After Redis lost its data: this worker's registration and the periodic schedule again."""
         try:
-            # RQ's own state: get_state() says BUSY while a job is being taken, for RQ's signal handler.
-            state = super().get_state()
-            self.registration.ensure(lambda: {**self.serialize(), "state": state}, self.worker_ttl + 60)
+            self.registration.ensure(lambda: {**self.serialize(), "state": self._rq_state()}, self.worker_ttl + 60)
             self.periodic.ensure_registered()
         except redis.RedisError as exc:
             logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
@@ -328,6 +348,10 @@ class CurriculumWorker(Worker):
         self._handling_job = True
         self._taking = False
         try:
+            if cancellation.was_canceled(self.connection, job.id):
+                # Canceled after the take: dropped, and never given back (that would undo the cancel).
+                cancellation.drop_taken(self.connection, job, queue.name)
+                return
             if self._stop_requested:
                 # Stopped between the take and here: the job goes back untouched, not started.
                 give_back(self.connection, queue.name, job.id)
@@ -394,6 +418,7 @@ class CurriculumWorker(Worker):
         obsolete = [takes_key(job.id), *budget.obsolete_at_start(job.id, job.started_at)]
         self.leases.grant(job.origin, execution.composite_key, obsolete)
         self._run = (fence_key(job.id), execution.composite_key)
+        self.connection.hset(self.key, CURRENT_JOB_FIELD, job.id)
         return execution
 
     def _fenced(self) -> contextlib.AbstractContextManager[None]:
@@ -426,6 +451,7 @@ class CurriculumWorker(Worker):
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
             self.leases.release(pipeline, job.origin, execution.composite_key, fenced=self.fence.held)
+        pipeline.hdel(self.key, CURRENT_JOB_FIELD)
         super().cleanup_execution(job, pipeline, execution)
 
     def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
@@ -468,12 +494,18 @@ class CurriculumWorker(Worker):
         if not self._holds_job():
             self._dropped(job, "failed", "this run no longer holds the job")
             return
+        stopped = self._stopped_job_id == job.id  # RQ's stop-job command; RQ never retries it
         self.failures.apply(job)
         try:
             with self._fenced():
                 super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
         except StaleRun as stale:
             self._dropped(job, "failed", stale)
+            return
+        if stopped:
+            events.job_stopped(job)
+            release_held(self.connection, job.id)
+        notify.publish(self.connection, job.id, job.get_status(refresh=False).value)
 
     def handle_job_retry(self, job: Job, queue: Queue, retry: Any, started_job_registry: Any,
                          execution: Execution) -> None:
@@ -525,8 +557,18 @@ class CurriculumWorker(Worker):
             # Paused between fork and start while the job was taken back: never start it.
             self._dropped(job, "started", stale)
             os._exit(0)
+        if cancellation.canceled_while_starting(self.connection, job):
+            self._abandon_canceled(job)
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
+
+    def _abandon_canceled(self, job: Job) -> None:
+        """The horse's end for a job canceled while it was starting: nothing ran, nothing is retried."""
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipe, self.execution)
+            pipe.execute()
+        cancellation.restore_canceled(self.connection, job)
+        os._exit(0)  # RQ's own way out of a work horse; the parent sees a clean exit
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """RQ's handler chain without RQ's log line, which prints the job's arguments."""
@@ -548,6 +590,7 @@ class CurriculumWorker(Worker):
             self._dropped(job, "finished", stale)
             return
         events.job_finished(job, duration_ms=self.elapsed_ms())
+        notify.publish(self.connection, job.id, JobStatus.FINISHED.value)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
@@ -555,8 +598,10 @@ class CurriculumWorker(Worker):
     # --- signals ---------------------------------------------------------------------------------
 
     def request_stop(self, signum: int, frame: Any) -> None:
+        if self.stop_signum is None:
+            self.stop_signum = signum
         # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
-        busy = self._handling_job or super().get_state() == WorkerStatus.BUSY
+        busy = self._handling_job or self._rq_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
         self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
@@ -607,6 +652,17 @@ class CurriculumWorker(Worker):
                 os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
         os._exit(code)
 
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """RQ's kill, never with no horse: ``os.getpgid(0)`` would name this worker's own group.
+
+        RQ's stop-job command arrives on its Pub/Sub thread and may come in the instant between the
+        fork and RQ recording the horse's pid; wait for the pid that moment."""
+        for _ in range(100):
+            if self.horse_pid:
+                super().kill_horse(sig)
+                return
+            time.sleep(0.01)
+
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution
         job_id = execution.job_id if execution is not None else None
@@ -647,7 +703,7 @@ def warm_up_openai_sdk() -> None:
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None,
                  name: str | None = None) -> CurriculumWorker:
-    context.install(settings)
+    context.install(job_config(settings))
     preload_job_code(settings)
     return CurriculumWorker(
         list(queues or settings.worker_queues),

@@ -37,9 +37,9 @@ import openai
 from jobs import llm_gate
 from jobs.cache import digest
 from jobs.context import model_call
+from jobs.errors import PermanentJobError, TransientJobError
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
-from worker.errors import PermanentJobError, TransientJobError
 
 if TYPE_CHECKING:
     from jobs.cache import Cache

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.cache import Cache, llm_key
+from jobs.errors import PermanentJobError
 from jobs.generators import GeneratorConfig, ProgressFn, guarded_progress
 from jobs.generators.chat import ChatClient, ReplyTruncated
 from jobs.generators.outline_check import Outline, check_outline, untaught
@@ -48,7 +49,6 @@ from jobs.generators.replies import (
 )
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo, Lesson
 from jobs.planner import LessonContent, ModuleContent, Plan, assemble, plan
-from worker.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 

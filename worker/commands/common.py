@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+#: ``ctx.meta`` key under which the CLI records where REDIS_URL came from.
+REDIS_URL_SOURCE = "curriculum_worker.redis_url_source"
+
+
+def redis_url_source() -> str:
+    """Where this command's REDIS_URL came from: ``environment``, ``.env file`` or ``default``."""
+    return str(click.get_current_context().meta.get(REDIS_URL_SOURCE, "environment"))
 
 
 def check_queue_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
