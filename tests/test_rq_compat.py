@@ -123,6 +123,8 @@ RELIES: dict[str, tuple[str, str]] = {
         "vetting reads the callback attributes it sets; what raises on a bad hash is intake's poison"),
     "rq.job.Job.send_webhooks": ("b267e0cef97a4065", "vetting: webhooks are sent with each one's own timeout"),
     "rq.worker.Worker.serialize": ("0dd3341b2edb8ba9", "registration: the fields written again after a flush"),
+    "rq.scheduler.RQScheduler.heartbeat": ("ceb653f2b4f397fa",
+        "scheduler_watch: a live holder rewrites last_heartbeat in rq:scheduler:<name> every beat"),
     "rq.scheduler.RQScheduler.acquire_locks": ("5308b978aacb87f2",
         "_restart_dead_scheduler: auto_start starts a new child when the old one is dead"),
 }
