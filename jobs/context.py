@@ -19,8 +19,12 @@ from jobs.errors import JobConfigInvalid
 #: Called with (latency in seconds, exception class name or None) after each model call.
 ModelCallObserver = Callable[[float, str | None], None]
 
+#: Called with (prompt tokens, completion tokens) as the provider reported them, after each reply.
+ModelTokensObserver = Callable[[int, int], None]
+
 _installed: JobConfig | None = None
 _model_call_observer: ModelCallObserver | None = None
+_model_tokens_observer: ModelTokensObserver | None = None
 
 
 def install(config: JobConfig | None) -> None:
@@ -40,6 +44,18 @@ def current_config() -> JobConfig:
 def install_model_call_observer(observer: ModelCallObserver | None) -> None:
     global _model_call_observer
     _model_call_observer = observer
+
+
+def install_model_tokens_observer(observer: ModelTokensObserver | None) -> None:
+    global _model_tokens_observer
+    _model_tokens_observer = observer
+
+
+def model_tokens(prompt_tokens: int, completion_tokens: int) -> None:
+    """Report the tokens of one model reply (the provider's own ``usage``) to the worker's metrics."""
+    observer = _model_tokens_observer
+    if observer is not None:
+        observer(prompt_tokens, completion_tokens)
 
 
 @contextmanager

@@ -87,6 +87,7 @@ class LessonSlot:
     focus: int | None
     part: int
     of: int
+    title: str | None = None  # a model-designed lesson's title (``jobs.fitting``); offline writes its own
 
 
 @dataclass(frozen=True)

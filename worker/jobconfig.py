@@ -22,6 +22,8 @@ def generator_config(settings: Settings) -> GeneratorConfig:
         seed=settings.openai_seed,
         call_retries=settings.openai_max_retries,
         retry_max_wait_s=settings.openai_retry_max_wait_s,
+        max_calls_per_job=settings.openai_max_calls_per_job,
+        max_tokens_per_job=settings.openai_max_tokens_per_job,
     )
 
 

@@ -17,9 +17,17 @@ providers do to that on the way is handled here, once, so the generator only dea
 * **Truncation** (``finish_reason: length``): asked again with twice the ``max_tokens``, up to
   ``max_tokens_cap``; then ``ReplyTruncated``.
 * **Refusals** (``message.refusal`` or ``finish_reason: content_filter``): ``ModelRefused``.
+* **Broken replies** are transient and retried like a 5xx: a 200 whose body is not JSON (an HTML
+  page from a proxy), a reply with no ``choices``, a connection that breaks off mid-body.
+  Replies that put their JSON in ``tool_calls`` instead of ``content`` are read from there.
+* **Budgets.** ``OPENAI_TIMEOUT`` bounds the whole call: the client's timeout bounds connecting
+  and each read, and a wall-clock deadline cuts a body that drips in slowly. Every call is
+  counted against the job's ``CallBudget`` (calls and the provider's own token ``usage``).
 
-``ChatClient._call`` is the single place that performs an HTTP request (timed for the worker's
-metrics with ``jobs.context.model_call``); a gate around every model call belongs there too.
+``ChatClient.call`` is the single place that performs an HTTP request: a request body in, the
+parsed reply, its token usage and the response headers out (timed for the worker's metrics with
+``jobs.context.model_call``, inside the ``LLM_GLOBAL_CONCURRENCY`` gate). Anything that must wrap
+every provider call (a shared rate-limit budget) wraps that method.
 """
 
 from __future__ import annotations
@@ -29,15 +37,16 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import openai
 
 from jobs import llm_gate
 from jobs.cache import digest
-from jobs.context import model_call
+from jobs.context import model_call, model_tokens
 from jobs.errors import PermanentJobError, TransientJobError
+from jobs.generators.call_budget import CallBudget
+from jobs.generators.completion import BrokenReply, CallResult, Completion, parse_completion, read_body
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
 
@@ -64,15 +73,6 @@ class _Rejected(Exception):
         self.part = part
 
 
-@dataclass(frozen=True)
-class Completion:
-    """What one HTTP call returned: the text, why the model stopped, and whether it refused."""
-
-    content: str | None
-    finish_reason: str | None
-    refused: bool
-
-
 class ChatClient:
     """Asks questions of one model at one endpoint; used as a context manager (closes the client)."""
 
@@ -82,8 +82,10 @@ class ChatClient:
         cache: Cache | None = None,
         memo: ProviderMemo = PROCESS_MEMO,
         sleep: Callable[[float], None] = time.sleep,
+        budget: CallBudget | None = None,
     ) -> None:
         self._config = config
+        self.budget = budget or CallBudget(config.max_calls_per_job, config.max_tokens_per_job)
         self._cache = cache
         self._memo = memo
         self._sleep = sleep
@@ -161,8 +163,9 @@ class ChatClient:
         attempt = 0
         while True:
             self._hold()
+            self.budget.reserve()
             try:
-                return self._call(body)
+                result = self.call(body)
             except openai.APIStatusError as exc:
                 part = rejected_part(exc)
                 if part is not None and part in body:
@@ -171,10 +174,17 @@ class ChatClient:
                 if wait is None:
                     # from None: the SDK's message holds the response body, which may echo the request.
                     raise map_status_error(exc) from None
-                status = exc.status_code
+                status: object = exc.status_code
+            except BrokenReply as exc:
+                if attempt >= self._config.call_retries:
+                    raise TransientJobError(f"model API sent a broken reply for {what}: {exc}") from None
+                wait, status = self._backoff(attempt), str(exc)
+            else:
+                self.budget.spend(result.prompt_tokens, result.completion_tokens)
+                return result.completion
             attempt += 1
             logger.warning(
-                "model API busy for %s (HTTP %s); call %s again in %.2f s",
+                "model API failed for %s (%s); call %s again in %.2f s",
                 what,
                 status,
                 attempt + 1,
@@ -182,6 +192,10 @@ class ChatClient:
                 extra={"event": "llm.retrying", "status": status, "wait_s": round(wait, 3)},
             )
             self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        step: float = min(self._config.retry_max_wait_s, self._config.retry_base_s * 2.0**attempt)
+        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
 
     def _wait_s(self, exc: openai.APIStatusError, attempt: int) -> float | None:
         """How long to wait before calling again, or ``None`` to give up on this call."""
@@ -194,8 +208,7 @@ class ChatClient:
                 return None  # a longer wait is the job layer's business
             self._pause(asked)
             return asked
-        step: float = min(cap, self._config.retry_base_s * 2.0**attempt)
-        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
+        return self._backoff(attempt)
 
     def _pause(self, seconds: float) -> None:
         """Hold every call of this client (all lesson threads) until the provider's wait is over."""
@@ -238,24 +251,29 @@ class ChatClient:
 
     # --- the one HTTP call ---
 
-    def _call(self, body: dict[str, Any]) -> Completion:
-        """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
+    def call(self, body: dict[str, Any]) -> CallResult:
+        """Perform exactly one chat completion within ``OPENAI_TIMEOUT``, start to last byte.
+
+        ``openai.APIStatusError`` passes through; a 200 without a usable completion raises
+        ``BrokenReply``; timeouts and connection failures are ``TransientJobError``.
+        """
+        timeout = self._config.request_timeout_s
         try:
             # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
             # latency and error class of every call.
             with llm_gate.current().slot(), model_call():
-                response = self._client.chat.completions.create(**body)
+                deadline = time.monotonic() + timeout
+                with self._client.chat.completions.with_streaming_response.create(**body) as response:
+                    raw = read_body(response.iter_bytes(), deadline, timeout)
+                    headers = dict(response.headers.items())
         except openai.APIStatusError:
             raise
         except openai.APITimeoutError as exc:
-            raise TransientJobError(f"model API timed out after {self._config.request_timeout_s} s") from exc
+            raise TransientJobError(f"model API timed out after {timeout} s") from exc
         except openai.APIConnectionError as exc:
             raise TransientJobError("could not connect to the model API") from exc
         except openai.OpenAIError as exc:
             raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        if not response.choices:
-            return Completion(None, None, refused=False)
-        choice = response.choices[0]
-        finish = choice.finish_reason
-        refused = bool(getattr(choice.message, "refusal", None)) or finish == "content_filter"
-        return Completion(choice.message.content, finish, refused)
+        result = parse_completion(raw, headers)
+        model_tokens(result.prompt_tokens, result.completion_tokens)
+        return result
