@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "request.json"
 DEFAULT_URL = "redis://localhost:6379/0"
 # What the worker and the job write: RQ's keys and the service's caches.
-OWN_PATTERNS = ("rq:*", "curriculum:*", "curriculum-worker:*")
+OWN_PATTERNS = ("rq:*", "curriculum:*", "curriculum-worker:*", "cw:*")
 
 
 def say(text: str) -> None:

@@ -157,8 +157,16 @@ def test_tls_with_password_never_shows_it(tls_server: RedisServer, tls_ca: Path,
 
 
 def digest(conn: redis.Redis) -> dict[bytes, tuple[Any, ...]]:
-    """Every key's type, serialized value and whether it has a TTL."""
-    return {key: (conn.type(key), conn.dump(key), conn.pttl(key) > 0) for key in conn.scan_iter(count=1000)}
+    """Every key's type, serialized value and whether it has a TTL (a key that expires while it is
+    read is left out: it is gone, not written)."""
+    found = {key: (conn.type(key), conn.dump(key), conn.pttl(key) > 0) for key in conn.scan_iter(count=1000)}
+    return {key: entry for key, entry in found.items() if entry[0] != b"none" and entry[1] is not None}
+
+
+def unchanged_but_expired(before: dict[bytes, tuple[Any, ...]], after: dict[bytes, tuple[Any, ...]]) -> bool:
+    """``after`` is ``before`` less keys that had a TTL (they expired meanwhile; nothing deleted them)."""
+    expired = {key for key in before.keys() - after.keys() if before[key][2]}
+    return after == {key: entry for key, entry in before.items() if key not in expired}
 
 
 class Monitor:
