@@ -13,6 +13,9 @@ The server keeps its own record: request bodies, arrival times, and for every 42
 moment it sent it and the wait it asked for; ``early`` lists every request that arrived before such
 a wait had expired (the server's clock, not the test's). ``gate`` makes lesson requests wait until
 that many are in flight (so a concurrency limit is observable without relying on timing).
+``limiter`` (``tests.rate_limits.RateLimiter``) makes it a rate-limited provider: every good reply
+is charged its ``usage`` on arrival, carries the ``x-ratelimit-*`` headers, and becomes a 429 with
+``Retry-After`` when it does not fit. ``usage`` counts about four characters per token.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections import deque
 from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.rate_limits import RateLimiter
 
 BEHAVIOURS = (
     "good", "malformed_json", "bad_schema", "wrong_shape", "429", "500", "503", "slow", "401",
@@ -111,8 +116,14 @@ def _completion(body: dict[str, Any], number: int, content: str | None, finish: 
         "created": 0,
         "model": body.get("model", "test-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": _usage(body, content),
     }
+
+
+def _usage(body: dict[str, Any], content: str | None) -> dict[str, int]:
+    prompt = len(json.dumps(body.get("messages", []))) // 4 + 1
+    completion = len(content or "") // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _error(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -153,6 +164,7 @@ class LLMServer:
         self.min_max_tokens: int | None = None
         #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
         self.retry_headers: dict[str, str] = {}
+        self.limiter: RateLimiter | None = None
         self.arrivals: list[float] = []
         self.waits: list[tuple[float, float]] = []  # (sent at, seconds asked) for every 429 sent
         self.early: list[float] = []  # how much too early each premature request arrived
@@ -276,6 +288,18 @@ class LLMServer:
             self.waits.append((time.monotonic(), asked))
         return headers
 
+    def _limit(self, status: int, payload: Any) -> tuple[int, Any, dict[str, str]]:
+        """The rate limiter's verdict on a reply: charged (with headers) or turned into a 429."""
+        limiter = self.limiter
+        if limiter is None:
+            return status, payload, {}
+        if status != 200:
+            return status, payload, {}
+        admitted, headers = limiter.admit(int(payload["usage"]["total_tokens"]))
+        if admitted:
+            return status, payload, headers
+        return 429, _error("Rate limit reached for tokens", "tokens", "rate_limit_exceeded"), headers
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -297,11 +321,12 @@ class LLMServer:
                         status, payload = server._reply(behaviour, body, task, auth)
                     finally:
                         server._leave(task.get("task") == "lesson")
+                    status, payload, limits = server._limit(status, payload)
                     data = json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
-                    for name, value in server._retry_headers(status).items():
+                    for name, value in {**limits, **server._retry_headers(status)}.items():
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)

@@ -24,6 +24,7 @@ metrics with ``jobs.context.model_call``); a gate around every model call belong
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -33,8 +34,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import openai
+from openai._legacy_response import LegacyAPIResponse
+from openai.types.chat import ChatCompletion
 
-from jobs import llm_gate
+from jobs import llm_gate, provider_budget
 from jobs.cache import digest
 from jobs.context import model_call
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
@@ -241,10 +244,7 @@ class ChatClient:
     def _call(self, body: dict[str, Any]) -> Completion:
         """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
         try:
-            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
-            # latency and error class of every call.
-            with llm_gate.current().slot(), model_call():
-                response = self._client.chat.completions.create(**body)
+            response = self._budgeted(body)
         except openai.APIStatusError:
             raise
         except openai.APITimeoutError as exc:
@@ -259,3 +259,53 @@ class ChatClient:
         finish = choice.finish_reason
         refused = bool(getattr(choice.message, "refusal", None)) or finish == "content_filter"
         return Completion(choice.message.content, finish, refused)
+
+    # --- provider budget (issue 20): reserve before the HTTP request, settle after, wait out 429s ---
+
+    def _budgeted(self, body: dict[str, Any]) -> ChatCompletion:
+        """The HTTP request inside the shared provider budget (``jobs.provider_budget``).
+
+        A 429 the provider means as "later" goes back in line (keeping its place) instead of
+        spending a per-call retry, until the job's deadline (``ProviderBusy``).
+        """
+        budget = provider_budget.current()
+        ask = _ask_of(body)
+        held = budget.reserve(ask)
+        while True:
+            try:
+                raw = self._send(body)
+            except openai.APIStatusError as exc:
+                budget.settle(held, exc.response.headers, None, exc.status_code)
+                if not (budget.enabled and exc.status_code == 429 and is_retryable(exc)):
+                    raise
+                logger.info("model API rate limited; waiting for the provider budget",
+                            extra={"event": "llm.rate_limited", "status": 429})
+                held = budget.reserve(ask, retry_of=held)
+                continue
+            except BaseException:
+                budget.leave(held.token)
+                raise
+            response = raw.parse()
+            budget.settle(held, raw.headers, _usage_of(response), raw.status_code)
+            return response
+
+    def _send(self, body: dict[str, Any]) -> LegacyAPIResponse[ChatCompletion]:
+        # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
+        # latency and error class of every call.
+        with llm_gate.current().slot(), model_call():
+            return self._client.chat.completions.with_raw_response.create(**body)
+
+
+def _ask_of(body: dict[str, Any]) -> provider_budget.Ask:
+    """What a request will cost the budget: its messages and schema (as characters), its max_tokens."""
+    fmt = body.get("response_format") or {}
+    prompt_chars = len(json.dumps(body.get("messages", []))) + len(json.dumps(fmt))
+    budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+    return provider_budget.Ask.of(prompt_chars, budget, str((fmt.get("json_schema") or {}).get("name", "chat")))
+
+
+def _usage_of(response: ChatCompletion) -> provider_budget.Usage | None:
+    usage = response.usage
+    if usage is None:
+        return None
+    return provider_budget.Usage(usage.prompt_tokens, usage.completion_tokens)
