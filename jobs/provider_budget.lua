@@ -54,10 +54,12 @@ local function refill(d)
   return avail, limit, rate
 end
 
--- LLM_*_PER_MINUTE: the budget of a unit the provider's headers say nothing about.
+-- LLM_*_PER_MINUTE: the budget of a unit the provider's headers say nothing about. The bucket holds
+-- ten seconds' worth: without headers we cannot know how large a burst the provider takes.
 local function configure(d, per_minute)
-  if per_minute > 0 and redis.call('HGET', S, d .. '_src') ~= 'headers' and num(d .. '_limit', 0) ~= per_minute then
-    redis.call('HSET', S, d .. '_limit', per_minute, d .. '_rate', per_minute / 60000, d .. '_src', 'config')
+  local rate = per_minute / 60000
+  if per_minute > 0 and redis.call('HGET', S, d .. '_src') ~= 'headers' and num(d .. '_rate', 0) ~= rate then
+    redis.call('HSET', S, d .. '_limit', math.max(1, per_minute / 6), d .. '_rate', rate, d .. '_src', 'config')
   end
 end
 
