@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from jobs.coverage import coverage_problems
-from jobs.models import Curriculum, CurriculumRequest, Lesson
+from jobs.models import Curriculum, CurriculumRequest, Lesson, Usage
 from jobs.planner import MIN_LESSON_MINUTES, PROFILES, CurriculumInvariantError, decimal_minutes
 from jobs.shapes import REVIEW_WEEKS
 
@@ -87,6 +87,23 @@ def shape_problems(curriculum: Curriculum) -> list[str]:
     return problems
 
 
+def source_problems(curriculum: Curriculum) -> list[str]:
+    """Who wrote what must be told truthfully: a fallback is template text, and an offline
+    curriculum is all template text that cost no model call."""
+    lessons = [lesson for module in curriculum.modules for lesson in module.lessons]
+    problems = [
+        f"lesson {lesson.id} is a fallback but its source is {lesson.source!r}"
+        for lesson in lessons
+        if lesson.fallback and lesson.source != "template"
+    ]
+    if curriculum.generator.name == "offline":
+        if any(lesson.source != "template" for lesson in lessons):
+            problems.append("an offline curriculum has a lesson whose source is not 'template'")
+        if curriculum.usage.model_dump() != Usage().model_dump():
+            problems.append("an offline curriculum reports model usage")
+    return problems
+
+
 def invariant_problems(curriculum: Curriculum, request: CurriculumRequest | None = None) -> list[str]:
     """Every contract invariant the curriculum breaks (empty when it is valid)."""
     problems: list[str] = []
@@ -112,6 +129,7 @@ def invariant_problems(curriculum: Curriculum, request: CurriculumRequest | None
     if not available * Decimal("0.8") <= curriculum.total_minutes <= available:
         problems.append("total_minutes is not within 80-100 % of the time available")
     problems += _request_echo_problems(curriculum, request)
+    problems += source_problems(curriculum)
     return problems + shape_problems(curriculum) + coverage_problems(curriculum, request)
 
 

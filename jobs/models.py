@@ -82,9 +82,13 @@ LessonKind = Literal["foundation", "core", "practice", "project", "review", "ass
 LESSON_KINDS: tuple[LessonKind, ...] = ("foundation", "core", "practice", "project", "review", "assessment")
 
 
+LessonSource = Literal["model", "template"]
+
+
 class Lesson(BaseModel):
     """One scheduled lesson. ``objectives`` are the requested objectives it teaches, verbatim;
-    ``fallback`` marks template text standing in for a model reply that stayed unusable."""
+    ``source`` says who wrote its words: the model, or a template (offline text, or template text
+    standing in for a model reply that stayed unusable, which alone is also marked ``fallback``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +100,7 @@ class Lesson(BaseModel):
     kind: LessonKind
     objectives: list[str] = Field(default_factory=list)
     fallback: bool = False
+    source: LessonSource
 
 
 class Module(BaseModel):
@@ -137,6 +142,17 @@ class GeneratorInfo(BaseModel):
     model: str
 
 
+class Usage(BaseModel):
+    """Model calls and tokens a curriculum cost, summed from the provider's own ``usage`` fields
+    (all ``0`` offline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_calls: int = Field(default=0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+
+
 class Curriculum(BaseModel):
     """A finished curriculum; ``check_invariants`` in ``jobs.invariants`` verifies the contract's rules."""
 
@@ -154,6 +170,7 @@ class Curriculum(BaseModel):
     generated_at: datetime
     uncovered_objectives: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    usage: Usage
 
 
 # --- parsing -------------------------------------------------------------------------------------

@@ -30,9 +30,11 @@ from jobs.models import (
     GeneratorInfo,
     Lesson,
     LessonKind,
+    LessonSource,
     Level,
     Module,
     ScheduleWeek,
+    Usage,
 )
 from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, ModuleKind, distribute, shape
 from worker.errors import PermanentJobError
@@ -79,6 +81,7 @@ class LessonSlot:
     focus: int | None
     part: int
     of: int
+    title: str | None = None  # a model-designed lesson's title (``jobs.fitting``); offline writes its own
 
 
 @dataclass(frozen=True)
@@ -202,13 +205,19 @@ class CurriculumInvariantError(PermanentJobError):
 
 @dataclass(frozen=True)
 class LessonContent:
-    """A generator's words for one slot; ``fallback`` when they are template text standing in for a
-    model reply that stayed unusable."""
+    """A generator's words for one slot. ``source`` says who wrote them; ``fallback`` marks template
+    text standing in for a model reply that stayed unusable (its source is then ``template``)."""
 
     title: str
     summary: str
     activities: tuple[str, ...]
     fallback: bool = False
+    source: LessonSource = "model"
+
+    @property
+    def written_by(self) -> LessonSource:
+        """The lesson's ``source``: a fallback is always template text, whatever ``source`` says."""
+        return "template" if self.fallback else self.source
 
 
 @dataclass(frozen=True)
@@ -239,7 +248,7 @@ def _lesson(slot: LessonSlot, content: LessonContent, title: str) -> Lesson:
     return Lesson(
         id=slot.id, title=title, summary=content.summary, minutes=slot.minutes,
         activities=list(content.activities), kind=slot.kind, objectives=list(slot.objectives),
-        fallback=content.fallback,
+        fallback=content.fallback, source=content.written_by,
     )
 
 
@@ -258,11 +267,13 @@ def assemble(
     contents: Sequence[ModuleContent],
     generator: GeneratorInfo,
     warnings: Sequence[str] = (),
+    usage: Usage | None = None,
 ) -> Curriculum:
     """Join generated words with the plan's numbers and claims; the content must fit the plan's shape.
 
     Titles are made unique here (module titles among modules, lesson titles course-wide), and
     ``objectives_coverage`` is derived from the plan's slots, never from the generated text.
+    ``usage`` is what the model calls cost (zeros when none were made).
     """
     if len(contents) != len(the_plan.modules) or any(
         len(c.lessons) != len(m.lessons) for c, m in zip(contents, the_plan.modules, strict=True)
@@ -289,4 +300,5 @@ def assemble(
         objectives_coverage=coverage_entries(request.objectives, modules),
         total_minutes=sum(ls.minutes for ls in the_plan.lessons), generator=generator,
         generated_at=datetime.now(UTC), uncovered_objectives=list(the_plan.uncovered), warnings=notes,
+        usage=usage or Usage(),
     )

@@ -186,6 +186,7 @@ class ProviderBudget:
         """Count what the call used and learn what the reply says (200 or an error, 429 included)."""
         if held.epoch is None:
             return
+        headers = {name.lower(): value for name, value in headers.items()}
         limits = ratelimit_headers.parse(headers)
         retry = retry_after_s(headers) if status == 429 else None
         try:

@@ -1,17 +1,20 @@
 """A real local HTTP server that speaks enough of the chat-completions API for the generator tests.
 
+A cooperative model: replies come from ``tests/llm_replies.py`` (built from the task JSON the
+generator sends), take ``first_token_s + completion_tokens / tokens_per_s`` to arrive when a rate
+is set (waiting cooperatively, so shutting the server down never hangs), honour ``max_tokens``
+(a longer reply is cut there with ``finish_reason: length``) and report ``usage`` (tokens counted
+as characters / 4).
+
 Behaviours are scripted per request in arrival order (``queue(...)``); when the script is empty
-the ``default`` behaviour is used. Good replies are generated deterministically from the task JSON
-the generator sends as its user message. Standing quirks apply to every request:
-``rejected_formats`` (HTTP 400 for those ``response_format`` types, as many providers do),
-``rejected_params`` (HTTP 400 naming one of those request parameters),
-``bad_lessons`` (lesson ids whose replies are always malformed), ``vague_lessons`` (lesson ids
-whose title and summary never name their objectives), ``min_max_tokens`` (replies are cut
-off, ``finish_reason: length``, while the request's ``max_tokens`` is below it).
+the ``default`` behaviour is used; ``module_quirks`` applies a behaviour to every writing call of
+the given module numbers. Standing quirks apply to every request: ``rejected_formats`` (HTTP 400
+for those ``response_format`` types), ``rejected_params`` (HTTP 400 naming one of those request
+parameters), ``min_max_tokens`` (replies are cut off while the request's ``max_tokens`` is below it).
 
 The server keeps its own record: request bodies, arrival times, and for every 429 it sends the
 moment it sent it and the wait it asked for; ``early`` lists every request that arrived before such
-a wait had expired (the server's clock, not the test's). ``gate`` makes lesson requests wait until
+a wait had expired (the server's clock, not the test's). ``gate`` makes writing requests wait until
 that many are in flight (so a concurrency limit is observable without relying on timing).
 ``limiter`` (``tests.rate_limits.RateLimiter``) makes it a rate-limited provider: every good reply
 is charged its ``usage`` on arrival, carries the ``x-ratelimit-*`` headers, and becomes a 429 with
@@ -21,109 +24,85 @@ is charged its ``usage`` on arrival, carries the ``x-ratelimit-*`` headers, and 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.llm_replies import good_reply, quirky_reply, with_trailing_commas
 from tests.rate_limits import RateLimiter
 
+Maker = Callable[[dict[str, Any]], dict[str, Any]]
+
 BEHAVIOURS = (
-    "good", "malformed_json", "bad_schema", "wrong_shape", "429", "500", "503", "slow", "401",
-    "fenced", "prose", "wrapped", "length", "refusal", "content_filter", "duplicate_titles",
-    "paraphrase",
+    "good", "malformed_json", "bad_schema", "429", "500", "503", "slow", "401", "fenced", "prose", "wrapped",
+    "length", "refusal", "content_filter", "duplicate_titles", "uncovered", "modules_shuffled",
+    "lessons_reversed", "lessons_keyed", "identical", "echo_shape", "english", "html_200", "empty_choices",
+    "reset", "trailing_comma", "tool_calls", "drip",
 )  # fmt: skip
+#: Behaviours answered at the HTTP level, before any content is made.
+_TRANSPORT = ("html_200", "empty_choices", "reset", "drip")
 
 
-def _title(topic: str, lesson: dict[str, Any], vague: Collection[str]) -> str:
-    if lesson["id"] in vague:
-        return f"{topic} lesson {lesson['id']}"
-    if lesson["must_teach"]:
-        return f"{lesson['must_teach'][0]}: {lesson['kind']} ({lesson['id']})"
-    if lesson.get("project_step"):
-        return f"{topic} capstone, {lesson['project_step']} ({lesson['id']})"
-    return f"{topic} {lesson['kind']} lesson {lesson['id']}"
+def task_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The last user message that is a task (re-asks append plain-text messages after it)."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "user":
+            continue
+        try:
+            task = json.loads(message["content"])
+        except ValueError:
+            continue
+        if isinstance(task, dict) and "task" in task:
+            return task
+    return {}
 
 
-def outline_reply(task: dict[str, Any], behaviour: str, vague: Collection[str] = ()) -> dict[str, Any]:
-    """A good outline for the task (or one with the scripted flaw): titles name what lessons teach."""
-    topic = task["topic"]
-    modules: dict[str, Any] = {}
-    for number, spec in enumerate(task["modules"], start=1):
-        lessons = [
-            {
-                "title": _title(topic, lesson, vague) if behaviour != "duplicate_titles" else f"{topic} lesson",
-                "objectives": [
-                    f"Be able to {o.lower()}" if behaviour == "paraphrase" else o for o in lesson["must_teach"]
-                ],
-            }
-            for lesson in spec["lessons"]
-        ]
-        if behaviour == "wrong_shape":
-            lessons.append({"title": "One lesson too many", "objectives": []})
-        modules[spec["id"]] = {
-            "title": f"{topic} module {number}",
-            "summary": f"Part {number} of {topic}.",
-            "objectives": [f"Master part {number} of {topic}"],
-            "lessons": lessons,
-            "assessment": {"title": f"Check {number}", "kind": "quiz", "description": f"Quiz on {topic}."},
-            "extra_field_models_like_to_add": True,
-        }
-    return {"modules": modules}
-
-
-def lesson_reply(task: dict[str, Any], vague: Collection[str] = ()) -> dict[str, Any]:
-    """A good lesson for the task: its summary quotes the objectives it must teach."""
-    title = task["lesson_title"]
-    if task["lesson_id"] in vague:
-        return {"summary": f"About lesson {task['lesson_id']}.", "activities": ["Read", "Discuss"]}
-    teaches = f" Teaches: {'; '.join(task['must_teach'])}." if task["must_teach"] else ""
-    # Models do not respect budgets; the generator must not trust anything numeric.
-    return {
-        "summary": f"About {title} ({task['level']}, {task['kind']}).{teaches}",
-        "activities": [f"Read about {title}", f"Practise {title}"],
-        "minutes": 100000,
-    }
-
-
-def _content(behaviour: str, task: dict[str, Any], vague: Collection[str]) -> str:
-    is_outline = task.get("task") == "outline"
+def _content(behaviour: str, task: dict[str, Any], make: Maker = good_reply) -> str:
     if behaviour == "malformed_json":
         return '{"modules": [ this is not json'
     if behaviour == "bad_schema":
         return json.dumps({"unexpected": "shape"})
-    reply = outline_reply(task, behaviour, vague) if is_outline else lesson_reply(task, vague)
+    reply = quirky_reply(task, behaviour, make)
+    if behaviour == "trailing_comma":
+        return with_trailing_commas(reply)
     text = json.dumps(reply, ensure_ascii=False, indent=1)
     if behaviour == "fenced":
         return f"```json\n{text}\n```"
     if behaviour == "prose":
-        return f"Sure! Here is the {'outline' if is_outline else 'lesson'} you asked for:\n\n{text}\n\nEnjoy."
+        return f"Sure! Here is what you asked for:\n\n{text}\n\nEnjoy."
     if behaviour == "wrapped":
-        return json.dumps({"outline" if is_outline else "lesson": reply})
+        return json.dumps({"reply": reply})
     if behaviour == "length":
         return text[: len(text) // 2]
     return text
 
 
 def _completion(body: dict[str, Any], number: int, content: str | None, finish: str,
-                refusal: str | None = None) -> dict[str, Any]:
+                refusal: str | None = None, tool_call: bool = False) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
+    if tool_call:
+        message["content"] = None
+        message["tool_calls"] = [{"id": "call_1", "type": "function",
+                                  "function": {"name": "reply", "arguments": content}}]
+    prompt = sum(len(m.get("content") or "") for m in body.get("messages", []))
     return {
         "id": f"chatcmpl-{number}",
         "object": "chat.completion",
         "created": 0,
         "model": body.get("model", "test-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": _usage(body, content),
+        "usage": {"prompt_tokens": math.ceil(prompt / 4), "completion_tokens": tokens(content),
+                  "total_tokens": math.ceil(prompt / 4) + tokens(content)},
     }
 
 
-def _usage(body: dict[str, Any], content: str | None) -> dict[str, int]:
-    prompt = len(json.dumps(body.get("messages", []))) // 4 + 1
-    completion = len(content or "") // 4 + 1
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def tokens(text: str | None) -> int:
+    """Tokens of ``text`` as the server counts them (characters / 4, rounded up)."""
+    return math.ceil(len(text or "") / 4)
 
 
 def _error(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -131,10 +110,13 @@ def _error(message: str, kind: str, code: str | None, param: str | None = None) 
 
 
 class LLMServer:
-    def __init__(self, *, gate: int | None = None, slow_s: float = 5.0, gate_timeout_s: float = 10.0) -> None:
+    def __init__(self, *, gate: int | None = None, slow_s: float = 5.0, gate_timeout_s: float = 10.0,
+                 first_token_s: float = 0.0, tokens_per_s: float | None = None) -> None:
         self.gate = gate
         self.slow_s = slow_s
         self.gate_timeout_s = gate_timeout_s
+        self.first_token_s = first_token_s
+        self.tokens_per_s = tokens_per_s
         self._script: deque[str] = deque()
         self._lock = threading.Condition()
         self._stop = threading.Event()
@@ -151,23 +133,30 @@ class LLMServer:
     def _clear(self) -> None:
         self.default = "good"
         self.gate = None
-        self.requests = self.in_flight = self.max_in_flight = self.lessons_in_flight = 0
+        self.requests = self.in_flight = self.max_in_flight = self.writes_in_flight = 0
         self.authorizations.clear()
         self.bodies.clear()
         self.rejected_formats: set[str] = set()
         #: Request parameters answered with HTTP 400 naming them (as reasoning models do for
         #: max_tokens and temperature).
         self.rejected_params: set[str] = set()
-        self.bad_lessons: set[str] = set()
-        #: Lesson ids whose outline title and lesson summary never name what the lesson must teach.
-        self.vague_lessons: set[str] = set()
+        #: Module number -> behaviour of every writing call for that module.
+        self.module_quirks: dict[int, str] = {}
         self.min_max_tokens: int | None = None
+        #: Bytes per second of a "drip" reply.
+        self.drip_bytes_per_s = 20.0
         #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
         self.retry_headers: dict[str, str] = {}
         self.limiter: RateLimiter | None = None
+        self._reply_headers = threading.local()  # the limiter's headers, per handler thread
         self.arrivals: list[float] = []
         self.waits: list[tuple[float, float]] = []  # (sent at, seconds asked) for every 429 sent
         self.early: list[float] = []  # how much too early each premature request arrived
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        #: Replies cut off at max_tokens (finish_reason length).
+        self.truncated = 0
+        #: Makes the good reply to every task instead of tests/llm_replies.good_reply (a model's own design).
+        self.design_hook: Maker | None = None
 
     # --- control ---
 
@@ -190,6 +179,10 @@ class LLMServer:
         """The ``response_format`` type of every request so far (``"none"`` when absent)."""
         return [(b.get("response_format") or {}).get("type", "none") for b in self.bodies]
 
+    def names(self) -> list[str]:
+        """The json_schema name of every request so far (``""`` when absent)."""
+        return [((b.get("response_format") or {}).get("json_schema") or {}).get("name", "") for b in self.bodies]
+
     def __enter__(self) -> LLMServer:
         self._thread.start()
         return self
@@ -208,34 +201,34 @@ class LLMServer:
         now = time.monotonic()
         with self._lock:
             self.arrivals.append(now)
-            for sent, wait in self.waits:
-                if now < sent + wait:
-                    self.early.append(sent + wait - now)
+            self.early += [sent + wait - now for sent, wait in self.waits if now < sent + wait]
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.bodies.append(body)
             self.authorizations.append(auth)
             behaviour = self._script.popleft() if self._script else self.default
-            if task.get("task") == "lesson":
-                if task.get("lesson_id") in self.bad_lessons and behaviour == "good":
-                    behaviour = "bad_schema"
-                self.lessons_in_flight += 1
-                if self.gate is not None:
-                    epoch = self._epoch
-                    if self.lessons_in_flight >= self.gate:
-                        self._epoch += 1  # release everybody waiting, all at once
-                        self._lock.notify_all()
-                    self._lock.wait_for(
-                        lambda: self._stop.is_set() or self._epoch != epoch, timeout=self.gate_timeout_s
-                    )
+            if task.get("task") == "write_module":
+                if behaviour == "good":
+                    behaviour = self.module_quirks.get(task.get("module", 0), behaviour)
+                self.writes_in_flight += 1
+                self._wait_for_gate()
             return behaviour
 
-    def _leave(self, is_lesson: bool) -> None:
+    def _wait_for_gate(self) -> None:
+        if self.gate is None:
+            return
+        epoch = self._epoch
+        if self.writes_in_flight >= self.gate:
+            self._epoch += 1  # release everybody waiting, all at once
+            self._lock.notify_all()
+        self._lock.wait_for(lambda: self._stop.is_set() or self._epoch != epoch, timeout=self.gate_timeout_s)
+
+    def _leave(self, is_write: bool) -> None:
         with self._lock:
             self.in_flight -= 1
-            if is_lesson:
-                self.lessons_in_flight -= 1
+            if is_write:
+                self.writes_in_flight -= 1
 
     def _quirk(self, body: dict[str, Any], behaviour: str) -> tuple[int, Any] | None:
         fmt = (body.get("response_format") or {}).get("type")
@@ -269,11 +262,32 @@ class LLMServer:
             return 200, _completion(body, self.requests, None, "stop", "I'm sorry, I can't help with that.")
         if behaviour == "content_filter":
             return 200, _completion(body, self.requests, "", "content_filter")
+        if behaviour == "empty_choices":
+            return 200, {"id": "x", "object": "chat.completion", "choices": [], "usage": None}
+        content = _content(behaviour, task, self.design_hook or good_reply)
         budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
-        short = self.min_max_tokens is not None and budget < self.min_max_tokens
-        if short or behaviour == "length":
-            return 200, _completion(body, self.requests, _content("length", task, self.vague_lessons), "length")
-        return 200, _completion(body, self.requests, _content(behaviour, task, self.vague_lessons), "stop")
+        finish = "stop"
+        if behaviour == "length" or (self.min_max_tokens is not None and budget < self.min_max_tokens):
+            content, finish = _content("length", task), "length"
+        elif budget and tokens(content) > budget:
+            content, finish = content[: budget * 4], "length"
+        return self._answer(_completion(body, self.requests, content, finish, tool_call=behaviour == "tool_calls"))
+
+    def _answer(self, reply: dict[str, Any]) -> tuple[int, Any]:
+        """A good reply: charged to the rate limiter on arrival (or a 429), then given the model's time."""
+        if not self._admitted(reply):
+            return 429, _error("Rate limit reached for tokens", "tokens", "rate_limit_exceeded")
+        self._take_time(reply["usage"]["completion_tokens"])
+        with self._lock:
+            self.truncated += reply["choices"][0]["finish_reason"] == "length"
+            for name in self.usage:
+                self.usage[name] += reply["usage"][name]
+        return 200, reply
+
+    def _take_time(self, completion_tokens: int) -> None:
+        """First-token time plus tokens at the stream's rate, as a real model takes (cooperatively)."""
+        if self.tokens_per_s:
+            self._stop.wait(self.first_token_s + completion_tokens / self.tokens_per_s)
 
     def _retry_headers(self, status: int) -> dict[str, str]:
         if status != 429:
@@ -288,17 +302,18 @@ class LLMServer:
             self.waits.append((time.monotonic(), asked))
         return headers
 
-    def _limit(self, status: int, payload: Any) -> tuple[int, Any, dict[str, str]]:
-        """The rate limiter's verdict on a reply: charged (with headers) or turned into a 429."""
-        limiter = self.limiter
-        if limiter is None:
-            return status, payload, {}
-        if status != 200:
-            return status, payload, {}
-        admitted, headers = limiter.admit(int(payload["usage"]["total_tokens"]))
-        if admitted:
-            return status, payload, headers
-        return 429, _error("Rate limit reached for tokens", "tokens", "rate_limit_exceeded"), headers
+    def _admitted(self, reply: dict[str, Any]) -> bool:
+        """The rate limiter's verdict, on arrival: charged (headers kept for the reply) or refused."""
+        if self.limiter is None:
+            return True
+        admitted, self._reply_headers.headers = self.limiter.admit(int(reply["usage"]["total_tokens"]))
+        return admitted
+
+    def limit_headers(self) -> dict[str, str]:
+        """The rate limiter's headers for the reply this handler thread is sending (once)."""
+        headers: dict[str, str] = getattr(self._reply_headers, "headers", {})
+        self._reply_headers.headers = {}
+        return headers
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -313,24 +328,41 @@ class LLMServer:
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                     body = json.loads(self.rfile.read(length) or b"{}")
-                    user = next(m["content"] for m in body.get("messages", []) if m.get("role") == "user")
-                    task = json.loads(user)
+                    task = task_of(body)
                     auth = self.headers.get("Authorization", "")
+                    server.limit_headers()  # none left over from an earlier request on this connection
                     behaviour = server._enter(task, body, auth)
                     try:
                         status, payload = server._reply(behaviour, body, task, auth)
                     finally:
-                        server._leave(task.get("task") == "lesson")
-                    status, payload, limits = server._limit(status, payload)
-                    data = json.dumps(payload).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in {**limits, **server._retry_headers(status)}.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
+                        server._leave(task.get("task") == "write_module")
+                    self._send(status, payload, behaviour)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+
+            def _send(self, status: int, payload: Any, behaviour: str) -> None:
+                data = json.dumps(payload).encode()
+                kind = "application/json"
+                if behaviour == "html_200":
+                    data, kind = b"<html><body><h1>Welcome to the corporate proxy</h1></body></html>", "text/html"
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in {**server.limit_headers(), **server._retry_headers(status)}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if behaviour == "reset":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # the connection breaks off mid-body
+                    self.close_connection = True
+                elif behaviour == "drip":
+                    for start in range(0, len(data), 4):
+                        if server._stop.wait(4 / server.drip_bytes_per_s):
+                            return
+                        self.wfile.write(data[start:start + 4])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(data)
 
         return Handler

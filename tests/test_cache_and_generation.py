@@ -75,7 +75,8 @@ def test_second_identical_request_makes_no_model_calls(
     assert calls > 1
     second = build_generator(openai_config(llm), cache).generate(req, lambda *a: None)
     assert llm.requests == calls
-    assert first.model_dump(exclude={"generated_at"}) == second.model_dump(exclude={"generated_at"})
+    assert first.model_dump(exclude={"generated_at", "usage"}) == second.model_dump(exclude={"generated_at", "usage"})
+    assert first.usage.model_calls == calls and second.usage.model_calls == 0  # usage is what this run cost
     ttl = conn.ttl(next(iter(conn.scan_iter(match=cache.redis_key("llm", "*")))))
     assert 3500 < int(ttl) <= 3600
 
@@ -111,7 +112,7 @@ def test_redis_outage_does_not_fail_the_job(
 def test_generate_offline_without_cache_is_json_ready() -> None:
     """generate() with the offline generator returns a JSON-able dict that passes the invariants."""
     result = generate({"topic": "Bird watching"}, GeneratorConfig(), lambda *a: None, None)
-    assert result["generator"] == {"name": "offline", "model": "offline-v2"}
+    assert result["generator"] == {"name": "offline", "model": "offline-v3"}
     assert isinstance(result["generated_at"], str)
     check_invariants(Curriculum.model_validate(result), parse_request({"topic": "Bird watching"}))
 

@@ -110,8 +110,8 @@ def test_limit_holds_across_three_worker_trees(server: RedisServer, conn: redis.
             return all(s == "finished" for s in statuses)
 
         wait_until("all six curricula generated", all_done, timeout=120)
-        assert llm.requests > 6 * 2
-        assert llm.max_in_flight == 3, "the limit binds (without it up to 24 calls would run at once)"
+        assert llm.requests >= 6 * 2  # a design and a writing call per curriculum at least
+        assert llm.max_in_flight == 3, "the limit binds (without it up to 6 calls would run at once)"
     assert llm_gate.read_state(conn, time.time()) == llm_gate.GateState(holders=0, waiters=0)
 
 

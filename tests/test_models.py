@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from jobs.generators.offline import OfflineGenerator
-from jobs.models import LESSON_KINDS, Lesson, ObjectiveCoverage, parse_request, request_json_schema
+from jobs.models import LESSON_KINDS, Lesson, ObjectiveCoverage, Usage, parse_request, request_json_schema
 from tests.strategies import valid_request_dicts
 from worker.errors import PermanentJobError, RequestInvalid
 
@@ -122,7 +122,7 @@ def test_every_invalid_request_is_rejected_naming_its_fields(
 # --- result models ---------------------------------------------------------------------------------
 
 LESSON = {"id": "m1-l1", "title": "Join two tables: the key idea", "summary": "s", "minutes": 45,
-          "activities": ["a"], "kind": "core"}
+          "activities": ["a"], "kind": "core", "source": "model"}
 
 
 def test_lesson_kind_is_one_of_the_six() -> None:
@@ -152,4 +152,30 @@ def test_curriculum_result_has_uncovered_and_warnings() -> None:
     entry = data["objectives_coverage"][0]
     assert set(entry) == {"objective", "lesson_ids", "modules"} and entry["lesson_ids"]
     lesson = data["modules"][0]["lessons"][0]
-    assert {"id", "title", "summary", "minutes", "activities", "kind", "objectives", "fallback"} <= set(lesson)
+    fields = {"id", "title", "summary", "minutes", "activities", "kind", "objectives", "fallback", "source"}
+    assert fields <= set(lesson)
+
+
+def test_lesson_source_is_model_or_template() -> None:
+    """A lesson's source is required and is either 'model' or 'template'."""
+    for source in ("model", "template"):
+        assert Lesson.model_validate({**LESSON, "source": source}).source == source
+    for bad in ({**LESSON, "source": "human"}, {k: v for k, v in LESSON.items() if k != "source"}):
+        with pytest.raises(ValidationError):
+            Lesson.model_validate(bad)
+
+
+def test_offline_result_is_template_text_with_zero_usage() -> None:
+    """Offline lessons are source 'template', never fallback, and the result reports zero usage."""
+    req = parse_request({"topic": "Rust", "objectives": ["Borrow values safely"]})
+    data = OfflineGenerator().generate(req, lambda *a: None).model_dump(mode="json")
+    lessons = [lesson for module in data["modules"] for lesson in module["lessons"]]
+    assert {(lesson["source"], lesson["fallback"]) for lesson in lessons} == {("template", False)}
+    assert data["usage"] == {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+
+def test_usage_counts_cannot_be_negative() -> None:
+    """Usage counts are whole numbers of at least zero."""
+    assert Usage().model_dump() == {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    with pytest.raises(ValidationError):
+        Usage.model_validate({"model_calls": -1})

@@ -139,6 +139,20 @@ def test_check_invariants_reports_false_coverage_claims() -> None:
     assert "an objective is both taught and listed as uncovered" in problems
 
 
+def test_check_invariants_reports_untruthful_sources() -> None:
+    """A fallback not marked template, a model-sourced lesson offline and offline usage are reported."""
+    req, result = offline({"topic": "SQL", "objectives": ["Join two tables"], "duration_weeks": 2})
+    assert invariant_problems(result, req) == []
+    broken = result.model_copy(deep=True)
+    first = broken.modules[0].lessons[0]
+    first.fallback, first.source = True, "model"
+    broken.usage.model_calls = 3
+    problems = invariant_problems(broken, req)
+    assert f"lesson {first.id} is a fallback but its source is 'model'" in problems
+    assert "an offline curriculum has a lesson whose source is not 'template'" in problems
+    assert "an offline curriculum reports model usage" in problems
+
+
 def test_plan_skeleton_for_the_smallest_budget() -> None:
     """1 week x 1 hour: core, practice and assessment lessons of at least 15 minutes; the rest uncovered."""
     objectives = [f"Objective {i}" for i in range(20)]

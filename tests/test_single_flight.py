@@ -89,7 +89,7 @@ def test_a_dead_lock_holder_only_delays_the_job(conn: redis.Redis, redis_url: st
 
 @pytest.mark.slow
 def test_two_workers_generate_identical_jobs_once(conn: redis.Redis, redis_url: str) -> None:
-    """Two identical plain-rq jobs on two workers: one generates (one outline call), the other serves it."""
+    """Two identical plain-rq jobs on two workers: one generates (one design call), the other serves it."""
     with LLMServer(slow_s=0.5) as llm:
         llm.default = "slow"
         env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", CURRICULUM_GENERATOR="openai",
@@ -100,7 +100,7 @@ def test_two_workers_generate_identical_jobs_once(conn: redis.Redis, redis_url: 
             ids = [enqueue_plain(conn), enqueue_plain(conn)]
             outcomes = [client.wait_for(conn, job_id, timeout_s=60, poll_s=0.1) for job_id in ids]
         events = [e["event"] for w in pair for e in w.events() if str(e.get("event")).startswith("curriculum.")]
-        outlines = [b for b in llm.bodies if '"outline"' in b["messages"][-1]["content"]]
+        outlines = [b for b in llm.bodies if '"design_course"' in b["messages"][-1]["content"]]
     assert [o["status"] for o in outcomes] == ["finished", "finished"]
     assert outcomes[0]["result"] == outcomes[1]["result"]
     assert sorted(events) == ["curriculum.cached", "curriculum.generated", "curriculum.waiting"]

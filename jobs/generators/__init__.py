@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when prompts or offline templates change, so cached results are not reused.
-PROMPT_VERSION = "curriculum-v1"
+PROMPT_VERSION = "curriculum-v2"
 
 GeneratorName = Literal["offline", "openai"]
 
@@ -44,6 +44,10 @@ class GeneratorConfig:
     call_retries: int = 4
     retry_base_s: float = 1.0
     retry_max_wait_s: float = 30.0
+    #: Per-job caps (``OPENAI_MAX_CALLS_PER_JOB``, ``OPENAI_MAX_TOKENS_PER_JOB``): a year-long course at
+    #: 40 h a week takes about 60 calls and 1.5 M tokens, so these leave room for re-asks and retries.
+    max_calls_per_job: int = 200
+    max_tokens_per_job: int = 3_000_000
 
     @property
     def max_tokens_cap(self) -> int:
@@ -77,6 +81,10 @@ class GeneratorConfig:
             problems.append("OPENAI_MAX_RETRIES: must not be negative")
         if not (self.retry_base_s > 0 and self.retry_max_wait_s >= 0):
             problems.append("retry_base_s / OPENAI_RETRY_MAX_WAIT: must be positive")
+        if self.max_calls_per_job < 1:
+            problems.append("OPENAI_MAX_CALLS_PER_JOB: must be at least 1")
+        if self.max_tokens_per_job < 1:
+            problems.append("OPENAI_MAX_TOKENS_PER_JOB: must be at least 1")
         return problems
 
 

@@ -17,9 +17,17 @@ providers do to that on the way is handled here, once, so the generator only dea
 * **Truncation** (``finish_reason: length``): asked again with twice the ``max_tokens``, up to
   ``max_tokens_cap``; then ``ReplyTruncated``.
 * **Refusals** (``message.refusal`` or ``finish_reason: content_filter``): ``ModelRefused``.
+* **Broken replies** are transient and retried like a 5xx: a 200 whose body is not JSON (an HTML
+  page from a proxy), a reply with no ``choices``, a connection that breaks off mid-body.
+  Replies that put their JSON in ``tool_calls`` instead of ``content`` are read from there.
+* **Budgets.** ``OPENAI_TIMEOUT`` bounds the whole call: the client's timeout bounds connecting
+  and each read, and a wall-clock deadline cuts a body that drips in slowly. Every call is
+  counted against the job's ``CallBudget`` (calls and the provider's own token ``usage``).
 
-``ChatClient._call`` is the single place that performs an HTTP request (timed for the worker's
-metrics with ``jobs.context.model_call``); a gate around every model call belongs there too.
+``ChatClient.call`` is the single place that performs an HTTP request: a request body in, the
+parsed reply, its token usage and the response headers out (timed for the worker's metrics with
+``jobs.context.model_call``, inside the ``LLM_GLOBAL_CONCURRENCY`` gate). The shared provider
+budget (``jobs.provider_budget``) wraps that method: ``_budgeted_call``.
 """
 
 from __future__ import annotations
@@ -29,17 +37,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import openai
-from openai._legacy_response import LegacyAPIResponse
-from openai.types.chat import ChatCompletion
 
 from jobs import llm_gate, provider_budget
 from jobs.cache import digest
 from jobs.context import model_call
+from jobs.generators.call_budget import CallBudget
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
 from worker.errors import PermanentJobError, TransientJobError
@@ -67,6 +75,10 @@ class _Rejected(Exception):
         self.part = part
 
 
+class _BrokenReply(Exception):
+    """A 200 that carries no usable completion (not JSON, no choices, cut off mid-body): retry the call."""
+
+
 @dataclass(frozen=True)
 class Completion:
     """What one HTTP call returned: the text, why the model stopped, and whether it refused."""
@@ -74,6 +86,16 @@ class Completion:
     content: str | None
     finish_reason: str | None
     refused: bool
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One provider call: the completion, the provider's token counts, and the response headers."""
+
+    completion: Completion
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ChatClient:
@@ -85,8 +107,10 @@ class ChatClient:
         cache: Cache | None = None,
         memo: ProviderMemo = PROCESS_MEMO,
         sleep: Callable[[float], None] = time.sleep,
+        budget: CallBudget | None = None,
     ) -> None:
         self._config = config
+        self.budget = budget or CallBudget(config.max_calls_per_job, config.max_tokens_per_job)
         self._cache = cache
         self._memo = memo
         self._sleep = sleep
@@ -164,8 +188,9 @@ class ChatClient:
         attempt = 0
         while True:
             self._hold()
+            self.budget.reserve()
             try:
-                return self._call(body)
+                result = self._budgeted_call(body)
             except openai.APIStatusError as exc:
                 part = rejected_part(exc)
                 if part is not None and part in body:
@@ -174,10 +199,17 @@ class ChatClient:
                 if wait is None:
                     # from None: the SDK's message holds the response body, which may echo the request.
                     raise map_status_error(exc) from None
-                status = exc.status_code
+                status: object = exc.status_code
+            except _BrokenReply as exc:
+                if attempt >= self._config.call_retries:
+                    raise TransientJobError(f"model API sent a broken reply for {what}: {exc}") from None
+                wait, status = self._backoff(attempt), str(exc)
+            else:
+                self.budget.spend(result.prompt_tokens, result.completion_tokens)
+                return result.completion
             attempt += 1
             logger.warning(
-                "model API busy for %s (HTTP %s); call %s again in %.2f s",
+                "model API failed for %s (%s); call %s again in %.2f s",
                 what,
                 status,
                 attempt + 1,
@@ -185,6 +217,10 @@ class ChatClient:
                 extra={"event": "llm.retrying", "status": status, "wait_s": round(wait, 3)},
             )
             self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        step: float = min(self._config.retry_max_wait_s, self._config.retry_base_s * 2.0**attempt)
+        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
 
     def _wait_s(self, exc: openai.APIStatusError, attempt: int) -> float | None:
         """How long to wait before calling again, or ``None`` to give up on this call."""
@@ -197,8 +233,7 @@ class ChatClient:
                 return None  # a longer wait is the job layer's business
             self._pause(asked)
             return asked
-        step: float = min(cap, self._config.retry_base_s * 2.0**attempt)
-        return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not crypto
+        return self._backoff(attempt)
 
     def _pause(self, seconds: float) -> None:
         """Hold every call of this client (all lesson threads) until the provider's wait is over."""
@@ -239,73 +274,116 @@ class ChatClient:
     def _memo_key(self) -> str:
         return f"accepts:{self._provider}"
 
+    # --- the shared provider budget (issue 20) around the one HTTP call ---
+
+    def _budgeted_call(self, body: dict[str, Any]) -> CallResult:
+        """``call`` after reserving its tokens in the shared provider budget, settled with its reply.
+
+        A 429 the provider means as "later" goes back in line (keeping its place) instead of
+        spending a per-call retry, until the job's deadline (``provider_budget.ProviderBusy``).
+        """
+        shared = provider_budget.current()
+        ask = _ask_of(body)
+        held = shared.reserve(ask)
+        while True:
+            try:
+                result = self.call(body)
+            except openai.APIStatusError as exc:
+                shared.settle(held, exc.response.headers, None, exc.status_code)
+                if not (shared.enabled and exc.status_code == 429 and is_retryable(exc)):
+                    raise
+                logger.info("model API rate limited; waiting for the provider budget",
+                            extra={"event": "llm.rate_limited", "status": 429})
+                held = shared.reserve(ask, retry_of=held)
+                continue
+            except BaseException:
+                shared.leave(held.token)
+                raise
+            usage = provider_budget.Usage(result.prompt_tokens, result.completion_tokens)
+            shared.settle(held, result.headers, usage, 200)
+            return result
+
     # --- the one HTTP call ---
 
-    def _call(self, body: dict[str, Any]) -> Completion:
-        """Perform exactly one chat completion. ``openai.APIStatusError`` passes through."""
+    def call(self, body: dict[str, Any]) -> CallResult:
+        """Perform exactly one chat completion within ``OPENAI_TIMEOUT``, start to last byte.
+
+        ``openai.APIStatusError`` passes through; a 200 without a usable completion raises
+        ``_BrokenReply``; timeouts and connection failures are ``TransientJobError``.
+        """
+        timeout = self._config.request_timeout_s
         try:
-            response = self._budgeted(body)
+            # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
+            # latency and error class of every call.
+            with llm_gate.current().slot(), model_call():
+                deadline = time.monotonic() + timeout
+                with self._client.chat.completions.with_streaming_response.create(**body) as response:
+                    raw = _read_body(response.iter_bytes(), deadline, timeout)
+                    headers = dict(response.headers.items())
         except openai.APIStatusError:
             raise
         except openai.APITimeoutError as exc:
-            raise TransientJobError(f"model API timed out after {self._config.request_timeout_s} s") from exc
+            raise TransientJobError(f"model API timed out after {timeout} s") from exc
         except openai.APIConnectionError as exc:
             raise TransientJobError("could not connect to the model API") from exc
         except openai.OpenAIError as exc:
             raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        if not response.choices:
-            return Completion(None, None, refused=False)
-        choice = response.choices[0]
-        finish = choice.finish_reason
-        refused = bool(getattr(choice.message, "refusal", None)) or finish == "content_filter"
-        return Completion(choice.message.content, finish, refused)
-
-    # --- provider budget (issue 20): reserve before the HTTP request, settle after, wait out 429s ---
-
-    def _budgeted(self, body: dict[str, Any]) -> ChatCompletion:
-        """The HTTP request inside the shared provider budget (``jobs.provider_budget``).
-
-        A 429 the provider means as "later" goes back in line (keeping its place) instead of
-        spending a per-call retry, until the job's deadline (``ProviderBusy``).
-        """
-        budget = provider_budget.current()
-        ask = _ask_of(body)
-        held = budget.reserve(ask)
-        while True:
-            try:
-                raw = self._send(body)
-            except openai.APIStatusError as exc:
-                budget.settle(held, exc.response.headers, None, exc.status_code)
-                if not (budget.enabled and exc.status_code == 429 and is_retryable(exc)):
-                    raise
-                logger.info("model API rate limited; waiting for the provider budget",
-                            extra={"event": "llm.rate_limited", "status": 429})
-                held = budget.reserve(ask, retry_of=held)
-                continue
-            except BaseException:
-                budget.leave(held.token)
-                raise
-            response = raw.parse()
-            budget.settle(held, raw.headers, _usage_of(response), raw.status_code)
-            return response
-
-    def _send(self, body: dict[str, Any]) -> LegacyAPIResponse[ChatCompletion]:
-        # LLM_GLOBAL_CONCURRENCY (across processes and instances), then the worker's metrics:
-        # latency and error class of every call.
-        with llm_gate.current().slot(), model_call():
-            return self._client.chat.completions.with_raw_response.create(**body)
+        return _parse_completion(raw, headers)
 
 
 def _ask_of(body: dict[str, Any]) -> provider_budget.Ask:
     """What a request will cost the budget: its messages and schema (as characters), its max_tokens."""
     fmt = body.get("response_format") or {}
     prompt_chars = len(json.dumps(body.get("messages", []))) + len(json.dumps(fmt))
-    budget = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
-    return provider_budget.Ask.of(prompt_chars, budget, str((fmt.get("json_schema") or {}).get("name", "chat")))
+    limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+    return provider_budget.Ask.of(prompt_chars, limit, str((fmt.get("json_schema") or {}).get("name", "chat")))
 
 
-def _usage_of(response: ChatCompletion) -> provider_budget.Usage | None:
-    usage = response.usage
-    if usage is None:
-        return None
-    return provider_budget.Usage(usage.prompt_tokens, usage.completion_tokens)
+def _read_body(chunks: Any, deadline: float, timeout: float) -> bytes:
+    """The whole body, or an error once ``deadline`` passes (a reply dripping in is cut off)."""
+    parts: list[bytes] = []
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            if time.monotonic() > deadline:
+                raise TransientJobError(f"model API timed out after {timeout} s (the reply was still arriving)")
+    except httpx2.TimeoutException as exc:
+        raise TransientJobError(f"model API timed out after {timeout} s") from exc
+    except httpx2.TransportError as exc:
+        raise _BrokenReply("the connection broke off while the reply was being sent") from exc
+    return b"".join(parts)
+
+
+def _tokens(usage: object, name: str) -> int:
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _content(message: dict[str, Any]) -> str | None:
+    """The reply's text; a provider that answered with a tool call carries its JSON in the arguments."""
+    content = message.get("content")
+    if isinstance(content, str) and content.strip():
+        return content
+    for call in message.get("tool_calls") or []:
+        arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+        if isinstance(arguments, str) and arguments.strip():
+            return arguments
+    return content if isinstance(content, str) else None
+
+
+def _parse_completion(raw: bytes, headers: Mapping[str, str]) -> CallResult:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise _BrokenReply("the reply was not JSON (an HTML page from a proxy?)") from None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise _BrokenReply("the reply had no choices")
+    choice = choices[0]
+    raw_message = choice.get("message")
+    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
+    finish = choice.get("finish_reason")
+    refused = bool(message.get("refusal")) or finish == "content_filter"
+    usage = data.get("usage")
+    completion = Completion(_content(message), finish if isinstance(finish, str) else None, refused)
+    return CallResult(completion, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), headers)

@@ -17,7 +17,7 @@ from jobs.generators import offline_text as text
 from jobs.models import Assessment, Curriculum, CurriculumRequest, GeneratorInfo
 from jobs.planner import LessonContent, LessonSlot, ModuleContent, ModuleSlot, Plan, assemble, plan
 
-OFFLINE_MODEL = "offline-v2"
+OFFLINE_MODEL = "offline-v3"
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -79,7 +79,7 @@ class _Writer:
     def lesson(self, module: ModuleSlot, slot: LessonSlot) -> LessonContent:
         writer = getattr(self, f"_{slot.kind}")
         title, summary, activities = writer(module, slot)
-        return LessonContent(title=title, summary=summary, activities=tuple(activities))
+        return LessonContent(title=title, summary=summary, activities=tuple(activities), source="template")
 
     def _angle(self, slot: LessonSlot, bank: Sequence[tuple[str, str]]) -> tuple[str, str]:
         angle, summary = bank[(slot.part - 1) % len(bank)]
@@ -174,19 +174,19 @@ class _Writer:
             return (
                 f"Foundations of {self.topic}",
                 f"The vocabulary, tools and first examples of {self.topic} that later modules rely on.",
-                [f"Explain the key terms and tools of {self.topic}"],
+                [],
             )
         if module.kind == "capstone":
             return (
                 text.PROJECT_NAMES[self.level],
                 f"One realistic {self.topic} project that uses the whole course: scope it, build it, present it.",
-                [f"Plan, build and present a complete {self.topic} project"],
+                [o for o in self.plan.focuses if o is not None],
             )
         phrases = self.module_phrases(module)
         review = " and a review" if any(s.kind == "review" for s in module.lessons) else ""
         summary = f"Teaches {_joined(phrases)}: core lessons, then practice{review}, closed by an assessment."
-        objectives = list(module.objectives) or [f"Explain and apply {p}" for p in phrases]
-        return _joined(self.module_labels(module)) + self._part(module), summary, objectives
+        # Only requested objectives: a course that names none gets none invented.
+        return _joined(self.module_labels(module)) + self._part(module), summary, list(module.objectives)
 
     def _part(self, module: ModuleSlot) -> str:
         """" (part k)" when the module's single focus spans several modules."""
