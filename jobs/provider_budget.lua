@@ -91,8 +91,8 @@ local function admit(need, rank)
     if rank < cwnd - flying then return 0 end
     return 50
   end
-  -- Nothing known yet (a new budget, or Redis lost it): one call at a time until a reply tells.
-  if rank == 0 and flying == 0 then return 0 end
+  -- Nothing known yet (a new budget, or Redis lost it): a few calls at a time until a reply tells.
+  if rank < FIRST_CWND - flying then return 0 end
   return 50
 end
 
