@@ -3,6 +3,7 @@ local model server."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -10,18 +11,22 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs import provider_budget, ratelimit_headers
+from jobs import provider_budget, provider_budget_view, ratelimit_headers
 from jobs.provider_budget import Ask, BudgetConfig, ProviderBudget, Usage
 from tests import budget_client
-from tests.conftest import ROOT, clean_env
+from tests.conftest import ROOT, clean_env, run_cli
 from tests.llm_server import LLMServer
 from tests.rate_limits import RateLimiter, go_duration
 from tests.servers import RedisServer
+from tests.test_probe import CountingRedis
 from tests.workers import WorkerProcess
+from worker.errors import ConfigError
 from worker.jsonjob import JsonQueue
+from worker.settings import Settings
 
 QUEUE = "curriculum_generation"
 API_KEY = "sk-budget-test-7c1e9a"
@@ -55,11 +60,6 @@ def wait_finished(conn: redis.Redis, jobs: list[Job], workers: list[WorkerProces
             return
         time.sleep(0.1)
     raise AssertionError(f"not all {len(jobs)} jobs finished within {timeout}s")
-
-
-def state(conn: redis.Redis) -> dict[str, str]:
-    bid = provider_budget.budget_id(None, API_KEY)
-    return {k.decode(): v.decode() for k, v in conn.hgetall(provider_budget.keys(bid)[0]).items()}
 
 
 def budget_state(conn: redis.Redis, base_url: str) -> dict[str, str]:
@@ -288,3 +288,63 @@ def test_a_wait_past_the_job_deadline_fails_the_run_at_once(redis_server: RedisS
             time.sleep(0.1)
         result = Job.fetch(job.id, connection=conn, serializer=JSONSerializer).latest_result()
         assert result is not None and "rate limit" in (result.exc_string or "")
+
+
+# --- what stats shows ---
+
+
+def test_rate_variables_are_typed_and_named_when_bad() -> None:
+    """LLM_TOKENS_PER_MINUTE / LLM_REQUESTS_PER_MINUTE default to unset, LLM_BUDGET to on; bad values are named."""
+    defaults = Settings.from_env({})
+    assert (defaults.llm_tokens_per_minute, defaults.llm_requests_per_minute, defaults.llm_budget) == (None, None, True)
+    tuned = Settings.from_env({"LLM_TOKENS_PER_MINUTE": "200000", "LLM_REQUESTS_PER_MINUTE": "500", "LLM_BUDGET": "0"})
+    assert (tuned.llm_tokens_per_minute, tuned.llm_requests_per_minute, tuned.llm_budget) == (200000, 500, False)
+    with pytest.raises(ConfigError) as bad:
+        Settings.from_env({"LLM_TOKENS_PER_MINUTE": "lots", "LLM_REQUESTS_PER_MINUTE": "0", "LLM_BUDGET": "maybe"})
+    for name in ("LLM_TOKENS_PER_MINUTE", "LLM_REQUESTS_PER_MINUTE", "LLM_BUDGET"):
+        assert name in str(bad.value)
+
+
+def spend(conn: redis.Redis, base_url: str, calls: int) -> None:
+    """``calls`` calls through a budget that learns 1000 tokens per second from the headers."""
+    budget = ProviderBudget(conn, BudgetConfig(base_url, API_KEY))
+    for _ in range(calls):
+        held = budget.reserve(Ask(prompt_tokens=60, max_tokens=40, name="view"))
+        budget.settle(held, budget_client.HEADERS, Usage(60, 40), 200)
+
+
+def test_the_view_costs_two_round_trips_however_many_budgets(redis_url: str) -> None:
+    """One budget or five, many calls or few: reading them is TIME+SMEMBERS, then one pipeline."""
+    counting = CountingRedis.from_url(redis_url)
+    for n, calls in enumerate((1, 3, 10, 2, 5)):
+        spend(counting, f"http://view-{n}.invalid/v1", calls)
+        counting.round_trips = 0
+        views = provider_budget_view.read(counting)
+        assert counting.round_trips == 2 and len(views) == n + 1
+    by_id = {v["id"]: v for v in views}
+    five = by_id[provider_budget.budget_id("http://view-4.invalid/v1", API_KEY)]
+    assert five["totals"] == {"prompt_tokens": 300, "completion_tokens": 200, "replies": 5, "rate_limited": 0}
+    assert five["tokens_used"]["this_minute"] + five["tokens_used"]["last_minute"] == 500
+    assert five["tokens"] is not None and five["tokens"]["limit"] == 1000 and five["mode"] == "headers"
+    counting.close()
+
+
+def test_stats_shows_the_budget_and_changes_nothing(redis_url: str, conn: redis.Redis) -> None:
+    """stats --json and --prometheus show limits, what is left and the token counters; every key and
+    value in Redis is the same afterwards."""
+    base_url = "http://stats.invalid/v1"
+    spend(conn, base_url, 4)
+    before = sorted(all_values(conn))
+    env = clean_env(REDIS_URL=redis_url)
+    [view] = json.loads(run_cli("stats", "--json", env=env).stdout)["llm_budgets"]
+    text = run_cli("stats", "--prometheus", env=env).stdout
+    table = run_cli("stats", env=env).stdout
+    assert sorted(all_values(conn)) == before
+    assert view["id"] == provider_budget.budget_id(base_url, API_KEY) and view["mode"] == "headers"
+    assert (view["tokens"]["limit"], view["requests"], view["waiting"]) == (1000, None, {"calls": 0, "tokens": 0})
+    samples = {(s.name, s.labels.get("kind")): s.value for f in text_string_to_metric_families(text)
+               for s in f.samples if s.labels.get("budget") == view["id"]}
+    assert samples[("curriculum_worker_llm_tokens_total", "prompt")] == 240
+    assert samples[("curriculum_worker_llm_tokens_total", "completion")] == 160
+    assert samples[("curriculum_worker_llm_budget_limit", None)] == 1000
+    assert f"provider budget {view['id']}  mode headers" in table
