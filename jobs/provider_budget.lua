@@ -25,6 +25,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local S = KEYS[1]
 local DAY_MS = 86400000
 local FIRST_CWND = 4  -- calls in flight AIMD starts from (no headers, no LLM_*_PER_MINUTE)
+local MAX_AHEAD = 64  -- waiters further back than this are not considered for entry yet
 
 local function num(field, default)
   local v = redis.call('HGET', S, field)
@@ -68,6 +69,8 @@ local function admit(need, rank)
   local ta, tl, tr = refill('t')
   local ra, rl, rr = refill('r')
   if tl or rl then
+    -- Deep in line: wait for the line to move (this keeps every poll's work bounded).
+    if rank >= MAX_AHEAD then return 250 end
     local wait = 0
     if tl then
       local ahead = 0

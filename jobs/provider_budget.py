@@ -106,6 +106,11 @@ class Held:
     ask: Ask
     epoch: str | None
 
+    @property
+    def counted(self) -> bool:
+        """Whether the budget holds this reservation (False: off, or Redis could not be asked)."""
+        return self.epoch is not None
+
 
 @dataclass(frozen=True)
 class Usage:

@@ -290,7 +290,8 @@ class ChatClient:
                 result = self.call(body)
             except openai.APIStatusError as exc:
                 shared.settle(held, exc.response.headers, None, exc.status_code)
-                if not (shared.enabled and exc.status_code == 429 and is_retryable(exc)):
+                # Without a budget (off, or Redis unreachable) the per-call retries' backoff applies.
+                if not (held.counted and exc.status_code == 429 and is_retryable(exc)):
                     raise
                 logger.info("model API rate limited; waiting for the provider budget",
                             extra={"event": "llm.rate_limited", "status": 429})
