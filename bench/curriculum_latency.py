@@ -1,9 +1,11 @@
-"""Curriculum latency: one 12-lesson curriculum against a model API with a fixed latency per call.
+"""Curriculum latency: one short curriculum against a model API with a fixed latency per call.
 
 Calls ``jobs.generation.generate`` directly (no worker, no cache) with the ``openai`` generator and
 a ``GeneratorConfig``, against ``tests.llm_server.LLMServer`` on loopback in this process, whose
-every reply waits ``L`` seconds. The generator makes one outline call, then one call per lesson
-with at most ``LLM_CONCURRENCY`` in flight, so the critical path is ``L + ceil(12 / c) * L``.
+every reply waits ``L`` seconds. The generator makes one design call, then one writing call per
+module with at most ``LLM_CONCURRENCY`` in flight, so the critical path is
+``L + ceil(modules / c) * L`` (``modules`` as the run's result has them; before issue 18 it was one
+call per lesson). Token-rate costs of whole courses: ``bench.curriculum_cost``.
 Reported: wall / critical path for c = 4 (target <= 1.2) beside the sequential baseline c = 1, and
 the same runs with L = 0, which is the fixed cost (client, HTTP, parsing, planning) that the ratio's
 excess should come from.
@@ -52,14 +54,21 @@ def config(server: LLMServer, concurrency: int) -> GeneratorConfig:
 def timed(server: LLMServer, concurrency: int, request: dict[str, Any] = REQUEST,
           cache: Cache | None = None) -> tuple[float, int]:
     """(wall seconds, model calls) of one generate() call."""
+    wall, calls, _ = timed_modules(server, concurrency, request, cache)
+    return wall, calls
+
+
+def timed_modules(server: LLMServer, concurrency: int, request: dict[str, Any] = REQUEST,
+                  cache: Cache | None = None) -> tuple[float, int, int]:
+    """(wall seconds, model calls, modules) of one generate() call."""
     before = server.requests
     start = time.perf_counter()
-    generate(request, config(server, concurrency), lambda stage, done, total: None, cache)
-    return time.perf_counter() - start, server.requests - before
+    result = generate(request, config(server, concurrency), lambda stage, done, total: None, cache)
+    return time.perf_counter() - start, server.requests - before, len(result["modules"])
 
 
-def critical_path(latency_s: float, concurrency: int, lessons: int = LESSONS) -> float:
-    return latency_s * (1 + math.ceil(lessons / concurrency))
+def critical_path(latency_s: float, concurrency: int, modules: int) -> float:
+    return latency_s * (1 + math.ceil(modules / concurrency))
 
 
 def measure(latency_s: float = 0.2, repeats: int = 3) -> dict[str, Any]:
@@ -82,9 +91,9 @@ def _variant(server: LLMServer, latency_s: float, repeats: int) -> dict[str, Any
         server.default = "good"
         zero = [timed(server, concurrency)[0] for _ in range(repeats)]
         server.default = "slow"
-        runs = [timed(server, concurrency) for _ in range(repeats)]
-        walls = [w for w, _ in runs]
-        cp = critical_path(latency_s, concurrency)
+        runs = [timed_modules(server, concurrency) for _ in range(repeats)]
+        walls = [w for w, _, _ in runs]
+        cp = critical_path(latency_s, concurrency, runs[0][2])
         out[f"c{concurrency}"] = {"wall_s": median(walls), "walls_s": walls, "critical_path_s": cp,
                                   "ratio": median(walls) / cp, "calls": runs[0][1],
                                   "zero_latency_wall_s": median(zero),

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from worker.errors import RequestInvalid
+from jobs.errors import RequestInvalid
 
 MAX_SLEEP_S = 300.0
 #: A job enqueued with ``meta={COUNT_RUNS: True}`` counts its own runs and returns in these fields

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jobs.design import MAX_CLAIMS, Design, DesignedLesson, DesignedModule, Limits, normal
-from jobs.minutes import split
+from jobs.proportions import split
 from jobs.models import CurriculumRequest
 from jobs.planner import THEME_COUNT, LessonSlot, ModuleSlot, Plan, requested_objectives, unique_titles
 from jobs.repairs import repair_count, repair_kinds

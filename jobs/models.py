@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from jobs.errors import RequestInvalid
 from jobs.request_rules import LANGUAGE_PATTERN, NO_LONE_SURROGATE, TOPIC_PATTERN, WHITESPACE, integral
-from worker.errors import RequestInvalid
 
 Level = Literal["beginner", "intermediate", "advanced"]
 LEVELS: tuple[Level, ...] = ("beginner", "intermediate", "advanced")

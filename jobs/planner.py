@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from jobs.coverage import coverage_entries
+from jobs.errors import PermanentJobError
 from jobs.models import (
     Assessment,
     Curriculum,
@@ -37,7 +38,6 @@ from jobs.models import (
     Usage,
 )
 from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, ModuleKind, distribute, shape
-from worker.errors import PermanentJobError
 
 #: Shortest lesson, whatever the budget.
 MIN_LESSON_MINUTES = 15

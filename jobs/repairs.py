@@ -56,26 +56,34 @@ def _merge(design: Design, allowed: int) -> Design:
     return Design(tuple(modules))
 
 
-def repair_count(design: Design, limits: Limits) -> tuple[Design, list[str]]:
-    """Lessons within the budget's count and at most one assessment per ``MIN_MODULE_LESSONS`` lessons."""
-    notes = []
+def _recount(design: Design, wanted: int) -> Design:
     count = len(design.lessons)
-    wanted = limits.clamp_lessons(count)
-    if wanted != count:
-        modules = [list(m.lessons) for m in design.modules]
-        if wanted > count:
-            _grow(modules, design, wanted - count)
-        else:
-            _shrink(modules, count - wanted)
-        design = Design(tuple(replace(m, lessons=tuple(ls)) for m, ls in zip(design.modules, modules, strict=True)))
-        verb = "added" if wanted > count else "left out"
-        notes.append(f"the model designed {count} lessons; the time budget holds {limits.min_lessons}-"
-                     f"{limits.max_lessons}, so {abs(wanted - count)} practice lesson(s) were {verb}")
-    _, high = limits.module_range(len(design.lessons))
-    if len(design.modules) > high:
-        notes.append(f"the model designed {len(design.modules)} modules; {high} fit the course "
+    modules = [list(m.lessons) for m in design.modules]
+    if wanted > count:
+        _grow(modules, design, wanted - count)
+    else:
+        _shrink(modules, count - wanted)
+    return Design(tuple(replace(m, lessons=tuple(ls)) for m, ls in zip(design.modules, modules, strict=True)))
+
+
+def repair_count(design: Design, limits: Limits) -> tuple[Design, list[str]]:
+    """At most one assessment (module) per ``MIN_MODULE_LESSONS`` lessons, and the lesson count within
+    the budget (merging modules drops an assessment, so the count is checked after)."""
+    notes = []
+    designed, modules = len(design.lessons), len(design.modules)
+    for _ in range(3):
+        _, high = limits.module_range(limits.clamp_lessons(len(design.lessons)))
+        if len(design.modules) > high:
+            design = _merge(design, high)
+        count = len(design.lessons)
+        if limits.clamp_lessons(count) != count:
+            design = _recount(design, limits.clamp_lessons(count))
+    if len(design.modules) != modules:
+        notes.append(f"the model designed {modules} modules; {len(design.modules)} fit the course "
                      "(each ends with an assessment), so small modules were merged")
-        design = _merge(design, high)
+    if limits.clamp_lessons(designed) != designed:
+        notes.append(f"the model designed {designed} lessons; the time budget holds {limits.min_lessons}-"
+                     f"{limits.max_lessons}, so the planner made it {len(design.lessons)}")
     return design, notes
 
 

@@ -1,6 +1,6 @@
 """One generation per content key at a time, across every worker.
 
-``jobs.client`` deduplicates at enqueue time, but the contract lets any service enqueue with plain
+``worker.client`` deduplicates at enqueue time, but the contract lets any service enqueue with plain
 rq, so two identical requests can still run at once on two workers. Before generating, a job takes
 a short Redis lock on the curriculum's content key (``curriculum:lock:<key>``, ``SET NX`` with an
 expiry, via redis-py's ``Lock``) and renews it from a thread while it works. A job that finds the

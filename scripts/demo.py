@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from jobs import client
+from worker import client
 from worker.commands.views import curriculum_lines
 from worker.settings import redact_url
 

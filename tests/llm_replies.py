@@ -11,39 +11,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-#: Lesson text in a few languages (the generator checks the language of what it gets).
-TEXT = {
-    "en": ("{title}: in this {kind} lesson of week {week} you learn how it works, see a worked example and then "
-           "apply it to a small case of your own.",
-           ["Follow the worked example on {title} step by step", "Apply {title} to a case you choose and compare "
-            "the result with what you expected", "Write three sentences on what you would do differently next time"]),
-    "fr": ("{title} : dans cette leçon de la semaine {week}, vous découvrez comment cela fonctionne, vous suivez "
-           "un exemple commenté puis vous l'appliquez à un cas concret que vous choisissez.",
-           ["Suivez pas à pas l'exemple commenté sur {title}", "Appliquez ce que vous avez appris à un cas que vous "
-            "choisissez et comparez le résultat avec vos attentes", "Écrivez trois phrases sur ce que vous feriez "
-            "autrement la prochaine fois"]),
-    "es": ("{title}: en esta lección de la semana {week} aprendes cómo funciona, sigues un ejemplo comentado y "
-           "luego lo aplicas a un caso propio que eliges tú.",
-           ["Sigue paso a paso el ejemplo comentado sobre {title}", "Aplica lo aprendido a un caso que elijas y "
-            "compara el resultado con lo que esperabas", "Escribe tres frases sobre lo que harías de otra manera"]),
-    "de": ("{title}: In dieser Lektion der Woche {week} lernst du, wie es funktioniert, folgst einem kommentierten "
-           "Beispiel und wendest es danach auf einen eigenen Fall an, den du selbst wählst.",
-           ["Folge dem kommentierten Beispiel zu {title} Schritt für Schritt", "Wende das Gelernte auf einen "
-            "selbst gewählten Fall an und vergleiche das Ergebnis mit deiner Erwartung", "Schreibe drei Sätze "
-            "darüber, was du beim nächsten Mal anders machen würdest"]),
-    "pt": ("{title}: nesta lição da semana {week} você aprende como funciona, segue um exemplo comentado e depois "
-           "aplica o que aprendeu a um caso próprio que você escolhe.",
-           ["Siga passo a passo o exemplo comentado sobre {title}", "Aplique o que aprendeu a um caso que você "
-            "escolher e compare o resultado com o que esperava", "Escreva três frases sobre o que você faria de "
-            "outra forma da próxima vez"]),
-    "zh": ("{title}：在第{week}周的这节课中，你将了解它是如何运作的，跟随一个带注释的例子一步一步地学习，然后把它应用到你自己选择的一个案例中。",
-           ["一步一步地跟随关于{title}的带注释的例子", "把学到的内容应用到你自己选择的案例中，并把结果和你的预期进行比较",
-            "写三句话，说明下次你会有什么不同的做法"]),
-    "ja": ("{title}：第{week}週のこのレッスンでは、その仕組みを学び、解説付きの例を一つずつたどってから、自分で選んだ例に当てはめてみます。",
-           ["{title}についての解説付きの例を順番にたどってみましょう", "学んだことを自分で選んだ例に当てはめて、結果を予想と比べてみましょう",
-            "次はどこを変えるかを三つの文で書いてみましょう"]),
+#: Lesson text in a few languages (the generator checks the language of what it gets): language ->
+#: summary and activities, with ``{title}``, ``{kind}`` and ``{week}`` filled in per lesson.
+TEXT: dict[str, tuple[str, list[str]]] = {
+    lang: (entry["summary"], entry["activities"])
+    for lang, entry in json.loads((Path(__file__).parent / "llm_texts.json").read_text("utf-8")).items()
 }
 _MINUTES = {"foundation": 30, "core": 45, "practice": 60, "project": 90, "review": 30, "assessment": 45}
 _ANGLES = ["core ideas", "worked examples", "common pitfalls", "in a real setting", "going further"]
@@ -151,35 +126,67 @@ def good_reply(task: dict[str, Any]) -> dict[str, Any]:
     return write_module(task)
 
 
+def _duplicate_titles(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    for lesson in _design_lessons(reply):
+        lesson["title"] = "Introduction"
+    return reply
+
+
+def _uncovered(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    for lesson in _design_lessons(reply):
+        lesson["objectives"] = []
+    for module in reply.get("modules", []):
+        module["teaches"] = []
+    return reply
+
+
+def _modules_shuffled(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    if "modules" in reply:
+        reply["modules"] = {f"m{i + 1}": m for i, m in reversed(list(enumerate(reply["modules"])))}
+    return reply
+
+
+def _lessons_reversed(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    reply["lessons"].reverse()
+    return reply
+
+
+def _lessons_keyed(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    reply["lessons"] = {ls.pop("id"): ls for ls in reversed(reply["lessons"])}
+    return reply
+
+
+def _identical(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    reply["lessons"] = [{"id": ls["id"], "summary": "In this lesson you learn the topic and practise it.",
+                         "activities": ["Read the material", "Do the exercises"]} for ls in reply["lessons"]]
+    return reply
+
+
+def _echo_shape(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    reply["lessons"] = [{"id": ls["id"], "summary": "string (2-4 sentences)",
+                         "activities": ["string (a concrete learner activity; 2-6 items)"] * 2}
+                        for ls in reply["lessons"]]
+    return reply
+
+
+def _english(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    return write_module(task, "en")
+
+
+#: Quirks of design replies and of writing replies: behaviour -> how it bends the good reply.
+_DESIGN_QUIRKS = {"duplicate_titles": _duplicate_titles, "uncovered": _uncovered,
+                  "modules_shuffled": _modules_shuffled}
+_WRITING_QUIRKS = {"lessons_reversed": _lessons_reversed, "lessons_keyed": _lessons_keyed,
+                   "identical": _identical, "echo_shape": _echo_shape, "english": _english}
+
+
 def quirky_reply(task: dict[str, Any], behaviour: str,
                  make: Callable[[dict[str, Any]], dict[str, Any]] = good_reply) -> dict[str, Any]:
     """The good reply (made by ``make``), bent the way ``behaviour`` says (quirks that keep the JSON readable)."""
+    quirks = _WRITING_QUIRKS if task.get("task") == "write_module" else _DESIGN_QUIRKS
     reply = make(task)
-    kind = task.get("task")
-    if behaviour == "duplicate_titles" and kind != "write_module":
-        for lesson in _design_lessons(reply):
-            lesson["title"] = "Introduction"
-    elif behaviour == "uncovered" and kind != "write_module":
-        for lesson in _design_lessons(reply):
-            lesson["objectives"] = []
-        for module in reply.get("modules", []):
-            module["teaches"] = []
-    elif behaviour == "modules_shuffled" and "modules" in reply:
-        reply["modules"] = {f"m{i + 1}": m for i, m in reversed(list(enumerate(reply["modules"])))}
-    elif behaviour == "lessons_reversed" and kind == "write_module":
-        reply["lessons"].reverse()
-    elif behaviour == "lessons_keyed" and kind == "write_module":
-        reply["lessons"] = {ls.pop("id"): ls for ls in reversed(reply["lessons"])}
-    elif behaviour == "identical" and kind == "write_module":
-        reply["lessons"] = [{"id": ls["id"], "summary": "In this lesson you learn the topic and practise it.",
-                             "activities": ["Read the material", "Do the exercises"]} for ls in reply["lessons"]]
-    elif behaviour == "echo_shape" and kind == "write_module":
-        reply["lessons"] = [{"id": ls["id"], "summary": "string (2-4 sentences)",
-                             "activities": ["string (a concrete learner activity; 2-6 items)"] * 2}
-                            for ls in reply["lessons"]]
-    elif behaviour == "english" and kind == "write_module":
-        reply = write_module(task, "en")
-    return reply
+    bend = quirks.get(behaviour)
+    return bend(reply, task) if bend is not None else reply
 
 
 def _design_lessons(reply: dict[str, Any]) -> list[dict[str, Any]]:

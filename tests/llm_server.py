@@ -302,6 +302,22 @@ class LLMServer:
             self.waits.append((time.monotonic(), asked))
         return headers
 
+    def _write_body(self, handler: BaseHTTPRequestHandler, data: bytes, behaviour: str) -> None:
+        """The body as sent: whole, broken off halfway ("reset"), or a few bytes at a time ("drip")."""
+        if behaviour == "reset":
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            handler.connection.shutdown(2)  # the connection breaks off mid-body
+            handler.close_connection = True
+        elif behaviour == "drip":
+            for start in range(0, len(data), 4):
+                if self._stop.wait(4 / self.drip_bytes_per_s):
+                    return
+                handler.wfile.write(data[start:start + 4])
+                handler.wfile.flush()
+        else:
+            handler.wfile.write(data)
+
     def _admitted(self, reply: dict[str, Any]) -> bool:
         """The rate limiter's verdict, on arrival: charged (headers kept for the reply) or refused."""
         if self.limiter is None:
@@ -351,18 +367,6 @@ class LLMServer:
                 for name, value in {**server.limit_headers(), **server._retry_headers(status)}.items():
                     self.send_header(name, value)
                 self.end_headers()
-                if behaviour == "reset":
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(2)  # the connection breaks off mid-body
-                    self.close_connection = True
-                elif behaviour == "drip":
-                    for start in range(0, len(data), 4):
-                        if server._stop.wait(4 / server.drip_bytes_per_s):
-                            return
-                        self.wfile.write(data[start:start + 4])
-                        self.wfile.flush()
-                else:
-                    self.wfile.write(data)
+                server._write_body(self, data, behaviour)
 
         return Handler

@@ -1,4 +1,4 @@
-"""``jobs.client`` against a real Redis: validation, status objects, waiting, idempotent enqueueing."""
+"""``worker.client`` against a real Redis: validation, status objects, waiting, idempotent enqueueing."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from rq.job import JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
-from jobs import client
-from jobs.idempotency import idempotency_key
 from tests.conftest import clean_env, run_cli
 from tests.llm_server import LLMServer
 from tests.workers import WorkerProcess
+from worker import client
 from worker.errors import RequestInvalid
+from worker.idempotency import idempotency_key
 from worker.jsonjob import JsonJob
 
 QUEUE = client.QUEUE

@@ -66,7 +66,7 @@ def test_using_it_names_only_real_commands_and_options() -> None:
 
 def test_example_requests_are_valid() -> None:
     """The example files the README enqueues are valid requests."""
-    from jobs.client import validate_request
+    from worker.client import validate_request
 
     for path in sorted(Path(ROOT / "examples").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -122,3 +122,6 @@ def test_counts_rates_and_percentiles_match_the_jobs_across_a_restart(
     assert full["llm"]["calls"] == llm.requests and full["llm"]["errors"] == 2
     assert full["llm"]["errors_by_kind"] == {"InternalServerError": 2}
     assert full["llm"]["latency_ms"]["p50"] is not None
+    # Tokens per window beside the calls: exactly what the provider reported in its usage fields.
+    assert (full["llm"]["prompt_tokens"], full["llm"]["completion_tokens"]) == (
+        llm.usage["prompt_tokens"], llm.usage["completion_tokens"]) != (0, 0)

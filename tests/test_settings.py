@@ -109,7 +109,7 @@ def test_concurrency_and_global_llm_limit_defaults_and_bounds() -> None:
 
 def test_model_call_settings_have_sane_defaults_and_reach_the_generator() -> None:
     """OPENAI_TIMEOUT, OPENAI_MAX_TOKENS, temperature, seed and per-call retries default sanely and are passed on."""
-    from jobs.curriculum import generator_config
+    from worker.jobconfig import generator_config
 
     s = Settings.from_env({})
     assert (s.openai_timeout_s, s.openai_max_tokens, s.openai_temperature, s.openai_seed) == (60, 4096, 0.4, 42)

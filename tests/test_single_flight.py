@@ -13,7 +13,6 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from jobs import client
 from jobs.cache import Cache, content_key
 from jobs.generation import generate
 from jobs.generators import GeneratorConfig
@@ -23,6 +22,7 @@ from jobs.singleflight import SingleFlight
 from tests.conftest import clean_env
 from tests.llm_server import LLMServer
 from tests.workers import WorkerProcess
+from worker import client
 from worker.jsonjob import JsonJob
 
 QUEUE = "curriculum_generation"

@@ -1,7 +1,7 @@
 """docs/wire-format.md holds: a job written with raw Redis commands as documented is run by a real
 worker and read back as documented, and the canonical form matches the shared vectors.
 
-Nothing here goes through rq or jobs.client on the writing or reading side, so an rq upgrade that
+Nothing here goes through rq or worker.client on the writing or reading side, so an rq upgrade that
 changes the job hash, the queue keys or the results stream fails these tests.
 """
 
@@ -19,9 +19,9 @@ import pytest
 import redis
 
 from jobs.canonical import canonical_json
-from jobs.client import enqueue_curriculum, job_status
 from tests.conftest import clean_env, run_cli
 from tests.wire_vectors import expected, load
+from worker.client import enqueue_curriculum, job_status
 
 QUEUE_KEY = "rq:queue:curriculum_generation"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from jobs.canonical import canonical_digest, canonical_json
-from jobs.client import validate_request
 from jobs.generators import PROMPT_VERSION
-from jobs.idempotency import KEY_PREFIX, idempotency_document, idempotency_key
+from worker.client import validate_request
+from worker.idempotency import KEY_PREFIX, idempotency_document, idempotency_key
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -22,7 +22,7 @@ import redis
 
 from worker.connection import diagnose, endpoint
 from worker.envfile import local_environ, unknown_variables
-from worker.errors import EXIT_USAGE, RedisUnavailable, WorkerError
+from worker.errors import EXIT_USAGE, JobError, RedisUnavailable, WorkerError, exit_code
 from worker.logs import Redactor, configure_logging, secret_values
 from worker.settings import Settings, known_variables
 
@@ -92,13 +92,13 @@ def _as_unavailable(exc: redis.RedisError, environ: Mapping[str, str]) -> Worker
     return RedisUnavailable(diagnose(exc, endpoint(settings)).message)
 
 
-def _fail(exc: WorkerError, environ: Mapping[str, str]) -> NoReturn:
+def _fail(exc: WorkerError | JobError, environ: Mapping[str, str]) -> NoReturn:
     """Print the error without secrets and exit with its code."""
     redact: Callable[[str], str] = Redactor()
     with contextlib.suppress(WorkerError):
         redact = Redactor(secret_values(Settings.from_env(environ)))
     click.echo(f"error: {redact(str(exc))}", err=True)
-    sys.exit(exc.exit_code)
+    sys.exit(exit_code(exc))
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         # Redis went away after a command connected (e.g. during `enqueue --wait`): exit 3, with
         # the same diagnosis as at start-up.
         _fail(_as_unavailable(exc, environ), environ)
-    except WorkerError as exc:
+    except (WorkerError, JobError) as exc:  # JobError: a bad request or job id (jobs.errors)
         _fail(exc, environ)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

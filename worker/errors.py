@@ -1,6 +1,8 @@
 """The service's small error tree.
 
-Library errors (redis-py, rq, openai, pydantic) are wrapped into these classes where they cross
+Job code raises the domain's errors (``jobs.errors``: retry or not, bad request, bad configuration);
+this module re-exports them and ``exit_code`` maps them, beside the runtime's own tree, to the
+CLI's exit codes. Library errors (redis-py, rq, openai, pydantic) are wrapped into these classes where they cross
 a module boundary (``raise X(...) from exc``), so the CLI can map each class to one of the exit
 codes in docs/interface.md without guessing, and job code can say whether a failure is worth retrying.
 """
@@ -8,6 +10,15 @@ codes in docs/interface.md without guessing, and job code can say whether a fail
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+# The domain's own errors, re-exported: job code raises them, the worker maps them (``exit_code``).
+from jobs.errors import JobConfigInvalid, JobError, PermanentJobError, RequestInvalid, TransientJobError
+
+__all__ = [
+    "EXIT_OK", "EXIT_UNHEALTHY", "EXIT_UNREACHABLE", "EXIT_USAGE", "ConfigError", "JobConfigInvalid", "JobError",
+    "JobFailed", "JobNotFound", "JobRefused", "PermanentJobError", "RedisUnavailable", "RequestInvalid",
+    "TransientJobError", "Unhealthy", "WaitTimedOut", "WorkerError", "exit_code",
+]
 
 EXIT_OK = 0
 EXIT_UNHEALTHY = 1
@@ -52,36 +63,18 @@ class JobFailed(WorkerError):
     """A job the CLI waited for ended in failure."""
 
 
-class JobError(WorkerError):
-    """Raised by job code to say how the runtime should treat the failure."""
-
-    #: Whether the runtime may retry the job after this error.
-    transient = False
-
-
-class TransientJobError(JobError):
-    """A failure that may go away on its own: network, rate limit, timeout, 5xx."""
-
-    transient = True
-
-
-class PermanentJobError(JobError):
-    """A failure no retry can fix: bad input, authentication, a refused job."""
-
-
-class RequestInvalid(PermanentJobError):
-    """A curriculum request broke the contract; the message names each bad field, never its value."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("invalid curriculum request: " + "; ".join(self.problems))
-
-
 class JobRefused(PermanentJobError):
     """A job the worker will not execute: unregistered callable or non-JSON payload."""
 
 
 class WaitTimedOut(WorkerError):
     """``enqueue --wait --timeout`` ran out; the job itself goes on."""
+
+
+def exit_code(exc: WorkerError | JobError) -> int:
+    """The exit code the CLI ends with for one of our errors (docs/interface.md)."""
+    if isinstance(exc, WorkerError):
+        return exc.exit_code
+    if isinstance(exc, RequestInvalid | JobConfigInvalid):
+        return EXIT_USAGE
+    return EXIT_UNHEALTHY

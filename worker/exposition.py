@@ -81,6 +81,9 @@ def metrics_families(report: Mapping[str, Any]) -> list[str]:
                 [(f"curriculum_worker_llm_errors_total{_labels(kind=k.removeprefix('error:'))}", int(v))
                  for k, v in sorted(llm_total.items()) if k.startswith("error:")], "counter"),
         *histogram("curriculum_worker_llm_latency_seconds", "Model API call latency.", [({}, llm_total, "latency")]),
+        *family("curriculum_worker_llm_tokens_total", "Model tokens as providers reported them, by kind.",
+                [(f"curriculum_worker_llm_tokens_total{_labels(kind=k)}", int(llm_total.get(f"{k}_tokens", 0)))
+                 for k in ("prompt", "completion")], "counter"),
         *family("curriculum_worker_throughput_per_minute", "Finished jobs per minute over the window.",
                 [(f"curriculum_worker_throughput_per_minute{_labels(queue=q, window=window)}", m["throughput_per_min"])
                  for q, m in queues.items()]),
@@ -120,5 +123,6 @@ def metrics_table(report: Mapping[str, Any], width: int) -> list[str]:
         lines.append("  ".join([f"{name:<{width}}", *(f"{c:>9}" for c in cells)]))
     kinds = ", ".join(f"{k} {v}" for k, v in llm["errors_by_kind"].items())
     lines.append(f"llm      calls {llm['calls']}  errors {llm['errors']}{f' ({kinds})' if kinds else ''}  "
-                 f"latency p50 {_ms(llm['latency_ms']['p50'])}  p95 {_ms(llm['latency_ms']['p95'])}")
+                 f"latency p50 {_ms(llm['latency_ms']['p50'])}  p95 {_ms(llm['latency_ms']['p95'])}  "
+                 f"tokens in {llm['prompt_tokens']} out {llm['completion_tokens']}")
     return lines

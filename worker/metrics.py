@@ -18,8 +18,9 @@ Fields of a job hash: one count per outcome (``finished``, ``failed``, ``retried
 ``refused``, ``requeued``) and histogram bucket counts ``run:<le>`` (run time of finished jobs)
 and ``wait:<le>`` (enqueued -> started, every attempt that ran), ``<le>`` being the bucket's upper
 bound in ms or ``inf``; the lifetime hash also holds ``run_sum_ms`` and ``wait_sum_ms``. A model
-hash holds ``calls``, ``errors``, ``error:<ExceptionClass>``, ``latency:<le>`` (and
-``latency_sum_ms`` in the lifetime hash). Fields appear only once counted, and a key only once
+hash holds ``calls``, ``errors``, ``error:<ExceptionClass>``, ``latency:<le>``, ``prompt_tokens``
+and ``completion_tokens`` (the provider's own ``usage`` of each reply), and ``latency_sum_ms`` in
+the lifetime hash. Fields appear only once counted, and a key only once
 something happened in its minute or hour: a quiet hour costs nothing. Each hash stays small enough
 for Redis' compact listpack encoding (at most 6 + 2 x 20 fields). Memory: see ``MEMORY_BOUND``.
 
@@ -170,6 +171,11 @@ class Recorder:
         if self.enabled:
             self._write(connection, LLM_BASE, *model_call_counts(latency_ms, error))
 
+    def model_tokens(self, connection: Redis, prompt_tokens: int, completion_tokens: int) -> None:
+        if self.enabled and (prompt_tokens or completion_tokens):
+            counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+            self._write(connection, LLM_BASE, counts, {})
+
     def _write(self, connection: Redis, base: str, counts: Mapping[str, int], sums: Mapping[str, float]) -> None:
         try:
             with connection.pipeline(transaction=False) as pipe:
@@ -203,4 +209,8 @@ def install(connection: Redis, *, enabled: bool) -> None:
     def observe(latency_s: float, error: str | None) -> None:
         RECORDER.model_call(connection, latency_s * 1000, error)
 
+    def count_tokens(prompt_tokens: int, completion_tokens: int) -> None:
+        RECORDER.model_tokens(connection, prompt_tokens, completion_tokens)
+
     context.install_model_call_observer(observe if enabled else None)
+    context.install_model_tokens_observer(count_tokens if enabled else None)

@@ -137,6 +137,8 @@ def llm_metrics(window: Mapping[str, float], window_s: int) -> dict[str, Any]:
         "errors_by_kind": {k.removeprefix("error:"): int(v) for k, v in sorted(window.items())
                            if k.startswith("error:")},
         "latency_ms": {"p50": quantile(0.5, latency), "p95": quantile(0.95, latency)},
+        "prompt_tokens": int(window.get("prompt_tokens", 0)),
+        "completion_tokens": int(window.get("completion_tokens", 0)),
     }
 
 

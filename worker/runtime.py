@@ -44,6 +44,7 @@ from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
 from worker.intake import Intake, fail_unread, takes_key
+from worker.jobconfig import job_config
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
@@ -480,7 +481,7 @@ def warm_up_openai_sdk() -> None:
 
 def build_worker(settings: Settings, connection: Redis, queues: list[str] | None = None,
                  name: str | None = None) -> CurriculumWorker:
-    context.install(settings)
+    context.install(job_config(settings))
     preload_job_code(settings)
     return CurriculumWorker(
         list(queues or settings.worker_queues),

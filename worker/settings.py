@@ -107,6 +107,8 @@ class Settings:
     openai_seed: int
     openai_max_retries: int
     openai_retry_max_wait_s: float
+    openai_max_calls_per_job: int
+    openai_max_tokens_per_job: int
     log_level: str
     log_format: str
     sentry_dsn: Secret | None
@@ -196,6 +198,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "openai_seed": r.integer("OPENAI_SEED", 42, low=0, high=2**31 - 1),
         "openai_max_retries": r.integer("OPENAI_MAX_RETRIES", 4, low=0, high=20),
         "openai_retry_max_wait_s": r.number("OPENAI_RETRY_MAX_WAIT", 30.0, low=0, high=600),
+        "openai_max_calls_per_job": r.integer("OPENAI_MAX_CALLS_PER_JOB", 200, low=1, high=100_000),
+        "openai_max_tokens_per_job": r.integer("OPENAI_MAX_TOKENS_PER_JOB", 3_000_000, low=1000, high=10**9),
         "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
         "sentry_dsn": r.secret("SENTRY_DSN"),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from worker.errors import ConfigError
+from jobs.errors import JobConfigInvalid
 
 if TYPE_CHECKING:
     from jobs.cache import Cache
@@ -69,7 +69,7 @@ class GeneratorConfig:
             problems.append("max_malformed_retries: must not be negative")
         problems += self._call_problems()
         if problems:
-            raise ConfigError(problems)
+            raise JobConfigInvalid(problems)
 
     def _call_problems(self) -> list[str]:
         problems = []

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.cache import Cache, llm_key
+from jobs.errors import PermanentJobError
 from jobs.generators import GeneratorConfig
 from jobs.generators.chat import ChatClient
 from jobs.generators.replies import Malformed, R, parse_reply
-from worker.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from worker.errors import PermanentJobError
+from jobs.errors import PermanentJobError
 
 
 class BudgetExceeded(PermanentJobError):

@@ -46,11 +46,11 @@ import openai
 
 from jobs import llm_gate, provider_budget
 from jobs.cache import digest
-from jobs.context import model_call
+from jobs.context import model_call, model_tokens
+from jobs.errors import PermanentJobError, TransientJobError
 from jobs.generators.call_budget import CallBudget
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
-from worker.errors import PermanentJobError, TransientJobError
 
 if TYPE_CHECKING:
     from jobs.cache import Cache
@@ -329,7 +329,9 @@ class ChatClient:
             raise TransientJobError("could not connect to the model API") from exc
         except openai.OpenAIError as exc:
             raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        return _parse_completion(raw, headers)
+        result = _parse_completion(raw, headers)
+        model_tokens(result.prompt_tokens, result.completion_tokens)
+        return result
 
 
 def _ask_of(body: dict[str, Any]) -> provider_budget.Ask:

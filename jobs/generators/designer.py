@@ -39,7 +39,7 @@ from jobs.generators.replies import (
     module_list_schema,
     module_outline_schema,
 )
-from jobs.minutes import split
+from jobs.proportions import split
 from jobs.models import CurriculumRequest
 
 #: Generous token sizes of design replies, so they start with a budget that fits.

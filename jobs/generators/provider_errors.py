@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 
 import openai
 
-from worker.errors import PermanentJobError, TransientJobError
+from jobs.errors import PermanentJobError, TransientJobError
 
 #: Statuses a later call may succeed on: timeout, conflict, rate limit, and every 5xx.
 RETRYABLE_STATUS = frozenset({408, 409, 429})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.design import normal
+from jobs.errors import PermanentJobError
 from jobs.generators.asking import Asker, Question, StillMalformed
 from jobs.generators.briefs import ModuleWords, module_briefs
 from jobs.generators.chat import ReplyTruncated
@@ -27,7 +28,6 @@ from jobs.generators.templates import template_lesson
 from jobs.generators.text_check import placeholder, wrong_language
 from jobs.models import CurriculumRequest
 from jobs.planner import LessonContent, Plan
-from worker.errors import PermanentJobError
 
 logger = logging.getLogger(__name__)
 

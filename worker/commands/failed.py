@@ -11,7 +11,7 @@ import re
 
 import click
 
-from jobs import client
+from worker import client
 from worker.cli import check_queue_names, emit_json
 from worker.connection import connect
 from worker.settings import Settings

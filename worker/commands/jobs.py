@@ -16,8 +16,7 @@ from typing import Any, BinaryIO, NoReturn
 import click
 from redis import Redis
 
-from jobs import client
-from worker import probe
+from worker import client, probe
 from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect

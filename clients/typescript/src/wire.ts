@@ -77,7 +77,7 @@ export function decodeResult(fields: string[]): LatestResult {
 }
 
 /**
- * Atomic "return the live job for this key, or create one": the same rule as jobs/idempotency.py
+ * Atomic "return the live job for this key, or create one": the same rule as worker/idempotency.py
  * (a job that failed, was stopped or canceled, or finished without a stored result is replaced).
  * KEYS: idempotency key, current job hash, its results stream, new job hash, queue list, queues set.
  * ARGV: the current job id seen before ("" for none), new job id, key TTL, new job hash pairs.

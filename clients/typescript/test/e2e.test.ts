@@ -90,7 +90,7 @@ test("Python and TypeScript enqueue the same request as the same job, whichever 
   const request = { topic: "Caf\u00e9 latte art \u2615", hours_per_week: 2.5, objectives: ["Pour a heart", "Steam milk"] };
   const fromTs = await enqueueCurriculum(redis, request);
   const code = `import json, redis
-from jobs.client import enqueue_curriculum
+from worker.client import enqueue_curriculum
 r = redis.Redis.from_url(${JSON.stringify(server.url)})
 print(json.dumps(enqueue_curriculum(r, json.loads(${JSON.stringify(JSON.stringify(request))}))))`;
   const fromPython = JSON.parse(runPython(code, server.url)) as [string, string];

@@ -42,10 +42,10 @@ def enqueue_curriculum(connection: Redis, request: Any, *, queue: str = QUEUE,
     """Validate and enqueue; returns (job_id, status).
 
     With ``dedupe`` (the default) a request equal to one already queued, running, or finished with
-    its result still stored returns that job instead (see ``jobs.idempotency``); its status then
+    its result still stored returns that job instead (see ``worker.idempotency``); its status then
     says which: ``finished`` means the result can be read at once.
     """
-    from jobs.idempotency import enqueue_once, idempotency_key  # pydantic loads only when enqueueing
+    from worker.idempotency import enqueue_once, idempotency_key  # pydantic loads only when enqueueing
 
     body = validate_request(request)
     job_queue = JsonQueue(queue, connection=connection)

@@ -12,18 +12,20 @@ from collections.abc import Sequence
 
 
 def _targets(total: int, weights: Sequence[float], low: int, high: int) -> list[float]:
-    """Water-filling: proportional shares; shares out of bounds are pinned and the rest re-shared."""
-    pinned: dict[int, float] = {}
-    while True:
-        free = [i for i in range(len(weights)) if i not in pinned]
-        left = total - sum(pinned.values())
-        mass = sum(weights[i] for i in free)
-        shares = {i: left * weights[i] / mass for i in free} if mass else {}
-        under = {i: float(low) for i, v in shares.items() if v < low}
-        over = {i: float(high) for i, v in shares.items() if v > high}
-        if not under and not over:
-            return [pinned.get(i, shares.get(i, 0.0)) for i in range(len(weights))]
-        pinned.update(under or over)
+    """``clamp(scale * weight)`` for the scale at which they add up to ``total`` (found by bisection:
+    the sum only grows with the scale)."""
+
+    def at(scale: float) -> list[float]:
+        return [min(high, max(low, scale * w)) for w in weights]
+
+    lo, hi = 0.0, float(high) / min(weights)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if sum(at(mid)) < total:
+            lo = mid
+        else:
+            hi = mid
+    return at(hi)
 
 
 def split(total: int, rough: Sequence[int], low: int, high: int) -> list[int]:
@@ -39,7 +41,7 @@ def split(total: int, rough: Sequence[int], low: int, high: int) -> list[int]:
     targets = _targets(total, weights, low, high)
     out = [max(low, min(high, math.floor(t))) for t in targets]
     order = sorted(range(len(out)), key=lambda i: targets[i] - math.floor(targets[i]), reverse=True)
-    for i in order * 2:
+    for i in order * 3:
         diff = total - sum(out)
         if diff == 0:
             break
