@@ -194,7 +194,8 @@ def test_two_trees_share_the_budget_without_a_429_storm(redis_server: RedisServe
 def test_budget_is_relearned_after_a_flush_and_a_restart(private_redis: RedisServer,
                                                          workers: list[WorkerProcess]) -> None:
     """Budget keys deleted mid-run, then Redis restarted empty: the courses still finish, the limits
-    come back from the next replies' headers, and 429s stay rare."""
+    come back from the next replies' headers, and each loss costs at most the four calls let
+    through while the budget relearns."""
     conn = private_redis.client()
     with LLMServer(slow_s=0.2) as llm:
         llm.default = "slow"
@@ -213,7 +214,7 @@ def test_budget_is_relearned_after_a_flush_and_a_restart(private_redis: RedisSer
         wait_finished(conn, second, workers)
         learned = budget_state(conn, llm.base_url)
         assert (learned["t_limit"], learned["t_src"]) == ("4000", "headers")
-        assert llm.limiter.refused_share() <= 0.05, (llm.limiter.refused, llm.limiter.admitted)
+        assert llm.limiter.refused <= 2 * 4, (llm.limiter.refused, llm.limiter.admitted)
 
 
 @pytest.mark.slow
