@@ -43,8 +43,8 @@ from typing import Any
 import redis
 
 from jobs import ratelimit_headers
+from jobs.errors import TransientJobError
 from jobs.generators.provider_errors import retry_after_s
-from worker.errors import TransientJobError
 
 logger = logging.getLogger(__name__)
 
@@ -217,12 +217,12 @@ class ProviderBudget:
         return self._script(keys=self._keys, args=[op, *args])
 
     def _waiting_changed(self, delta: int) -> None:
+        # Under the lock: two threads crossing zero at once must report in the order they crossed.
         with self._lock:
             before = self._waiting
             self._waiting += delta
-            after = self._waiting
-        if self._on_wait is not None and (before == 0) != (after == 0):
-            self._on_wait(after > 0)
+            if self._on_wait is not None and (before == 0) != (self._waiting == 0):
+                self._on_wait(self._waiting > 0)
 
     def _redis_failed(self, op: str, exc: redis.RedisError) -> None:
         # The provider's own 429s still hold the line; a budget outage must not fail model calls.
