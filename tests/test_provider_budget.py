@@ -133,6 +133,28 @@ def test_waiters_enter_in_arrival_order_and_a_429_blocks_until_its_reset(conn: r
     assert (learned["t_limit"], learned["t_src"], learned["rate_limited_total"]) == ("1000", "headers", "1")
 
 
+def test_a_429_without_retry_after_waits_for_the_exhausted_units_reset(conn: redis.Redis) -> None:
+    """A 429 naming no wait, with the tokens exhausted and their reset at 2 s: blocked for about 2 s."""
+    base_url = "http://reset.invalid/v1"
+    budget = ProviderBudget(conn, BudgetConfig(base_url, API_KEY))
+    held = budget.reserve(Ask(10, 10, "reset"))
+    budget.settle(held, {"x-ratelimit-limit-tokens": "500", "x-ratelimit-remaining-tokens": "0",
+                         "x-ratelimit-reset-tokens": "2s", "x-ratelimit-limit-requests": "100",
+                         "x-ratelimit-remaining-requests": "90", "x-ratelimit-reset-requests": "6m0s"}, None, 429)
+    [view] = provider_budget_view.read(conn)
+    assert 1.5 <= view["blocked_for_s"] <= 2.0, view
+    assert (view["tokens"]["left"], view["requests"]["limit"], view["totals"]["rate_limited"]) == (0, 100, 1)
+
+
+def test_budget_off_writes_nothing_and_never_waits(conn: redis.Redis) -> None:
+    """LLM_BUDGET=false: reservations are granted at once and nothing is written to Redis."""
+    budget = ProviderBudget(conn, BudgetConfig("http://off.invalid/v1", API_KEY, enabled=False))
+    for _ in range(50):
+        held = budget.reserve(Ask(10_000, 10_000, "off"))
+        budget.settle(held, budget_client.HEADERS, Usage(10_000, 10_000), 200)
+    assert not held.counted and conn.dbsize() == 0
+
+
 def test_a_redis_error_lets_the_call_through(private_redis: RedisServer) -> None:
     """With Redis gone the budget steps aside (the provider's own 429s still hold the line)."""
     conn = redis.Redis.from_url(private_redis.url, socket_timeout=1)
