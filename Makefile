@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-$(PY_VERSION)
 
-.PHONY: install demo test test-ts lint typecheck check bench lock clean
+.PHONY: install demo test test-ts test-latest lint typecheck check bench lock clean
 
 # Refuse, in one line and before anything runs, an interpreter the lock files were not made for.
 ifneq ($(filter-out clean lock,$(or $(MAKECMDGOALS),install)),)
@@ -45,10 +45,32 @@ test: $(STAMP)
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 
-# The TypeScript client's tests: a private redis-server, the .venv worker in burst mode (needs node >= 18).
+# The TypeScript client's tests (needs node >= 18): a private redis-server and the .venv worker, once
+# with each ioredis major the package accepts as a peer (type-checked, built and tested against each);
+# then a fresh Node app outside the repository installs the package from a clean clone and from
+# `npm pack` (committed work only), with ioredis 5 and 6, and compiles it with tsc --strict.
+IOREDIS_MAJORS ?= 5 6
 test-ts: $(STAMP)
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "test-ts: node and npm are needed (apt-get install nodejs npm)" >&2; exit 2; }
-	cd clients/typescript && npm ci --no-audit --no-fund && npm run build && CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test
+	cd clients/typescript && npm ci --no-audit --no-fund && \
+	for major in $(IOREDIS_MAJORS); do \
+	  echo "== TypeScript client with ioredis $$major" && \
+	  npm install --no-save --no-audit --no-fund "ioredis@$$major" && npm run typecheck && npm run build && \
+	  CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm test || exit 1; \
+	done && \
+	echo "== a Node app outside the repository" && \
+	CURRICULUM_WORKER_PYTHON="$(abspath $(BIN))/python" npm run test:outside
+
+# The tests on the newest releases pyproject.toml's bounds allow, without the lock: what a user's plain
+# `pip install` gets. A fresh venv each time, so a release made since the last run is picked up.
+LATEST_VENV ?= .venv-latest
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/pip install --quiet -e '.[dev]'
+	@echo "newest allowed versions:"; $(LATEST_VENV)/bin/pip freeze --exclude-editable | grep -iE '^(rq|redis|rq-scheduler|sentry-sdk|click|pydantic|openai)=='
+	$(LATEST_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker jobs tests bench scripts
@@ -65,4 +87,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LATEST_VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

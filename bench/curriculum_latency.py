@@ -31,7 +31,7 @@ from jobs.models import parse_request
 from jobs.planner import plan
 from tests.llm_server import LLMServer
 
-# beginner, 4 weeks x 3 h: the planner makes 3 modules of 4 lessons (checked in ``lesson_count``).
+# beginner, 4 weeks x 3 h: the planner makes 12 lessons (checked in ``lesson_count``).
 REQUEST: dict[str, Any] = {"topic": "Linear algebra for data science", "level": "beginner",
                            "duration_weeks": 4, "hours_per_week": 3}
 LESSONS = 12

@@ -1,8 +1,9 @@
 """``jobs.curriculum.generate_curriculum``: the job other services enqueue.
 
 A thin wrapper: it takes the configuration the worker installed (``jobs.context``), reports progress
-into ``job.meta["progress"]`` and uses the job's own Redis connection for the caches and for the
-lock that keeps identical requests running at once from being generated twice.
+into ``job.meta["progress"]`` (and announces it, ``jobs.notify``) and uses the job's own Redis
+connection for the caches and for the lock that keeps identical requests running at once from
+being generated twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from jobs import llm_gate, provider_budget
+from jobs import llm_gate, notify, provider_budget
 from jobs.cache import Cache
 from jobs.config import JobConfig
 from jobs.context import current_config
@@ -52,6 +53,7 @@ def generate_curriculum(request: dict[str, Any]) -> dict[str, Any]:
         if job is not None:
             job.meta["progress"] = {"stage": stage, "done": done, "total": total}
             job.save_meta()  # type: ignore[no-untyped-call]
+            notify.publish(job.connection, job.id, "started", job.meta["progress"])
 
     # While a model call waits for the provider budget, the stage says so (issue 20).
     shown = provider_budget.WaitingProgress(save_progress)

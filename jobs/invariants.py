@@ -14,11 +14,18 @@ from decimal import Decimal
 
 from jobs.coverage import coverage_problems
 from jobs.models import Curriculum, CurriculumRequest, Lesson, Usage
-from jobs.planner import MIN_LESSON_MINUTES, PROFILES, CurriculumInvariantError, decimal_minutes
+from jobs.planner import (
+    MIN_LESSON_MINUTES,
+    PROFILES,
+    SHORT_COURSE_MINUTES,
+    CurriculumInvariantError,
+    decimal_minutes,
+)
 from jobs.shapes import REVIEW_WEEKS
 
 FOUNDATION_SHARE_ADVANCED = 0.10
 PROJECT_SHARE_MAX = 0.30
+ASSESSMENT_SHARE_MAX = 0.20
 
 
 def _schedule_problems(curriculum: Curriculum, lessons: dict[str, Lesson], order: list[str]) -> list[str]:
@@ -84,6 +91,19 @@ def shape_problems(curriculum: Curriculum) -> list[str]:
         problems.append("a project lesson comes before any core lesson")
     if curriculum.duration_weeks >= REVIEW_WEEKS and "review" not in kinds:
         problems.append(f"a course of {REVIEW_WEEKS} weeks or more has no review lesson")
+    return problems + _assessment_problems(curriculum, lessons, total)
+
+
+def _assessment_problems(curriculum: Curriculum, lessons: list[Lesson], total: int) -> list[str]:
+    """Assessments take at most a fifth of the time (a course too short for that holds one lesson of
+    the shortest length), and a course of at most 3 hours has a single one."""
+    tests = [lesson.minutes for lesson in lessons if lesson.kind == "assessment"]
+    problems = []
+    if sum(tests) > total * ASSESSMENT_SHARE_MAX and tests != [MIN_LESSON_MINUTES]:
+        problems.append("assessments take more than 20 % of the time")
+    available = decimal_minutes(curriculum.hours_per_week) * curriculum.duration_weeks
+    if available <= SHORT_COURSE_MINUTES and len(tests) > 1:
+        problems.append("a course of 3 hours or less has more than one assessment")
     return problems
 
 

@@ -244,3 +244,18 @@ def request_json_schema() -> dict[str, Any]:
     schema = CurriculumRequest.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+
+
+def result_json_schema() -> dict[str, Any]:
+    """JSON Schema of the result a finished job stores (``Curriculum.model_dump(mode="json")``).
+
+    Every property is marked required: a dump always writes every field, defaults included, so a
+    client may rely on ``warnings`` or ``lessons[].objectives`` being there. The TypeScript client's
+    result type is generated from this schema (clients/typescript/scripts/build-result-type.mjs).
+    """
+    schema = Curriculum.model_json_schema(mode="serialization")
+    for model in [schema, *schema.get("$defs", {}).values()]:
+        if model.get("type") == "object" and "properties" in model:
+            model["required"] = list(model["properties"])
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

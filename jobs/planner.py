@@ -7,11 +7,13 @@ teaches (``LessonSlot.objectives``). So the contract's invariants hold whatever 
 Budget: each week gets the same planned load ``floor(capacity * utilisation)`` where ``capacity``
 is ``floor(hours_per_week * 60)`` (computed in decimal, so 1.3 h is exactly 78 minutes) and
 ``utilisation`` is 0.85-0.95 depending on level. With capacity >= 60 minutes that is always within
-80-100 % of the time available. A week holds ``n`` lessons of (nearly) equal length, between
-``MIN_LESSON_MINUTES`` and the level's cap; heavy weeks get more lessons, never longer ones, and
-objectives that need room get shorter lessons down to ``OBJECTIVE_LESSON_MINUTES``. The lessons
-are numbered in course order and filled week by week, so the schedule follows module order.
-``jobs.shapes`` decides what kind each lesson is.
+80-100 % of the time available. A week holds ``n`` >= 2 lessons of (nearly) equal length, between
+``MIN_LESSON_MINUTES`` and a tenth under the level's cap; heavy weeks get more lessons, never longer
+ones, and objectives that need room get shorter lessons down to ``OBJECTIVE_LESSON_MINUTES``. The
+lessons are numbered in course order and filled week by week, so the schedule follows module order.
+``jobs.shapes`` decides what kind each lesson is; then each assessment is cut to about half a lesson
+and its minutes go to other lessons (``shorter_assessments``), so assessments stay under a fifth of
+the course. A course of at most ``SHORT_COURSE_MINUTES`` is one module, so it has one assessment.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from decimal import Decimal
 
 from jobs.coverage import coverage_entries
 from jobs.errors import PermanentJobError
+from jobs.minutes import shorter_assessments
 from jobs.models import (
     Assessment,
     Curriculum,
@@ -37,7 +40,8 @@ from jobs.models import (
     ScheduleWeek,
     Usage,
 )
-from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, ModuleKind, distribute, shape
+from jobs.shapes import LEVEL_SHAPES, MIN_LESSONS, LessonSpec, ModuleKind, brought_in, distribute, shape
+from jobs.skills import skill_of
 
 #: Shortest lesson, whatever the budget.
 MIN_LESSON_MINUTES = 15
@@ -45,6 +49,8 @@ MIN_LESSON_MINUTES = 15
 OBJECTIVE_LESSON_MINUTES = 20
 #: Sub-themes the offline generator can name when no objectives are requested.
 THEME_COUNT = 6
+#: A course with at most this much time (weeks x hours, in minutes) is one module: one assessment.
+SHORT_COURSE_MINUTES = 180
 
 
 @dataclass(frozen=True)
@@ -127,13 +133,15 @@ def week_capacity(hours_per_week: float) -> int:
 def lessons_per_week(level: Level, weekly: int, weeks: int, objectives: int) -> int:
     """Lessons in each week: the level's preferred length, more to fit objectives, within bounds."""
     profile = PROFILES[level]
-    most_at_cap = math.ceil(weekly / profile.max_lesson_minutes)
+    # Lessons stop a tenth short of the cap, so they can take the minutes a shortened assessment frees.
+    most_at_cap = math.ceil(weekly / (profile.max_lesson_minutes * 0.9))
     count = min(max(1, round(weekly / profile.lesson_minutes)), max(profile.max_lessons_per_week, most_at_cap))
     if objectives:
         per_module = LEVEL_SHAPES[level].module_teaching
         needed = 2 * objectives + math.ceil(2 * objectives / per_module)
         count = max(count, min(math.ceil(needed / weeks), weekly // OBJECTIVE_LESSON_MINUTES))
-    count = max(count, math.ceil(MIN_LESSONS / weeks), most_at_cap)
+    # At least two a week, so an assessment's week has another lesson to take the minutes it frees.
+    count = max(count, 2, math.ceil(MIN_LESSONS / weeks), most_at_cap)
     return min(count, weekly // MIN_LESSON_MINUTES)
 
 
@@ -156,6 +164,15 @@ def _warnings(request: CurriculumRequest, uncovered: tuple[str, ...]) -> tuple[s
     return tuple(out)
 
 
+def _claims(spec: LessonSpec, focuses: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The requested objectives a lesson teaches: its focus, or what a capstone build brings in."""
+    if spec.kind == "project":
+        indexes = brought_in(spec.part, spec.of, len(focuses))
+    else:
+        indexes = (spec.focus,) if spec.focus is not None else ()
+    return tuple(o for i in indexes if (o := focuses[i]) is not None)
+
+
 def plan(request: CurriculumRequest) -> Plan:
     """Lesson slots (kind, minutes, week, objectives), grouped into modules, for any valid request."""
     profile = PROFILES[request.level]
@@ -164,9 +181,13 @@ def plan(request: CurriculumRequest) -> Plan:
     weekly = max(1, math.floor(capacity * profile.utilisation))
     objectives = requested_objectives(request.objectives)
     per_week = lessons_per_week(request.level, weekly, weeks, len(objectives))
+    short = decimal_minutes(request.hours_per_week) * weeks <= SHORT_COURSE_MINUTES
     week_minutes = distribute(weekly, per_week)
     slots = [(week + 1, minutes) for week in range(weeks) for minutes in week_minutes]
-    course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT)
+    course = shape(len(slots), request.level, weeks, len(objectives), THEME_COUNT, single_module=short,
+                   practice_heavy=skill_of(request) is not None)
+    slots = shorter_assessments(slots, [ls.kind for spec in course.modules for ls in spec.lessons],
+                                profile.max_lesson_minutes, capacity, MIN_LESSON_MINUTES)
     focuses: tuple[str | None, ...] = (
         objectives[: course.covered] if objectives else (None,) * course.focus_count
     )
@@ -175,15 +196,14 @@ def plan(request: CurriculumRequest) -> Plan:
         lessons = []
         for position, ls in enumerate(spec.lessons):
             week, minutes = slots[cursor]
-            taught = focuses[ls.focus] if ls.focus is not None else None
             lessons.append(
                 LessonSlot(
                     f"m{index + 1}-l{position + 1}", index, position, cursor, week, minutes, ls.kind,
-                    (taught,) if taught is not None else (), ls.focus, ls.part, ls.of,
+                    _claims(ls, focuses), ls.focus, ls.part, ls.of,
                 )
             )
             cursor += 1
-        taught_here = tuple(o for f in spec.focuses if (o := focuses[f]) is not None)
+        taught_here = tuple(dict.fromkeys(o for ls in lessons for o in ls.objectives))
         modules.append(ModuleSlot(index, spec.kind, taught_here, spec.focuses, tuple(lessons)))
     uncovered = objectives[course.covered :]
     return Plan(

@@ -32,6 +32,8 @@ PROJECT_MAX = 40
 #: Courses this long or longer get review lessons, one per 4 weeks (at most one per module).
 REVIEW_WEEKS = 8
 MAX_TEACHING_MODULES = 30
+#: Foundation lessons of a course in a skill learnt by doing it (running, painting…).
+SKILL_FOUNDATION_MAX = 2
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,23 @@ def _fit(total: int, per_module: int, foundation: int, project: int, review: int
     return Counts(foundation, project, review, modules, rest - review - modules)
 
 
-def counts(total: int, level: Level, weeks: int, objectives: int) -> Counts:
-    """Lessons of each kind for a course of ``total`` lessons, making room for the objectives."""
+def counts(total: int, level: Level, weeks: int, objectives: int, single_module: bool = False,
+           practice_heavy: bool = False) -> Counts:
+    """Lessons of each kind for a course of ``total`` lessons, making room for the objectives.
+
+    ``single_module``: a short course gets one module (so one assessment), no capstone and no
+    separate foundations module. ``practice_heavy``: a skill course starts doing it after at most
+    ``SKILL_FOUNDATION_MAX`` desk lessons.
+    """
     profile = LEVEL_SHAPES[level]
     foundation = min(math.floor(total * profile.foundation_share), profile.foundation_max)
+    if practice_heavy:
+        foundation = min(foundation, SKILL_FOUNDATION_MAX)
+    if single_module:
+        teaching = total - 1 - min(foundation, 2)
+        if teaching < 2 * min(objectives, 1) or teaching < 2:
+            return Counts(0, 0, 0, 1, total - 1)
+        return Counts(min(foundation, 2), 0, 0, 1, teaching)
     project = 0
     if total >= PROJECT_MIN_LESSONS:
         project = min(max(3, round(total * PROJECT_SHARE)), PROJECT_MAX)
@@ -139,26 +154,51 @@ def counts(total: int, level: Level, weeks: int, objectives: int) -> Counts:
 # --- ordering -------------------------------------------------------------------------------------
 
 
-def _pairs(length: int, focus: int) -> list[LessonSpec]:
-    """``length`` >= 2 lessons on one focus: teach first, end with practice, alternate between."""
-    kinds: list[LessonKind] = ["core"] if length % 2 else []
+def _pairs(length: int, focus: int, practice_heavy: bool = False) -> list[LessonSpec]:
+    """``length`` >= 2 lessons on one focus: teach first, end with practice, alternate between.
+
+    ``practice_heavy`` (a skill learnt by doing it: running, painting, an instrument): one teaching
+    lesson, then two practice sessions, and so on; the odd lesson out is a further practice session.
+    """
+    if practice_heavy:
+        kinds: list[LessonKind] = [("core" if i % 3 == 0 else "practice") for i in range(length)]
+        if kinds[-1] == "core":
+            kinds[-1] = "practice"
+        return [LessonSpec(kind, focus) for kind in kinds]
+    kinds = ["core"] if length % 2 else []
     kinds += ["core", "practice"] * (length // 2)
     return [LessonSpec(kind, focus) for kind in kinds]
 
 
-def _teaching_units(c: Counts, focus_count: int, many_focuses: bool) -> list[list[LessonSpec]]:
+def _teaching_units(c: Counts, focus_count: int, many_focuses: bool, heavy: bool) -> list[list[LessonSpec]]:
     """Core/practice lessons of each teaching module."""
     if many_focuses:  # at least one whole focus per module
         lengths = distribute(c.teaching, focus_count)
         groups = distribute(focus_count, c.modules)
         units, start = [], 0
         for size in groups:
-            units.append([s for f in range(start, start + size) for s in _pairs(lengths[f], f)])
+            units.append([s for f in range(start, start + size) for s in _pairs(lengths[f], f, heavy)])
             start += size
         return units
     parts = distribute(c.modules, focus_count)  # a focus spans several modules
     unit_focus = [f for f in range(focus_count) for _ in range(parts[f])]
-    return [_pairs(n, f) for n, f in zip(distribute(c.teaching, c.modules), unit_focus, strict=True)]
+    return [_pairs(n, f, heavy) for n, f in zip(distribute(c.teaching, c.modules), unit_focus, strict=True)]
+
+
+def brought_in(part: int, of: int, focus_count: int) -> tuple[int, ...]:
+    """The focuses capstone lesson ``part`` of ``of`` brings into the project (scope is part 1,
+    the presentation part ``of``, builds between). The builds share out every focus in order, so
+    the capstone reaches each of them once and never wraps round; builds beyond one per focus
+    bring in nothing new (they extend, then test and fix)."""
+    builds = of - 2
+    if not 1 < part < of or builds < 1 or focus_count < 1:
+        return ()
+    shares = distribute(focus_count, min(builds, focus_count))
+    build = part - 1
+    if build > len(shares):
+        return ()
+    start = sum(shares[: build - 1])
+    return tuple(range(start, start + shares[build - 1]))
 
 
 def _even_modules(c: Counts, focus_count: int) -> Counts:
@@ -194,14 +234,15 @@ def _numbered(modules: list[ModuleSpec]) -> tuple[ModuleSpec, ...]:
     return tuple(out)
 
 
-def shape(total: int, level: Level, weeks: int, objectives: int, themes: int) -> Shape:
+def shape(total: int, level: Level, weeks: int, objectives: int, themes: int, *, single_module: bool = False,
+          practice_heavy: bool = False) -> Shape:
     """The modules and lesson kinds of a ``total``-lesson course; ``themes`` sub-themes exist when
-    there are no objectives."""
-    c = counts(total, level, weeks, objectives)
+    there are no objectives. ``single_module`` and ``practice_heavy``: see ``counts`` and ``_pairs``."""
+    c = counts(total, level, weeks, objectives, single_module, practice_heavy)
     covered = min(objectives, c.teaching // 2)
-    focus_count = covered or max(1, min(c.modules, themes))
+    focus_count = covered or max(1, min(c.modules, themes, c.teaching // 2))
     c = _even_modules(c, focus_count)
-    units = _teaching_units(c, focus_count, covered >= c.modules)
+    units = _teaching_units(c, focus_count, covered >= c.modules, practice_heavy)
     reviewed = {c.modules - 1 - (i * c.modules) // c.review for i in range(c.review)}
     modules: list[ModuleSpec] = []
     foundations = [LessonSpec("foundation") for _ in range(c.foundation)]

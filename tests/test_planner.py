@@ -153,6 +153,17 @@ def test_check_invariants_reports_untruthful_sources() -> None:
     assert "an offline curriculum reports model usage" in problems
 
 
+def test_check_invariants_reports_assessments_that_take_too_much() -> None:
+    """Assessments over a fifth of the time, or two in a course of 3 hours or less, are reported."""
+    req, result = offline({"topic": "SQL", "duration_weeks": 1, "hours_per_week": 3})
+    assert invariant_problems(result, req) == []
+    broken = result.model_copy(deep=True)
+    lessons = broken.modules[0].lessons
+    lessons[0].kind = "assessment"
+    assert "a course of 3 hours or less has more than one assessment" in invariant_problems(broken, req)
+    assert "assessments take more than 20 % of the time" in invariant_problems(broken, req)
+
+
 def test_plan_skeleton_for_the_smallest_budget() -> None:
     """1 week x 1 hour: core, practice and assessment lessons of at least 15 minutes; the rest uncovered."""
     objectives = [f"Objective {i}" for i in range(20)]

@@ -76,7 +76,7 @@ def emit_json(payload: Any) -> None:
 def _register_commands() -> None:
     from worker.commands import doctor, failed, jobs, run, schema, stats
 
-    for command in (run.run, jobs.enqueue, jobs.status, failed.failed, doctor.doctor, stats.stats,
+    for command in (run.run, jobs.enqueue, jobs.status, jobs.cancel, failed.failed, doctor.doctor, stats.stats,
                     schema.schema):
         cli.add_command(command)
 

@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from redis import Redis
-from redis.client import Pipeline
+from redis.client import Pipeline, PubSub
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from jobs import notify
 from worker import budget
 from worker.errors import JobNotFound, RequestInvalid
 from worker.events import job_context
@@ -23,6 +25,9 @@ from worker.jsonjob import JsonJob, JsonQueue
 from worker.settings import Settings
 
 CURRICULUM_FUNC = "jobs.curriculum.generate_curriculum"
+#: RQ's ``description`` for every job enqueued here: RQ's default spells out the arguments, and
+#: rq-dashboard shows the description to anyone who can open it.
+DESCRIPTION = f"{CURRICULUM_FUNC}(…)"
 QUEUE = "curriculum_generation"
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -58,6 +63,7 @@ def enqueue_curriculum(connection: Redis, request: Any, *, queue: str = QUEUE,
             result_ttl=RESULT_TTL_S,
             failure_ttl=FAILURE_TTL_S,
             job_id=job_id,
+            description=DESCRIPTION,
             pipeline=pipeline,
         )
 
@@ -101,19 +107,37 @@ def failure_reason(job: Job) -> str | None:
     return lines[-1] if lines else None
 
 
-def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, poll_s: float = 0.5,
+def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, poll_s: float = 5.0,
              on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Poll until the job ends (or ``timeout_s`` passes); returns its status object."""
+    """Wait until the job ends (or ``timeout_s`` passes); returns its status object.
+
+    The job is read again on each of its push messages (``jobs.notify``), and every ``poll_s``
+    in case one was lost. Subscribing comes before the first read, so no change falls in between.
+    """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_progress = None
-    while True:
-        outcome = job_status(connection, job_id)
-        if on_progress and outcome["progress"] and outcome["progress"] != last_progress:
-            last_progress = outcome["progress"]
-            on_progress(last_progress)
-        if outcome["status"] in TERMINAL or (deadline is not None and time.monotonic() >= deadline):
-            return outcome
-        time.sleep(poll_s)
+    with connection.pubsub(ignore_subscribe_messages=True) as pubsub:  # type: ignore[no-untyped-call]
+        pubsub.subscribe(notify.channel(job_id))
+        while True:
+            outcome = job_status(connection, job_id)
+            if on_progress and outcome["progress"] and outcome["progress"] != last_progress:
+                last_progress = outcome["progress"]
+                on_progress(last_progress)
+            left = None if deadline is None else deadline - time.monotonic()
+            if outcome["status"] in TERMINAL or (left is not None and left <= 0):
+                return outcome
+            _next_message(pubsub, poll_s if left is None else min(poll_s, left))
+
+
+def _next_message(pubsub: PubSub, timeout_s: float) -> None:
+    """Block until a message arrives or ``timeout_s`` passes; then drop what else queued up."""
+    try:
+        message = pubsub.get_message(timeout=timeout_s)
+    except redis.ResponseError:
+        time.sleep(timeout_s)  # this Redis user may not subscribe (an ACL): polling alone still ends
+        return
+    while message is not None:
+        message = pubsub.get_message(timeout=0)
 
 
 def list_failed(connection: Redis, queues: Sequence[str]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from worker.metrics import RECORDER
@@ -24,6 +25,8 @@ def job_context(job: Job, queue: str | None = None) -> dict[str, Any]:
     """job_id, queue and func of a job, without deserializing anything that might fail."""
     try:
         func = job.func_name
+    except StopRequested:
+        raise
     except Exception:
         func = None
     return {"job_id": clipped(job.id), "queue": queue or job.origin, "func": clipped(func)}
@@ -103,3 +106,13 @@ def job_not_requeued(job_id: str | None, queue: str | None, error: str) -> None:
 def worker_event(event: str, name: str, **fields: Any) -> None:
     detail = " ".join(f"{k}={v}" for k, v in fields.items())
     logger.info("%s %s %s", event, name, detail, extra={"event": event, "worker": name, **fields})
+
+
+def job_stopped(job: Job) -> None:
+    """A running job stopped on request (``curriculum-worker cancel``, RQ's stop-job command)."""
+    _emit(logging.WARNING, "job.stopped", job)
+
+
+def job_canceled(job: Job, queue: str) -> None:
+    """A job canceled after a worker had taken it off its queue: it is dropped, never run."""
+    _emit(logging.WARNING, "job.canceled", job, queue=queue)

@@ -6,7 +6,9 @@ leaves it in no list at all (29 jobs lost in 300 SIGKILLs, 5 in 120 SIGTERMs). H
 an atomic LMOVE into the queue's intermediate list, tried per queue in priority order in one
 script; the stall sweep's orphan recovery already covers every queue's intermediate list. While
 idle the worker blocks (BLMOVE) on its highest-priority queue for at most ``POLL_S`` at a time and
-then tries every queue again: a job on a lower-priority queue waits at most ``POLL_S`` longer.
+then tries every queue again: a job on a lower-priority queue waits at most ``POLL_S`` longer, and
+a stop request is seen within ``POLL_S`` (the worker is never interrupted while it takes a job: a
+stop that lands after the take gives the job back to the front of its queue, untouched).
 
 **Not trusted.** Before a job is read, its size in Redis is checked (every field of its hash, and
 its arguments after decompression, against ``JOB_MAX_PAYLOAD_BYTES``), so a 100 MB argument never
@@ -22,7 +24,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 import redis
 from redis import Redis
 from rq.defaults import DEFAULT_FAILURE_TTL
-from rq.exceptions import DequeueTimeout
+from rq.exceptions import DequeueTimeout, StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import FailedJobRegistry
@@ -38,14 +40,13 @@ from rq.results import Result
 from rq.utils import utcformat
 
 from worker.metrics import RECORDER
-from worker.stalls import queue_keys
+from worker.stalls import queue_keys, requeue_front
 from worker.vetting import MAX_JOB_ID_CHARS
 
 logger = logging.getLogger("worker.events")
 
 POLL_S = 1
 DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
-BLOCK_MAX_S = 5  # one blocking call stays well inside the client's socket timeout
 POISON_TAKES = 3
 #: Our own key per job: how often a worker took it without starting it (deleted when it starts).
 TAKES_KEY_PREFIX = "curriculum-worker:takes:"
@@ -116,10 +117,15 @@ class Taken:
         return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None)
 
 
+def _never() -> bool:
+    return False
+
+
 def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
-         limit: int = DEFAULT_LIMIT) -> Taken | None:
+         limit: int = DEFAULT_LIMIT, stop: Callable[[], bool] = _never) -> Taken | None:
     """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
-    are empty and ``timeout`` is None; ``DequeueTimeout`` when nothing came within ``timeout``."""
+    are empty and ``timeout`` is None, or once ``stop()`` is true; ``DequeueTimeout`` when nothing
+    came within ``timeout``."""
     keys = [key for name in queue_names for key in queue_keys(name)]
     args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit]
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -127,19 +133,24 @@ def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
         found = connection.register_script(_TAKE_LUA)(keys=keys, args=args)
         if found:
             return Taken.of(found)
-        if deadline is None:
+        if deadline is None or stop():
             return None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DequeueTimeout(timeout, keys[0::2])
-        wait = min(remaining, BLOCK_MAX_S if len(queue_names) == 1 else POLL_S)
-        job_id = connection.blmove(keys[0], keys[1], max(1, math.ceil(wait)))
+        job_id = connection.blmove(keys[0], keys[1], max(1, math.ceil(min(remaining, POLL_S))))
         if job_id is not None:
             return Taken.of(connection.register_script(_COUNT_TAKE_LUA)(keys=keys[:1], args=[*args, job_id]))
 
 
 def takes_key(job_id: str) -> str:
     return TAKES_KEY_PREFIX + job_id
+
+
+def give_back(connection: Redis, queue_name: str, job_id: str) -> None:
+    """A job taken but never started goes back to the front of its queue, its take uncounted."""
+    requeue_front(connection, queue_name, job_id)
+    connection.decr(takes_key(job_id))
 
 
 def size_refusal(taken: Taken, limit: int) -> str | None:
@@ -192,15 +203,21 @@ class Intake:
 
     max_payload_bytes: int
     failure_ttl_s: int = DEFAULT_FAILURE_TTL
+    #: The worker's stop flag: checked before every blocking wait and after every take.
+    should_stop: Callable[[], bool] = _never
 
     def next_job(self, connection: Redis, queues: Sequence[Queue], timeout: float | None,
                  job_class: type[Job], worker_name: str = "") -> tuple[Job, Queue] | None:
         by_key = {queue.key: queue for queue in queues}
         while True:
-            taken = take(connection, [queue.name for queue in queues], timeout, self.max_payload_bytes)
+            taken = take(connection, [queue.name for queue in queues], timeout, self.max_payload_bytes,
+                         self.should_stop)
             if taken is None:
                 return None
             queue = by_key[taken.queue_key]
+            if self.should_stop():
+                give_back(connection, queue.name, taken.job_id)
+                return None
             job = self.read(connection, queue, taken, job_class, worker_name)
             if job is not None:
                 return job, queue
@@ -220,8 +237,8 @@ class Intake:
             return None
         try:
             return job_class.fetch(taken.job_id, connection=connection)
-        except (redis.ConnectionError, redis.TimeoutError):
-            raise  # Redis, not the job: the reconnect policy decides; orphan recovery has the job
+        except (redis.ConnectionError, redis.TimeoutError, StopRequested):
+            raise  # Redis or a stop, not the job: orphan recovery has the job
         except Exception as exc:
             if not connection.exists(Job.key_for(taken.job_id)):
                 connection.lrem(queue_keys(queue.name)[1], 0, taken.job_id)

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from redis import Redis
 from redis.client import Pipeline
+from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers
@@ -36,14 +37,14 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import context
+from jobs import context, notify
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
-from worker import budget, events, vetting
+from worker import budget, cancellation, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
 from worker.failures import Failures, horse_killed
-from worker.intake import Intake, fail_unread, takes_key
+from worker.intake import Intake, fail_unread, give_back, takes_key
 from worker.jobconfig import job_config
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
@@ -105,7 +106,7 @@ class CurriculumWorker(Worker):
         self.settings = settings
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
         self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
-                                                                  settings.job_failure_ttl_s))
+                                                         settings.job_failure_ttl_s, self._stop_asked))
         super().__init__(queues, name=name or unique_worker_name(), connection=connection,
                          serializer=JSONSerializer, job_class=JsonJob, queue_class=self.queue_class,
                          log_job_description=False, exception_handlers=[self._judge_exception],
@@ -122,10 +123,34 @@ class CurriculumWorker(Worker):
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
+        # From the take of a job until its outcome is recorded (see ``get_state``).
+        self._taking = False
+        self._handling_job = False
 
     @property
     def stop_signalled(self) -> bool:
         return self.shutdown.requested
+
+    def _stop_asked(self) -> bool:
+        return bool(self._stop_requested)
+
+    def get_state(self) -> str:
+        """RQ's state, and BUSY while the parent holds a job it has taken.
+
+        RQ's SIGTERM handler raises ``StopRequested`` into whatever the parent is running unless
+        the worker is BUSY, and RQ is BUSY only around the work horse. Raised between the take and
+        the horse, it stranded a taken job; raised after the horse returned, a finished job was
+        failed as poison. While a job is held the handler only sets RQ's stop flag, which the take
+        loop (``Intake``) and RQ's own loop check within a second.
+        """
+        if self._taking or self._handling_job:
+            return WorkerStatus.BUSY.value
+        return self._rq_state()
+
+    def _rq_state(self) -> str:
+        """The state RQ set and tools show (a worker waiting for a job is idle, not busy)."""
+        state: str = super().get_state()
+        return state
 
     # --- life of the worker process -------------------------------------------------------------
 
@@ -143,6 +168,16 @@ class CurriculumWorker(Worker):
             logger.warning("could not deregister from Redis: %s", exc, extra={"event": "worker.teardown_failed"})
         if not self.is_horse:
             events.worker_event("worker.stopped", self.name, **counts)
+
+    def unsubscribe(self) -> None:
+        # RQ unsubscribes, then stops its pubsub thread. Since redis-py 8.2 that stop joins the
+        # thread, which may by then be waiting out RQ's 60 s get_message sleep (nothing subscribed
+        # wakes it): every stop took a minute. With its run flag cleared first, the thread ends
+        # when the unsubscribe reply arrives. (``_running`` is the flag stop() clears, 8.1 and 8.2.)
+        thread = self.pubsub_thread
+        if thread is not None:
+            thread._running.clear()
+        super().unsubscribe()
 
     def _job_counts(self) -> dict[str, int]:
         # Work horses count their jobs in the worker's Redis hash; the parent's own counters stay 0.
@@ -198,7 +233,7 @@ class CurriculumWorker(Worker):
     def _restore_registration(self) -> None:
         """After Redis lost its data: this worker's registration and the periodic schedule again."""
         try:
-            self.registration.ensure(lambda: {**self.serialize(), "state": self.get_state()}, self.worker_ttl + 60)
+            self.registration.ensure(lambda: {**self.serialize(), "state": self._rq_state()}, self.worker_ttl + 60)
             self.periodic.ensure_registered()
         except redis.RedisError as exc:
             logger.warning("registration check skipped: %s", exc, extra={"event": "worker.registration_skipped"})
@@ -231,8 +266,16 @@ class CurriculumWorker(Worker):
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
-        result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
-                                                              max_idle_time)
+        # Held from before the take until ``execute_job`` has recorded the job's outcome.
+        self._taking = True
+        try:
+            result: tuple[Job, Queue] | None = self._reconnecting(super().dequeue_job_and_maintain_ttl, timeout,
+                                                                  max_idle_time)
+        except BaseException:
+            self._taking = False
+            raise
+        if result is None:
+            self._taking = False
         return result
 
     def _reconnecting(self, step: Callable[..., Any], *args: Any) -> Any:
@@ -250,6 +293,23 @@ class CurriculumWorker(Worker):
     # --- one job, in the parent ---------------------------------------------------------------
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        self._handling_job = True
+        self._taking = False
+        try:
+            if cancellation.was_canceled(self.connection, job.id):
+                # Canceled after the take: dropped, and never given back (that would undo the cancel).
+                cancellation.drop_taken(self.connection, job, queue.name)
+                return
+            if self._stop_requested:
+                # Stopped between the take and here: the job goes back untouched, not started.
+                give_back(self.connection, queue.name, job.id)
+                events.job_requeued(job, reason="shutdown", queue=queue.name)
+                return
+            self._execute_held_job(job, queue)
+        finally:
+            self._handling_job = False
+
+    def _execute_held_job(self, job: Job, queue: Queue) -> None:
         # JOB_FAILURE_TTL bounds how long any job this worker fails stays in the failed registry,
         # refused ones and plain-rq ones (whose default is a year) included.
         job.failure_ttl = self.settings.job_failure_ttl_s
@@ -271,7 +331,7 @@ class CurriculumWorker(Worker):
                 events.job_not_requeued(job.id, queue.name, events.error_text(exc))
             self.fatal_error = self.reconnect.give_up(exc)
             raise self.fatal_error from exc
-        except redis.RedisError:
+        except (redis.RedisError, StopRequested):
             raise
         except Exception as exc:
             self._poisoned(job, queue, exc)
@@ -338,8 +398,13 @@ class CurriculumWorker(Worker):
                            exc_string: str = "", execution: Execution | None = None) -> None:
         purpose = self.shutdown.settled(job.id) if not self.is_horse else None
         if purpose is None:
+            stopped = self._stopped_job_id == job.id  # RQ's stop-job command; RQ never retries it
             self.failures.apply(job)
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            if stopped:
+                events.job_stopped(job)
+                release_held(self.connection, job.id)
+            notify.publish(self.connection, job.id, job.get_status(refresh=False).value)
             return
         try:
             with self.connection.pipeline() as pipe:
@@ -369,8 +434,18 @@ class CurriculumWorker(Worker):
         # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
         super().prepare_job_execution(job, True)
         self.connection.delete(takes_key(job.id))
+        if cancellation.canceled_while_starting(self.connection, job):
+            self._abandon_canceled(job)
         # Logged once Redis says "started", so the event and the job's status agree.
         events.job_started(job)
+
+    def _abandon_canceled(self, job: Job) -> None:
+        """The horse's end for a job canceled while it was starting: nothing ran, nothing is retried."""
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipe, self.execution)
+            pipe.execute()
+        cancellation.restore_canceled(self.connection, job)
+        os._exit(0)  # RQ's own way out of a work horse; the parent sees a clean exit
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         """RQ's handler chain without RQ's log line, which prints the job's arguments."""
@@ -386,6 +461,7 @@ class CurriculumWorker(Worker):
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
         super().handle_job_success(job, queue, started_job_registry, execution)
         events.job_finished(job, duration_ms=self.elapsed_ms())
+        notify.publish(self.connection, job.id, JobStatus.FINISHED.value)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
@@ -393,7 +469,8 @@ class CurriculumWorker(Worker):
     # --- signals ---------------------------------------------------------------------------------
 
     def request_stop(self, signum: int, frame: Any) -> None:
-        busy = self.get_state() == WorkerStatus.BUSY
+        # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
+        busy = self._handling_job or self._rq_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)
         self.watchdog.start()
         events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
@@ -405,6 +482,9 @@ class CurriculumWorker(Worker):
             self.job_monitoring_interval = 1
             if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 signal.alarm(1)
+        # Idle, RQ raises StopRequested from here; should a catch-all in a library swallow it
+        # (logging's Handler.emit catches Exception), the flag still ends RQ's loop at its next check.
+        self._stop_requested = True
         super().request_stop(signum, frame)
 
     def set_shutdown_requested_date(self) -> None:
@@ -440,6 +520,17 @@ class CurriculumWorker(Worker):
             with contextlib.suppress(OSError):
                 os.killpg(os.getpgid(self.horse_pid), signal.SIGKILL)
         os._exit(code)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """RQ's kill, never with no horse: ``os.getpgid(0)`` would name this worker's own group.
+
+        RQ's stop-job command arrives on its Pub/Sub thread and may come in the instant between the
+        fork and RQ recording the horse's pid; wait for the pid that moment."""
+        for _ in range(100):
+            if self.horse_pid:
+                super().kill_horse(sig)
+                return
+            time.sleep(0.01)
 
     def _kill_running_job(self, outcome: str, why: str) -> None:
         execution = self.execution

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from redis import Redis
-from rq.exceptions import DeserializationError
+from rq.exceptions import DeserializationError, StopRequested
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.utils import now
@@ -80,6 +80,8 @@ def function_refusal(job: Job) -> str | None:
         has_instance = job.instance is not None
     except DeserializationError:
         return "payload is not JSON (only rq.serializers.JSONSerializer is accepted)"
+    except StopRequested:
+        raise
     except Exception as exc:
         return f"payload cannot be read ({type(exc).__name__})"
     if has_instance:

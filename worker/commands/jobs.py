@@ -20,7 +20,7 @@ from worker import client, probe
 from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
-from worker.errors import JobFailed, RequestInvalid, WaitTimedOut
+from worker.errors import JobFailed, JobNotFound, RequestInvalid, WaitTimedOut
 from worker.settings import Settings
 
 
@@ -195,4 +195,35 @@ def status(settings: Settings, job_id: str, as_json: bool) -> None:
     else:
         click.echo("\n".join(status_lines(outcome)))
     if outcome["status"] in ("failed", "stopped", "canceled"):
+        raise click.exceptions.Exit(1)
+
+
+CANCEL_MESSAGES = {
+    "canceled": "canceled; it will not run",
+    "stopping": "running; its worker was told to stop it (it ends stopped, not requeued)",
+}
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="JOB_ID [JOB_ID ...]")
+@click.pass_obj
+def cancel(settings: Settings, job_ids: tuple[str, ...]) -> None:
+    """Cancel jobs: a queued one never starts, a running one is stopped; neither is requeued.
+
+    Exit 1 if an id is unknown (or a running job's worker cannot be reached); the others are
+    still canceled.
+    """
+    from worker.cancel import NotListening, cancel_job
+
+    connection = connect(settings)
+    failures = 0
+    for job_id in dict.fromkeys(job_ids):
+        try:
+            action, now = cancel_job(connection, job_id)
+        except (JobNotFound, NotListening, RequestInvalid) as exc:
+            click.echo(f"error: {exc}", err=True)
+            failures += 1
+            continue
+        click.echo(f"job {job_id}: {CANCEL_MESSAGES.get(action, f'already {now}; nothing to do')}")
+    if failures:
         raise click.exceptions.Exit(1)

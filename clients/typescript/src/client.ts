@@ -1,12 +1,18 @@
-/** enqueueCurriculum, getJob, waitForJob: the three things a web tier needs, over one ioredis client. */
+/** enqueueCurriculum, getJob, waitForJob, cancelJob: what a web tier needs, over one ioredis client. */
 import type { Redis } from "ioredis";
 import { createHash } from "node:crypto";
-import { CurriculumClientError, InvalidRequestError, JobNotFoundError, JobTimeoutError, RedisError } from "./errors.js";
+import {
+  CancelFailedError, CurriculumClientError, InvalidRequestError, JobNotFoundError, JobTimeoutError, RedisError,
+} from "./errors.js";
+import type { Curriculum } from "./generated/result.js";
 import { validateRequest, type CurriculumRequestInput } from "./request.js";
 import {
-  DEFAULT_JOB_TIMEOUT_S, ENQUEUE_ONCE_LUA, JOB_ID, QUEUE, QUEUES_SET, RESULT_TTL_S,
-  decodeResult, idempotencyKey, jobHash, jobKey, newJobId, queueKey, resultsKey,
+  CANCEL_LUA, DEFAULT_JOB_TIMEOUT_S, ENQUEUE_ONCE_LUA, JOB_ID, QUEUE, QUEUES_SET, RESULT_TTL_S,
+  cancelKeys, decodeResult, idempotencyKey, jobEventsChannel, jobHash, jobKey, newJobId, queueKey, resultsKey,
+  workerChannel,
 } from "./wire.js";
+
+export type { Curriculum };
 
 export type JobStatus =
   | "queued" | "started" | "finished" | "failed" | "deferred" | "scheduled" | "stopped" | "canceled" | "created";
@@ -16,21 +22,6 @@ export interface Progress {
   stage: string;
   done: number;
   total: number;
-}
-
-/** The contract's curriculum result (docs/interface.md); fields beyond these may be added. */
-export interface Curriculum {
-  topic: string;
-  level: string;
-  duration_weeks: number;
-  hours_per_week: number;
-  modules: Array<Record<string, unknown>>;
-  schedule: Array<{ week: number; lesson_ids: string[]; minutes: number }>;
-  objectives_coverage: Array<Record<string, unknown>>;
-  total_minutes: number;
-  generator: { name: string; model: string };
-  generated_at: string;
-  [field: string]: unknown;
 }
 
 /** What `curriculum-worker status --json` prints; absent values are null. */
@@ -56,7 +47,11 @@ export interface WaitOptions {
   onProgress?: (progress: Progress) => void;
   /** Abort the wait (rejects with the signal's reason); the job goes on. */
   signal?: AbortSignal;
-  /** Time between polls (default 500 ms). */
+  /**
+   * How often to read the job even without a push message (default 5 000 ms). The worker
+   * announces progress and the end on the job's channel, so this only bounds the delay when a
+   * message is lost (or Pub/Sub is not allowed for this Redis user).
+   */
   pollMs?: number;
 }
 
@@ -64,7 +59,9 @@ const TERMINAL: ReadonlySet<string> = new Set(["finished", "failed", "stopped", 
 /** A job waiting to (re)start has made no progress yet: what meta holds is an earlier run's. */
 const WAITING: ReadonlySet<string> = new Set(["queued", "deferred", "scheduled"]);
 const ATTEMPTS = 20;
-const SCRIPT_SHA = createHash("sha1").update(ENQUEUE_ONCE_LUA).digest("hex");
+const sha1 = (text: string): string => createHash("sha1").update(text).digest("hex");
+const ENQUEUE_SHA = sha1(ENQUEUE_ONCE_LUA);
+const CANCEL_SHA = sha1(CANCEL_LUA);
 
 async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
@@ -76,12 +73,13 @@ async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function evalEnqueueOnce(redis: Redis, keys: string[], args: (string | Buffer)[]): Promise<string[]> {
+async function evalScript(redis: Redis, script: string, sha: string, keys: string[],
+  args: (string | Buffer)[]): Promise<string[]> {
   try {
-    return (await redis.evalsha(SCRIPT_SHA, keys.length, ...keys, ...args)) as string[];
+    return (await redis.evalsha(sha, keys.length, ...keys, ...args)) as string[];
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return (await redis.eval(ENQUEUE_ONCE_LUA, keys.length, ...keys, ...args)) as string[];
+    return (await redis.eval(script, keys.length, ...keys, ...args)) as string[];
   }
 }
 
@@ -110,7 +108,7 @@ export async function enqueueCurriculum(
       const current = (await redis.get(key)) ?? "";
       const seen = JOB_ID.test(current) ? current : id;
       const keys = [key, jobKey(seen), resultsKey(seen), jobKey(id), queueKey(QUEUE), QUEUES_SET];
-      const [outcome, jobId, status] = await evalEnqueueOnce(redis, keys, [current, id, String(RESULT_TTL_S), ...fields]);
+      const [outcome, jobId, status] = await evalScript(redis, ENQUEUE_ONCE_LUA, ENQUEUE_SHA, keys, [current, id, String(RESULT_TTL_S), ...fields]);
       if (outcome !== "retry") return { jobId: jobId as string, status: status as JobStatus };
     }
     throw new RedisError(`could not claim idempotency key after ${ATTEMPTS} attempts`);
@@ -118,8 +116,12 @@ export async function enqueueCurriculum(
 }
 
 /** The job's status, progress, result (when finished) and error (when failed or stopped). */
-export async function getJob(redis: Redis, jobId: string): Promise<JobState> {
+function checkJobId(jobId: string): void {
   if (!JOB_ID.test(jobId)) throw new InvalidRequestError(["job_id: must be letters, digits, '-' or '_'"]);
+}
+
+export async function getJob(redis: Redis, jobId: string): Promise<JobState> {
+  checkJobId(jobId);
   const replies = await redisCall("getJob", () =>
     redis.pipeline().hmget(jobKey(jobId), "status", "meta").xrevrange(resultsKey(jobId), "+", "-", "COUNT", 1).exec());
   const [[hashError, hash], [streamError, stream]] = replies as [[Error | null, (string | null)[]], [Error | null, [string, string[]][]]];
@@ -142,31 +144,125 @@ function lastLine(text: string | null): string | null {
   return lines.length ? (lines[lines.length - 1] as string) : null;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
-    const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason); };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** Waits for a push message on a job's channel; resolves `false` when there is none (polling only). */
+class Wakeup {
+  private subscriber: Redis | undefined;
+  private wake: (() => void) | undefined;
+  private pending = false;
+
+  static async open(redis: Redis, jobId: string): Promise<Wakeup> {
+    const wakeup = new Wakeup();
+    const subscriber = redis.duplicate({ lazyConnect: true });
+    subscriber.on("error", () => undefined); // a lost subscriber only means polling until the end
+    subscriber.on("message", () => wakeup.ring());
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(jobEventsChannel(jobId));
+      wakeup.subscriber = subscriber;
+    } catch {
+      subscriber.disconnect();
+    }
+    return wakeup;
+  }
+
+  private ring(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Resolves on the next message (or one that came since the last wait), after `ms`, or rejects on abort. */
+  next(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.wake = undefined;
+        this.pending = false;
+      };
+      const timer = setTimeout(() => { done(); resolve(); }, ms);
+      const onAbort = (): void => { done(); reject(signal?.reason); };
+      this.wake = () => { done(); resolve(); };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  close(): void {
+    this.subscriber?.disconnect();
+  }
 }
 
 /**
- * Poll until the job finishes, fails, is stopped or canceled; returns its final state (a failed job
+ * Wait until the job finishes, fails, is stopped or canceled; returns its final state (a failed job
  * is a state, not an exception: check ``status``). Throws JobTimeoutError after ``timeoutMs``.
+ *
+ * The job is read again on each message on its channel (the worker announces every progress
+ * update and the end), and every ``pollMs`` in case a message was lost. The subscription comes
+ * first, then the first read, so nothing that happens in between is missed.
  */
 export async function waitForJob(redis: Redis, jobId: string, options: WaitOptions = {}): Promise<JobState> {
-  const { timeoutMs, onProgress, signal, pollMs = 500 } = options;
+  const { timeoutMs, onProgress, signal, pollMs = 5000 } = options;
+  checkJobId(jobId);
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  const wakeup = await Wakeup.open(redis, jobId);
   let lastProgress = "";
-  for (;;) {
-    signal?.throwIfAborted();
-    const state = await getJob(redis, jobId);
-    const progress = state.progress ? JSON.stringify(state.progress) : "";
-    if (onProgress && state.progress && progress !== lastProgress) onProgress(state.progress);
-    lastProgress = progress;
-    if (TERMINAL.has(state.status)) return state;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new JobTimeoutError(jobId, state.status, timeoutMs as number);
-    await sleep(Math.min(pollMs, left), signal);
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const state = await getJob(redis, jobId);
+      const progress = state.progress ? JSON.stringify(state.progress) : "";
+      if (onProgress && state.progress && progress !== lastProgress) onProgress(state.progress);
+      lastProgress = progress;
+      if (TERMINAL.has(state.status)) return state;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new JobTimeoutError(jobId, state.status, timeoutMs as number);
+      await wakeup.next(Math.min(pollMs, left), signal);
+    }
+  } finally {
+    wakeup.close();
   }
+}
+
+/** What cancelJob did: canceled a waiting job, asked a running one's worker to stop it, or found it ended. */
+export interface CancelOutcome {
+  jobId: string;
+  action: "canceled" | "stopping" | "ended";
+  /** The job's status when cancelJob looked: "canceled" after a cancel, "started" while it stops. */
+  status: JobStatus;
+}
+
+/**
+ * Cancel a job: a waiting one (queued, deferred, scheduled) never starts; a running one is
+ * stopped by its worker within seconds (its model calls cut off) and ends "stopped". Neither is
+ * retried or requeued. A job that already ended is left alone (action "ended").
+ * Throws JobNotFoundError, CancelFailedError (the running job's worker does not listen) or RedisError.
+ */
+export async function cancelJob(redis: Redis, jobId: string): Promise<CancelOutcome> {
+  checkJobId(jobId);
+  const origin = await redisCall("cancelJob", () => redis.hget(jobKey(jobId), "origin"));
+  if (origin === null) throw new JobNotFoundError(jobId);
+  const now = String(Math.floor(Date.now() / 1000));
+  const reply = await redisCall("cancelJob", () =>
+    evalScript(redis, CANCEL_LUA, CANCEL_SHA, cancelKeys(jobId, origin), [jobId, now]));
+  const [status, worker] = reply;
+  if (status === undefined) throw new JobNotFoundError(jobId);
+  if (status === "canceled" && worker === undefined) {
+    await redisCall("cancelJob", () => redis.publish(jobEventsChannel(jobId),
+      JSON.stringify({ job_id: jobId, status: "canceled", progress: null })));
+    return { jobId, action: "canceled", status: "canceled" };
+  }
+  if (TERMINAL.has(status)) return { jobId, action: "ended", status: status as JobStatus };
+  if (status !== "started" || !worker) {
+    throw new CancelFailedError(`job ${jobId} is ${status} on no worker; try again`);
+  }
+  const stop = JSON.stringify({ command: "stop-job", job_id: jobId });
+  const receivers = await redisCall("cancelJob", () => redis.publish(workerChannel(worker), stop));
+  if (!receivers) {
+    throw new CancelFailedError(`job ${jobId} is started but its worker ${worker} is not listening; `
+      + "it cannot be stopped (a dead worker's job is recovered by the stall sweep)");
+  }
+  return { jobId, action: "stopping", status: "started" };
 }

@@ -42,3 +42,13 @@ export class RedisError extends CurriculumClientError {
     super(`redis: ${message}`, options);
   }
 }
+
+/** connectRedis gave up: Redis unreachable, TLS or auth refused (the message names scheme, host and port). */
+export class ConnectionFailedError extends RedisError {
+  override name = "ConnectionFailedError";
+}
+
+/** cancelJob found the job running on a worker that does not listen for commands (dead, or cut off from Redis). */
+export class CancelFailedError extends CurriculumClientError {
+  override name = "CancelFailedError";
+}

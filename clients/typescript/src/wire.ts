@@ -17,7 +17,16 @@ export const FAILURE_TTL_S = 7 * 24 * 3600;
 /** The contract's JOB_TIMEOUT default; the worker applies its own JOB_TIMEOUT to every job anyway. */
 export const DEFAULT_JOB_TIMEOUT_S = 900;
 
+/** RQ's label for the job, shown by rq-dashboard: never the arguments (they hold user data). */
+export const DESCRIPTION = `${FUNC}(\u2026)`;
+
 export const jobKey = (id: string): string => `rq:job:${id}`;
+/** RQ's canceled-job registry of a queue (a sorted set scored with the cancel time). */
+export const canceledKey = (queue: string): string => `rq:canceled:${queue}`;
+/** RQ's command channel of one worker (rq.command.PUBSUB_CHANNEL_TEMPLATE). */
+export const workerChannel = (worker: string): string => `rq:pubsub:${worker}`;
+/** The worker's push channel for one job (jobs/notify.py): progress and end, as hints. */
+export const jobEventsChannel = (id: string): string => `curriculum-worker:job-events:${id}`;
 export const resultsKey = (id: string): string => `rq:results:${id}`;
 export const queueKey = (name: string): string => `rq:queue:${name}`;
 export const QUEUES_SET = "rq:queues";
@@ -53,7 +62,7 @@ export function jobHash(request: CurriculumRequest, timeoutS: number, now = new 
     "timeout", String(timeoutS),
     "result_ttl", String(RESULT_TTL_S),
     "failure_ttl", String(FAILURE_TTL_S),
-    "description", `${FUNC}(...)`,
+    "description", DESCRIPTION,
   ];
 }
 
@@ -106,3 +115,31 @@ redis.call('SADD', KEYS[6], KEYS[5])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return {'created', ARGV[2], 'queued'}
 `;
+
+/**
+ * Cancel a waiting job the way rq's Job.cancel does, atomically with reading its status (a worker
+ * starting it in between cannot be missed): status "canceled", off its queue and off the deferred
+ * or scheduled registry, into the canceled registry. Any other status is returned untouched, with
+ * the worker name for a started job (to send it RQ's stop-job command). The job's origin queue
+ * (never changed after enqueue) names the keys.
+ * KEYS: job hash, rq:queue:<origin>, rq:deferred:<origin>, rq:scheduled:<origin>, rq:canceled:<origin>
+ * ARGV: job id, now (UNIX seconds)
+ * Returns {"canceled"} or {status, worker name or ""}; {} when there is no such job.
+ */
+export const CANCEL_LUA = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {} end
+if status ~= 'queued' and status ~= 'deferred' and status ~= 'scheduled' then
+  return {status, redis.call('HGET', KEYS[1], 'worker_name') or ''}
+end
+redis.call('HSET', KEYS[1], 'status', 'canceled')
+redis.call('LREM', KEYS[2], 1, ARGV[1])
+if status == 'deferred' then redis.call('ZREM', KEYS[3], ARGV[1]) end
+if status == 'scheduled' then redis.call('ZREM', KEYS[4], ARGV[1]) end
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+return {'canceled'}
+`;
+
+export function cancelKeys(id: string, origin: string): string[] {
+  return [jobKey(id), queueKey(origin), `rq:deferred:${origin}`, `rq:scheduled:${origin}`, canceledKey(origin)];
+}

@@ -1,0 +1,36 @@
+"""Push notifications of a job's progress and end, so waiters need not poll.
+
+Key (this module owns it): the Redis Pub/Sub channel ``curriculum-worker:job-events:<job id>``.
+Each message is one JSON object ``{"job_id", "status", "progress"}`` (``progress`` null when the
+message is about the status). It is published after the state it announces is written, so a
+waiter that re-reads the job on a message sees at least that state. A message is a hint, never the
+only copy: a waiter subscribes first, then reads the job, and still polls now and then, so a message
+lost in between (Pub/Sub does not store them) costs latency, never correctness. A failed publish
+never fails a job. docs/wire-format.md describes the channel for other languages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+from redis import Redis
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "curriculum-worker:job-events:"
+
+
+def channel(job_id: str) -> str:
+    return CHANNEL_PREFIX + job_id
+
+
+def publish(connection: Redis, job_id: str, status: str, progress: dict[str, Any] | None = None) -> None:
+    """Announce a job's new status or progress; a Redis error is logged and ignored."""
+    message = json.dumps({"job_id": job_id, "status": status, "progress": progress})
+    try:
+        connection.publish(channel(job_id), message)
+    except redis.RedisError as exc:
+        logger.debug("job event not published: %s", exc, extra={"event": "job.notify_failed", "job_id": job_id})

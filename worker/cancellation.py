@@ -1,0 +1,48 @@
+"""What the worker does about canceled and stopped jobs (see ``worker.cancel`` for the client side).
+
+``Job.cancel`` takes a waiting job off its queue, but a worker may have taken the id off the queue
+(into RQ's intermediate list) a moment before. The adapter (``worker.runtime``) asks here twice:
+in the parent before it forks a work horse (the status says ``canceled``: drop it), and in the horse
+right after RQ marked the job ``started`` (RQ's canceled registry still lists it, whatever the
+status now says: put ``canceled`` back and end the horse without running the job). A cancel
+that comes after that write meets a ``started`` job and is sent RQ's stop-job command instead,
+since ``worker.cancel`` watches the job hash. Nothing here imports RQ's worker.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq.job import Job, JobStatus
+
+from jobs import notify
+from worker import events
+from worker.cancel import canceled_before_start
+from worker.intake import takes_key
+from worker.stalls import queue_keys
+
+
+def was_canceled(connection: Redis, job_id: str) -> bool:
+    """The job's stored status is ``canceled`` (read fresh, not from the fetched job)."""
+    raw = connection.hget(Job.key_for(job_id), "status")
+    return (raw.decode() if isinstance(raw, bytes) else raw) == JobStatus.CANCELED.value
+
+
+def drop_taken(connection: Redis, job: Job, queue_name: str) -> None:
+    """A canceled job a worker had taken: out of the intermediate list, its take count gone; logged."""
+    with connection.pipeline() as pipe:
+        pipe.lrem(queue_keys(queue_name)[1], 0, job.id)
+        pipe.delete(takes_key(job.id))
+        pipe.execute()
+    events.job_canceled(job, queue_name)
+
+
+def canceled_while_starting(connection: Redis, job: Job) -> bool:
+    """In the work horse, after RQ wrote ``started``: was the job canceled before that write?"""
+    return canceled_before_start(connection, job.id, job.origin)
+
+
+def restore_canceled(connection: Redis, job: Job) -> None:
+    """Undo RQ's ``started`` for a job canceled while it was starting, and announce the end."""
+    job.set_status(JobStatus.CANCELED)
+    events.job_canceled(job, job.origin)
+    notify.publish(connection, job.id, JobStatus.CANCELED.value)
