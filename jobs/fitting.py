@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jobs.design import MAX_CLAIMS, Design, DesignedLesson, DesignedModule, Limits, normal
-from jobs.proportions import split
 from jobs.models import CurriculumRequest
 from jobs.planner import THEME_COUNT, LessonSlot, ModuleSlot, Plan, requested_objectives, unique_titles
+from jobs.proportions import split
 from jobs.repairs import repair_count, repair_kinds
 from jobs.shapes import ModuleKind, distribute
 

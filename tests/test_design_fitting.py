@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from jobs.design import Design, DesignedAssessment, DesignedLesson, DesignedModule, design_limits
 from jobs.fitting import plan_from_design
 from jobs.invariants import invariant_problems
-from jobs.proportions import split
 from jobs.models import LESSON_KINDS, CurriculumRequest, GeneratorInfo, parse_request
 from jobs.planner import LessonContent, ModuleContent, assemble
+from jobs.proportions import split
 from tests.strategies import valid_requests
 
 

@@ -39,8 +39,8 @@ from jobs.generators.replies import (
     module_list_schema,
     module_outline_schema,
 )
-from jobs.proportions import split
 from jobs.models import CurriculumRequest
+from jobs.proportions import split
 
 #: Generous token sizes of design replies, so they start with a budget that fits.
 TOKENS_PER_MODULE = 250
