@@ -367,7 +367,7 @@ def test_stats_shows_the_budget_and_changes_nothing(redis_url: str, conn: redis.
     assert (view["tokens"]["limit"], view["requests"], view["waiting"]) == (1000, None, {"calls": 0, "tokens": 0})
     samples = {(s.name, s.labels.get("kind")): s.value for f in text_string_to_metric_families(text)
                for s in f.samples if s.labels.get("budget") == view["id"]}
-    assert samples[("curriculum_worker_llm_tokens_total", "prompt")] == 240
-    assert samples[("curriculum_worker_llm_tokens_total", "completion")] == 160
+    assert samples[("curriculum_worker_llm_budget_tokens_total", "prompt")] == 240
+    assert samples[("curriculum_worker_llm_budget_tokens_total", "completion")] == 160
     assert samples[("curriculum_worker_llm_budget_limit", None)] == 1000
     assert f"provider budget {view['id']}  mode headers" in table
