@@ -166,6 +166,8 @@ local function learn(d, limit, remaining, reset_ms)
   local rate = num(d .. '_rate', nil)
   if redis.call('HGET', S, d .. '_src') ~= 'headers' or not rate then rate = limit / 60000 end
   if reset_ms > 0 and limit - remaining >= limit * 0.05 then rate = (limit - remaining) / reset_ms end
+  -- A fixed window's reset says little about its rate: keep it between a full bucket per second and per hour.
+  rate = math.min(math.max(rate, limit / 3600000), limit / 1000)
   redis.call('HSET', S, d .. '_limit', limit, d .. '_rate', rate, d .. '_src', 'headers')
   local avail = refill(d)
   redis.call('HSET', S, d .. '_avail', math.min(avail, remaining))
