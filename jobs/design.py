@@ -13,7 +13,14 @@ import math
 from dataclasses import dataclass
 
 from jobs.models import LESSON_KINDS, CurriculumRequest, LessonKind
-from jobs.planner import MIN_LESSON_MINUTES, PROFILES, lessons_per_week, requested_objectives, week_capacity
+from jobs.planner import (
+    MIN_LESSON_MINUTES,
+    PROFILES,
+    SHORT_COURSE_MINUTES,
+    lessons_per_week,
+    requested_objectives,
+    week_capacity,
+)
 
 #: Most modules a course is designed with: 1 + 2 x modules calls stay within the call budget.
 MAX_MODULES = 24
@@ -23,8 +30,6 @@ MAX_MODULE_LESSONS = 60
 MIN_MODULE_LESSONS = 5
 #: Most requested objectives one lesson may claim (a lesson teaching ten things teaches none well).
 MAX_CLAIMS = 3
-#: Courses of at most this many hours have a single module, so a single assessment.
-SINGLE_MODULE_HOURS = 3
 #: Courses suggested more lessons than this are designed in two steps (modules, then their lessons).
 SINGLE_CALL_LESSONS = 48
 
@@ -70,9 +75,10 @@ def design_limits(request: CurriculumRequest) -> Limits:
     objectives = requested_objectives(request.objectives)
     weeks = request.duration_weeks
     per_week = lessons_per_week(request.level, weekly, weeks, len(objectives))
-    low = weeks * math.ceil(weekly / profile.max_lesson_minutes)
+    # at least something to learn and its assessment
+    low = max(2, weeks * math.ceil(weekly / profile.max_lesson_minutes))
     high = weeks * max(1, weekly // MIN_LESSON_MINUTES)
-    single = weeks * request.hours_per_week <= SINGLE_MODULE_HOURS
+    single = weeks * capacity <= SHORT_COURSE_MINUTES  # a single assessment
     return Limits(
         weeks=weeks, hours_per_week=request.hours_per_week, weekly_minutes=weekly, week_capacity=capacity,
         lesson_min=MIN_LESSON_MINUTES, lesson_max=profile.max_lesson_minutes, min_lessons=low,

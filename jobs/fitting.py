@@ -13,7 +13,8 @@ so ``jobs.planner.assemble`` and every invariant apply unchanged. In order:
 4. the shape rules (``jobs.invariants.shape_problems``) are repaired by changing kinds, with a warning;
 5. repeated titles are told apart by their module's title, with a warning;
 6. minutes: each week holds the same planned load, split among its lessons in proportion to the
-   model's rough minutes, within the level's bounds (``jobs.minutes.split``).
+   model's rough minutes, within the level's bounds (``jobs.proportions.split``); assessments are
+   shortened (never below 15 minutes) until they take at most 20 % of the time, as offline.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jobs.design import MAX_CLAIMS, Design, DesignedLesson, DesignedModule, Limits, normal
+from jobs.invariants import ASSESSMENT_SHARE_MAX
 from jobs.models import CurriculumRequest
 from jobs.planner import THEME_COUNT, LessonSlot, ModuleSlot, Plan, requested_objectives, unique_titles
 from jobs.proportions import split
-from jobs.repairs import repair_count, repair_kinds
+from jobs.repairs import recount, repair_count, repair_kinds
 from jobs.shapes import ModuleKind, distribute
 
 
@@ -92,18 +94,43 @@ def _titles(design: Design) -> tuple[list[list[str]], int]:
     return [[next(it) for _ in m.lessons] for m in design.modules], changed
 
 
-def _minutes(design: Design, limits: Limits) -> tuple[list[int], list[int]]:
-    """Each lesson's week and exact minutes: lessons in order, spread evenly over the weeks."""
+def _minutes(design: Design, limits: Limits) -> tuple[list[int], list[int], bool]:
+    """Each lesson's week and exact minutes: lessons in order, spread evenly over the weeks; assessment
+    weights halved until assessments take at most ``ASSESSMENT_SHARE_MAX`` of the time."""
     lessons = design.lessons
-    minutes: list[int] = []
-    weeks: list[int] = []
-    start = 0
-    for week, count in enumerate(distribute(len(lessons), limits.weeks), start=1):
-        rough = [ls.minutes for ls in lessons[start:start + count]]
-        minutes += split(limits.weekly_minutes, rough, limits.lesson_min, limits.lesson_max)
-        weeks += [week] * count
-        start += count
-    return weeks, minutes
+    counts = distribute(len(lessons), limits.weeks)
+    weights = [float(ls.minutes) for ls in lessons]
+    tests = [i for i, ls in enumerate(lessons) if ls.kind == "assessment"]
+    for attempt in range(14):
+        minutes, weeks, start = [], [], 0
+        for week, count in enumerate(counts, start=1):
+            minutes += split(limits.weekly_minutes, weights[start:start + count], limits.lesson_min, limits.lesson_max)
+            weeks += [week] * count
+            start += count
+        spent = [minutes[i] for i in tests]
+        if sum(spent) <= ASSESSMENT_SHARE_MAX * sum(minutes) or spent == [limits.lesson_min]:
+            return weeks, minutes, True
+        for i in tests:  # halve, and at last give them the shortest length there is
+            weights[i] = weights[i] / 2 if attempt < 12 else 1e-9
+    return weeks, minutes, False
+
+
+def _even(design: Design, limits: Limits) -> tuple[Design, list[int], list[int], list[str]]:
+    """Minutes; when assessments cannot be made short enough (one alone in its week, or the other
+    lessons already at their longest), every week gets the same number of lessons, one more each
+    time, until they can."""
+    weeks, minutes, ok = _minutes(design, limits)
+    if ok:
+        return design, weeks, minutes, []
+    per_week = max(-(-len(design.lessons) // limits.weeks), 2 if limits.weeks < 5 else 1)
+    while True:
+        design = recount(design, limits.weeks * per_week)
+        weeks, minutes, ok = _minutes(design, limits)
+        if ok or limits.weeks * (per_week + 1) > limits.max_lessons:
+            break
+        per_week += 1
+    return design, weeks, minutes, [f"practice lessons were added so that every week holds {per_week} "
+                                    "lesson(s) and assessments stay within 20 % of the time"]
 
 
 def plan_from_design(request: CurriculumRequest, limits: Limits, design: Design) -> tuple[Plan, Design]:
@@ -118,7 +145,8 @@ def plan_from_design(request: CurriculumRequest, limits: Limits, design: Design)
         warnings.append(f"{dropped} objective claim(s) of the model named no requested objective and were dropped")
     fitted, note = repair_count(fitted, limits)
     warnings += note
-    weeks, minutes = _minutes(fitted, limits)
+    fitted, weeks, minutes, note = _even(fitted, limits)
+    warnings += note
     fitted, note = repair_kinds(fitted, minutes, request)
     warnings += note
     fitted, placed, uncovered = _place_uncovered(fitted, objectives)

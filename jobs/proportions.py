@@ -19,7 +19,7 @@ def _targets(total: int, weights: Sequence[float], low: int, high: int) -> list[
         return [min(high, max(low, scale * w)) for w in weights]
 
     lo, hi = 0.0, float(high) / min(weights)
-    for _ in range(100):
+    for _ in range(60):
         mid = (lo + hi) / 2
         if sum(at(mid)) < total:
             lo = mid
@@ -28,7 +28,7 @@ def _targets(total: int, weights: Sequence[float], low: int, high: int) -> list[
     return at(hi)
 
 
-def split(total: int, rough: Sequence[int], low: int, high: int) -> list[int]:
+def split(total: int, rough: Sequence[float], low: int, high: int) -> list[int]:
     """``len(rough)`` whole numbers in ``[low, high]`` summing to ``total``, in proportion to ``rough``.
 
     Requires ``len(rough) * low <= total <= len(rough) * high``.
@@ -37,7 +37,7 @@ def split(total: int, rough: Sequence[int], low: int, high: int) -> list[int]:
         return []
     if not len(rough) * low <= total <= len(rough) * high:
         raise ValueError(f"{total} minutes cannot be split into {len(rough)} lessons of {low}-{high}")
-    weights = [float(max(1, r)) for r in rough]
+    weights = [max(1e-9, float(r)) for r in rough]
     targets = _targets(total, weights, low, high)
     out = [max(low, min(high, math.floor(t))) for t in targets]
     order = sorted(range(len(out)), key=lambda i: targets[i] - math.floor(targets[i]), reverse=True)

@@ -56,7 +56,8 @@ def _merge(design: Design, allowed: int) -> Design:
     return Design(tuple(modules))
 
 
-def _recount(design: Design, wanted: int) -> Design:
+def recount(design: Design, wanted: int) -> Design:
+    """``wanted`` lessons: practice added after teaching lessons, or lessons before assessments left out."""
     count = len(design.lessons)
     modules = [list(m.lessons) for m in design.modules]
     if wanted > count:
@@ -77,7 +78,7 @@ def repair_count(design: Design, limits: Limits) -> tuple[Design, list[str]]:
             design = _merge(design, high)
         count = len(design.lessons)
         if limits.clamp_lessons(count) != count:
-            design = _recount(design, limits.clamp_lessons(count))
+            design = recount(design, limits.clamp_lessons(count))
     if len(design.modules) != modules:
         notes.append(f"the model designed {modules} modules; {len(design.modules)} fit the course "
                      "(each ends with an assessment), so small modules were merged")
@@ -102,12 +103,18 @@ def _fix(kinds: list[LessonKind], minutes: Sequence[int], request: CurriculumReq
         while _share(kinds, minutes, "project") > PROJECT_SHARE_MAX:
             kinds[kinds.index("project")] = "practice"
         notes.append("early project lessons were made practice: project work is kept to 30 % of the time")
-    if "project" in kinds and "core" not in kinds[: kinds.index("project")]:
-        first = kinds.index("project")
-        earlier = [i for i in range(first) if kinds[i] in ("foundation", "practice", "review")]
-        kinds[earlier[-1] if earlier else first] = "core"
-        notes.append("a lesson was made a core lesson: project work follows some teaching")
     return notes
+
+
+def _teach_before_projects(kinds: list[LessonKind]) -> list[str]:
+    """Some teaching before the first project: the foundation or practice lesson just before it becomes
+    core, else the first project itself."""
+    if "project" not in kinds or "core" in kinds[: kinds.index("project")]:
+        return []
+    first = kinds.index("project")
+    earlier = [i for i in range(first) if kinds[i] in ("foundation", "practice")]
+    kinds[earlier[-1] if earlier else first] = "core"
+    return ["a lesson was made a core lesson: project work follows some teaching"]
 
 
 def repair_kinds(design: Design, minutes: Sequence[int], request: CurriculumRequest) -> tuple[Design, list[str]]:
@@ -121,6 +128,7 @@ def repair_kinds(design: Design, minutes: Sequence[int], request: CurriculumRequ
         if spots:
             kinds[spots[0]] = "review"
             notes.append(f"a lesson was made a review: a course of {REVIEW_WEEKS} weeks or more has one")
+    notes += _teach_before_projects(kinds)
     return _with_kinds(design, kinds), notes
 
 

@@ -37,11 +37,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx2
 import openai
 
 from jobs import llm_gate, provider_budget
@@ -49,6 +47,7 @@ from jobs.cache import digest
 from jobs.context import model_call, model_tokens
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.generators.call_budget import CallBudget
+from jobs.generators.completion import BrokenReply, CallResult, Completion, parse_completion, read_body
 from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
 
@@ -73,29 +72,6 @@ class _Rejected(Exception):
     def __init__(self, part: str) -> None:
         super().__init__(part)
         self.part = part
-
-
-class _BrokenReply(Exception):
-    """A 200 that carries no usable completion (not JSON, no choices, cut off mid-body): retry the call."""
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What one HTTP call returned: the text, why the model stopped, and whether it refused."""
-
-    content: str | None
-    finish_reason: str | None
-    refused: bool
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """One provider call: the completion, the provider's token counts, and the response headers."""
-
-    completion: Completion
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ChatClient:
@@ -200,7 +176,7 @@ class ChatClient:
                     # from None: the SDK's message holds the response body, which may echo the request.
                     raise map_status_error(exc) from None
                 status: object = exc.status_code
-            except _BrokenReply as exc:
+            except BrokenReply as exc:
                 if attempt >= self._config.call_retries:
                     raise TransientJobError(f"model API sent a broken reply for {what}: {exc}") from None
                 wait, status = self._backoff(attempt), str(exc)
@@ -310,7 +286,7 @@ class ChatClient:
         """Perform exactly one chat completion within ``OPENAI_TIMEOUT``, start to last byte.
 
         ``openai.APIStatusError`` passes through; a 200 without a usable completion raises
-        ``_BrokenReply``; timeouts and connection failures are ``TransientJobError``.
+        ``BrokenReply``; timeouts and connection failures are ``TransientJobError``.
         """
         timeout = self._config.request_timeout_s
         try:
@@ -319,7 +295,7 @@ class ChatClient:
             with llm_gate.current().slot(), model_call():
                 deadline = time.monotonic() + timeout
                 with self._client.chat.completions.with_streaming_response.create(**body) as response:
-                    raw = _read_body(response.iter_bytes(), deadline, timeout)
+                    raw = read_body(response.iter_bytes(), deadline, timeout)
                     headers = dict(response.headers.items())
         except openai.APIStatusError:
             raise
@@ -329,7 +305,7 @@ class ChatClient:
             raise TransientJobError("could not connect to the model API") from exc
         except openai.OpenAIError as exc:
             raise PermanentJobError(f"model API call failed ({type(exc).__name__})") from None
-        result = _parse_completion(raw, headers)
+        result = parse_completion(raw, headers)
         model_tokens(result.prompt_tokens, result.completion_tokens)
         return result
 
@@ -340,53 +316,3 @@ def _ask_of(body: dict[str, Any]) -> provider_budget.Ask:
     prompt_chars = len(json.dumps(body.get("messages", []))) + len(json.dumps(fmt))
     limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
     return provider_budget.Ask.of(prompt_chars, limit, str((fmt.get("json_schema") or {}).get("name", "chat")))
-
-
-def _read_body(chunks: Any, deadline: float, timeout: float) -> bytes:
-    """The whole body, or an error once ``deadline`` passes (a reply dripping in is cut off)."""
-    parts: list[bytes] = []
-    try:
-        for chunk in chunks:
-            parts.append(chunk)
-            if time.monotonic() > deadline:
-                raise TransientJobError(f"model API timed out after {timeout} s (the reply was still arriving)")
-    except httpx2.TimeoutException as exc:
-        raise TransientJobError(f"model API timed out after {timeout} s") from exc
-    except httpx2.TransportError as exc:
-        raise _BrokenReply("the connection broke off while the reply was being sent") from exc
-    return b"".join(parts)
-
-
-def _tokens(usage: object, name: str) -> int:
-    value = usage.get(name) if isinstance(usage, dict) else None
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _content(message: dict[str, Any]) -> str | None:
-    """The reply's text; a provider that answered with a tool call carries its JSON in the arguments."""
-    content = message.get("content")
-    if isinstance(content, str) and content.strip():
-        return content
-    for call in message.get("tool_calls") or []:
-        arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-        if isinstance(arguments, str) and arguments.strip():
-            return arguments
-    return content if isinstance(content, str) else None
-
-
-def _parse_completion(raw: bytes, headers: Mapping[str, str]) -> CallResult:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise _BrokenReply("the reply was not JSON (an HTML page from a proxy?)") from None
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise _BrokenReply("the reply had no choices")
-    choice = choices[0]
-    raw_message = choice.get("message")
-    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
-    finish = choice.get("finish_reason")
-    refused = bool(message.get("refusal")) or finish == "content_filter"
-    usage = data.get("usage")
-    completion = Completion(_content(message), finish if isinstance(finish, str) else None, refused)
-    return CallResult(completion, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), headers)
