@@ -17,7 +17,7 @@ import redis
 import trustme
 from rq.job import Job
 
-from tests.servers import RedisServer
+from tests.servers import SERVER_BINARY, RedisServer
 from worker.envfile import read_dotenv
 
 if TYPE_CHECKING:  # tests.workers imports this module
@@ -60,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if shutil.which("redis-server") is None:
         raise pytest.UsageError("redis-server not found on PATH: the tests start their own Redis servers. "
                                 "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).")
+    if shutil.which(SERVER_BINARY) is None:
+        raise pytest.UsageError(f"TEST_REDIS_SERVER={SERVER_BINARY} is not an executable server binary")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -129,8 +131,20 @@ def tls_ca() -> Iterator[Path]:
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     cert.private_key_pem.write_to_path(str(folder / "server.key"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+    # A client certificate from the same CA, for servers that require one (mtls_server).
+    client = ca.issue_cert("curriculum-worker-client")
+    client.private_key_pem.write_to_path(str(folder / "client.key"))
+    client.cert_chain_pems[0].write_to_path(str(folder / "client.pem"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mtls_server(tls_ca: Path) -> Iterator[RedisServer]:
+    """TLS that requires a client certificate signed by tls_ca (client.pem / client.key there)."""
+    server = RedisServer(password=TLS_PASSWORD, tls=True, tls_dir=tls_ca, auth_clients=True).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,14 @@
-"""Real redis-server processes for tests: plain, TLS (trustme certificates) and killable ones."""
+"""Real redis-server processes for tests: plain, TLS (trustme certificates) and killable ones.
+
+``TEST_REDIS_SERVER`` names another server binary for the plain servers, e.g. Valkey 8's
+``valkey-server`` (``make test-valkey``). The TLS servers stay on ``redis-server``: the Valkey
+binary that a registry package ships is built without TLS.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +19,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import redis
+
+#: The binary of the plain (non-TLS) servers.
+SERVER_BINARY = os.environ.get("TEST_REDIS_SERVER") or "redis-server"
 
 
 def free_port() -> int:
@@ -29,6 +38,8 @@ class RedisServer:
     tls: bool = False
     appendonly: bool = False
     tls_dir: Path | None = None
+    #: TLS only: clients must show a certificate signed by the CA (tls-auth-clients yes).
+    auth_clients: bool = False
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cw-redis-")))
     process: subprocess.Popen[bytes] | None = None
@@ -48,7 +59,8 @@ class RedisServer:
         cls.created.clear()
 
     def command(self) -> list[str]:
-        cmd = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
+        binary = "redis-server" if self.tls else SERVER_BINARY
+        cmd = [binary, "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
                "--logfile", str(self.workdir / "redis.log")]
         if self.password:
@@ -59,7 +71,7 @@ class RedisServer:
                     "--tls-cert-file", str(self.tls_dir / "server.pem"),
                     "--tls-key-file", str(self.tls_dir / "server.key"),
                     "--tls-ca-cert-file", str(self.tls_dir / "ca.pem"),
-                    "--tls-auth-clients", "no"]
+                    "--tls-auth-clients", "yes" if self.auth_clients else "no"]
         else:
             cmd += ["--port", str(self.port)]
         return cmd

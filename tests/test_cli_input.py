@@ -90,12 +90,50 @@ def test_a_redis_url_without_scheme_gets_the_fix(redis_url: str) -> None:
 
 
 def test_a_misspelt_variable_is_warned_about_with_a_suggestion(redis_url: str) -> None:
-    """REDIS_ULR is named with the variable it probably meant; the command itself still runs."""
-    result = run_cli("failed", env=env_for(redis_url, REDIS_ULR="redis://elsewhere:1/0", WORKER_QUEUE="x"))
+    """With --allow-unknown-env, REDIS_ULR is named with the variable it probably meant; the command runs."""
+    result = run_cli("--allow-unknown-env", "failed",
+                     env=env_for(redis_url, REDIS_ULR="redis://elsewhere:1/0", WORKER_QUEUE="x"))
     assert result.returncode == 0, result.stderr
     assert "REDIS_ULR" in result.stderr and "did you mean REDIS_URL" in result.stderr
     assert "did you mean WORKER_QUEUES" in result.stderr
     assert "elsewhere" not in result.stderr, "values are not echoed"
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("REDSI_URL", "REDIS_URL"), ("REDIS_ULR", "REDIS_URL"),
+                                             ("redis_url", "REDIS_URL"), ("WORKER_CONCURENCY", "WORKER_CONCURRENCY"),
+                                             ("SENTRY_DNS", "SENTRY_DSN")])
+def test_a_variable_one_typo_from_a_known_name_stops_before_connecting(typo: str, meant: str, tmp_path: Path) -> None:
+    """A near miss of a known name is a settings error (exit 2) naming both, before any connection:
+    doctor would otherwise write its scratch key to the default localhost:6379."""
+    result = run_cli("doctor", env=clean_env(**{typo: "redis://elsewhere.invalid:1/0"}))
+    assert_usage_error(result, typo, meant, "--allow-unknown-env")
+    assert "connecting" not in result.stdout
+    assert "elsewhere" not in result.stdout + result.stderr, "values are not echoed"
+
+
+def test_names_far_from_every_known_one_are_left_alone(redis_url: str) -> None:
+    """Other programs' variables (PATH, RENDER_GIT_COMMIT, REDIS_HOST_FOR_OTHER_APP) are no error."""
+    result = run_cli("failed", env=env_for(redis_url, RENDER_GIT_COMMIT="abc", RENDER_SERVICE_NAME="worker",
+                                           REDIS_HOST_FOR_OTHER_APP="x", PORT="10000"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_commands_say_where_redis_url_came_from(redis_url: str, tmp_path: Path) -> None:
+    """doctor, stats and run name REDIS_URL's source: the environment, the .env file or the default."""
+    from_env = run_cli("doctor", env=env_for(redis_url))
+    assert f"redis_url = {redis_url}  (from environment)" in from_env.stdout, from_env.stdout
+    stats = run_cli("stats", "--json", env=env_for(redis_url))
+    assert json.loads(stats.stdout)["redis"]["url_source"] == "environment"
+    (tmp_path / ".env").write_text(f"REDIS_URL={redis_url}\n")
+    from_file = run_cli("stats", env=clean_env(), cwd=tmp_path)
+    assert f"{redis_url} (from .env file)" in from_file.stdout, from_file.stdout + from_file.stderr
+    burst = run_cli("run", "--burst", env=clean_env(LOG_FORMAT="json"), cwd=tmp_path)
+    line = next(json.loads(x) for x in burst.stderr.splitlines() if '"config.redis_url"' in x)
+    assert line["source"] == ".env file" and line["redis_url"] == redis_url
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    default = run_cli("doctor", env=clean_env(REDIS_MAX_RETRIES="0", REDIS_CONNECT_TIMEOUT="1"), cwd=empty)
+    assert "redis_url = redis://localhost:6379/0  (from default)" in default.stdout, default.stdout
 
 
 def test_version() -> None:

@@ -203,3 +203,34 @@ def test_a_failed_entry_whose_job_expired_is_skipped(redis_url: str, conn: redis
     assert json.loads(result.stdout) == {"requeued": [kept]}
     missing = run_cli("failed", "--requeue", gone, env=env)
     assert missing.returncode == 2 and gone in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_ctrl_c_ends_run_with_130_and_requeues_its_job(redis_url: str, conn: redis.Redis,
+                                                       workers: list[WorkerProcess]) -> None:
+    """SIGINT to `run` (one worker, and a tree of two) while a job runs: the job goes back, exit 130."""
+    for args in ((), ("--concurrency", "2")):
+        conn.flushall()
+        job = JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", 30)
+        worker = WorkerProcess(env_for(redis_url, LOG_FORMAT="json", WORKER_SHUTDOWN_TIMEOUT="1"), *args)
+        workers.append(worker)
+        worker.wait_for("job.started", job_id=job.id)
+        worker.process.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=30) == 130, (args, worker.text()[-2000:])
+        assert queued_ids(conn) == [job.id], args
+        assert "Traceback" not in worker.text()
+
+
+def test_ctrl_c_of_an_idle_or_starting_run_is_130(redis_url: str, workers: list[WorkerProcess]) -> None:
+    """SIGINT before the worker is up, and to an idle worker: exit 130; SIGTERM stays exit 0."""
+    starting = WorkerProcess(env_for("redis://127.0.0.1:9/0", REDIS_MAX_RETRIES="50", LOG_FORMAT="json"))
+    idle = WorkerProcess(env_for(redis_url, LOG_FORMAT="json"))
+    stopped = WorkerProcess(env_for(redis_url, LOG_FORMAT="json"))
+    workers.extend([starting, idle, stopped])
+    starting.wait_for("redis.retrying")
+    idle.wait_for("worker.started")
+    stopped.wait_for("worker.started")
+    for worker, signum in ((starting, signal.SIGINT), (idle, signal.SIGINT), (stopped, signal.SIGTERM)):
+        worker.process.send_signal(signum)
+    assert starting.wait(timeout=30) == 130, starting.text()[-2000:]
+    assert idle.wait(timeout=30) == 130, idle.text()[-2000:]
+    assert stopped.wait(timeout=30) == 0, stopped.text()[-2000:]

@@ -113,3 +113,15 @@ def test_diagnose_classifies_common_failures() -> None:
     assert diagnose(redis.ConnectionError("Error 111 connecting. Connection refused."), where).transient
     assert diagnose(redis.TimeoutError("Timeout connecting to server"), where).transient
     assert not diagnose(redis.AuthenticationError("invalid password"), where).transient
+
+
+def test_the_suite_runs_against_the_server_it_names(redis_server: RedisServer) -> None:
+    """Under TEST_REDIS_SERVER=.../valkey-server (make test-valkey) the servers really are Valkey 8;
+    otherwise Redis: a fallback to the wrong binary would pass the whole suite unnoticed."""
+    from tests.servers import SERVER_BINARY
+
+    info = redis_server.client().info("server")
+    if "valkey" in Path(SERVER_BINARY).name:
+        assert info.get("server_name") == "valkey" and str(info["valkey_version"]).startswith("8."), info
+    else:
+        assert "valkey_version" not in info, info

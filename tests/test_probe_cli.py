@@ -287,7 +287,7 @@ def test_python_m_worker_probe_is_the_same_command(redis_url: str) -> None:
 
 
 def test_watch_repeats_until_interrupted(redis_url: str) -> None:
-    """--watch prints a fresh report every interval until Ctrl+C, then exits with the last verdict."""
+    """--watch prints a fresh report every interval until Ctrl+C, then exits 130 like every command."""
     process = subprocess.Popen([sys.executable, "-m", "worker", "stats", "--json", "--watch", "0.2",
                                 "--min-workers", "1"], env=env_for(redis_url), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -295,6 +295,33 @@ def test_watch_repeats_until_interrupted(redis_url: str) -> None:
     lines = [process.stdout.readline() for _ in range(3)]
     process.send_signal(signal.SIGINT)
     stdout, _ = process.communicate(timeout=10)
-    assert process.returncode == 1
+    assert process.returncode == 130
     reports = [json.loads(line) for line in [*lines, *stdout.splitlines()]]
     assert len(reports) >= 3 and all(r["status"] == "unhealthy" for r in reports)
+
+
+def test_min_workers_auto_follows_instances_and_concurrency(redis_url: str) -> None:
+    """--min-workers auto expects WORKER_INSTANCES x WORKER_CONCURRENCY workers; other words are exit 2."""
+    result = run_cli("stats", "--json", "--min-workers", "auto",
+                     env=env_for(redis_url, WORKER_INSTANCES="2", WORKER_CONCURRENCY="3"))
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["problems"] == ["workers: 0 live, below --min-workers 6"]
+    bad = run_cli("stats", "--min-workers", "many", env=env_for(redis_url))
+    assert bad.returncode == 2 and "--min-workers" in bad.stderr and "auto" in bad.stderr
+
+
+def test_max_new_failed_counts_only_the_window(redis_url: str, conn: redis.Redis) -> None:
+    """A job failed for good just now is a problem for --max-new-failed 0 over --window 5m; the failed
+    registry still holds it, but with the failure's minutes outside a window nothing is reported."""
+    json_queue(conn).enqueue("jobs.curriculum.generate_curriculum", {"topic": "x"})
+    ran = run_cli("run", "--burst", env=env_for(redis_url))
+    assert ran.returncode == 0, ran.stderr
+    now = run_cli("stats", "--json", "--window", "5m", "--max-new-failed", "0", env=env_for(redis_url))
+    assert now.returncode == 1, now.stderr
+    assert json.loads(now.stdout)["problems"] == [f"queue {QUEUE}: 1 jobs failed over the last 5 min, "
+                                                  "above --max-new-failed 0"]
+    for key in conn.scan_iter("curriculum-worker:metrics:*:m:*"):  # the minute hashes: as if 5 min had passed
+        conn.delete(key)
+    later = run_cli("stats", "--json", "--window", "5m", "--max-new-failed", "0", env=env_for(redis_url))
+    assert later.returncode == 0, later.stdout
+    assert json.loads(later.stdout)["queues"][QUEUE]["failed"] == 1, "the failed registry still holds it"

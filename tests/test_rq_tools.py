@@ -121,3 +121,24 @@ def test_redis_pause_longer_than_the_lease_does_not_run_a_live_job_twice(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_busy_worker_shows_its_job_to_rq_2_and_rq_3_readers(redis_url: str, conn: redis.Redis,
+                                                               workers: list[WorkerProcess]) -> None:
+    """While a job runs, the worker hash's current_job (what rq-dashboard reads through RQ 2) and RQ 3's
+    executions both name it; once it ends, current_job is gone and the worker reads as idle."""
+    from rq.worker import Worker
+
+    worker = start(workers, redis_url)
+    job = canary(conn, 3)
+    worker.wait_for("job.started", job_id=job.id)
+    (rq_worker,) = Worker.all(connection=conn, serializer=JSONSerializer)
+    assert conn.hget(rq_worker.key, "current_job") == job.id.encode()
+    assert rq_worker.get_state() == "busy"
+    assert rq_worker.get_current_job_id() == job.id
+    worker.wait_for("job.finished", job_id=job.id)
+    deadline = time.monotonic() + 10
+    while conn.hget(rq_worker.key, "current_job") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert conn.hget(rq_worker.key, "current_job") is None
+    assert Worker.all(connection=conn, serializer=JSONSerializer)[0].get_current_job_id() is None

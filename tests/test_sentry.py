@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,6 +15,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from tests.conftest import clean_env, run_cli
+from tests.llm_server import LLMServer
+from tests.workers import WorkerProcess
 
 SENTRY_KEY = "0123456789abcdef0123456789abcdef"
 
@@ -74,8 +78,6 @@ def test_job_exception_reaches_sentry_without_the_request(sentry: ThreadingHTTPS
 
 def _events(server: ThreadingHTTPServer) -> list[dict[str, object]]:
     """The event items of every envelope the ingest endpoint received (not sessions, not logs)."""
-    import json
-
     found = []
     for body in server.received:  # type: ignore[attr-defined]
         lines = body.decode().splitlines()
@@ -135,3 +137,61 @@ def test_each_supervised_child_reports_to_sentry(sentry: ThreadingHTTPServer, co
     assert all(job.id in bodies for job in jobs)
     assert result.stderr.count('"event": "sentry.enabled"') == 2, "one Sentry client per child"
     assert SENTRY_KEY not in result.stderr + result.stdout
+
+
+def _wait_for_events(server: ThreadingHTTPServer, count: int, timeout: float = 30) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(_events(server)) < count:
+        time.sleep(0.05)
+    return _events(server)
+
+
+def test_a_retried_job_is_one_event_with_its_attempts_as_breadcrumbs(
+        sentry: ThreadingHTTPServer, conn: redis.Redis, redis_url: str, workers: list[WorkerProcess]) -> None:
+    """Model API down for all 3 attempts: exactly one (tagged) event, the 2 retried attempts as its
+    breadcrumbs, and nothing from an SDK integration nobody chose (the OpenAI one sent one per call)."""
+    with LLMServer() as llm:
+        llm.default = "500"
+        job = Queue("curriculum_generation", connection=conn, serializer=JSONSerializer).enqueue(
+            "jobs.curriculum.generate_curriculum", {"topic": "Sentry incidents"})
+        dsn = f"http://{SENTRY_KEY}@127.0.0.1:{sentry.server_address[1]}/1"
+        worker = WorkerProcess(clean_env(
+            REDIS_URL=redis_url, SENTRY_DSN=dsn, LOG_FORMAT="json", CURRICULUM_GENERATOR="openai",
+            OPENAI_API_KEY="sk-sentry-test", OPENAI_BASE_URL=llm.base_url, OPENAI_MAX_RETRIES="0",
+            JOB_MAX_RETRIES="2", JOB_RETRY_DELAY="1", WORKER_HEARTBEAT_INTERVAL="1", WORKER_STALL_TIMEOUT="3"))
+        workers.append(worker)
+        worker.wait_for("job.failed", timeout=60, job_id=job.id, will_retry=False)
+        assert llm.requests >= 3, "three attempts reached the model API"
+        _wait_for_events(sentry, 1)
+        worker.terminate()
+        worker.wait(timeout=30)
+    events = _events(sentry)
+    assert len(events) == 1, [(e.get("logger"), e.get("tags")) for e in events]
+    event = events[0]
+    assert event["tags"]["job_id"] == job.id  # type: ignore[index]
+    assert event["tags"]["attempts"] == "3"  # type: ignore[index]
+    crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "job.retried"]  # type: ignore[index]
+    assert [c["data"]["attempt"] for c in crumbs] == [1, 2]
+    assert all("HTTP 500" in c["message"] for c in crumbs), crumbs
+    assert "sk-sentry-test" not in json.dumps(event)
+
+
+def test_a_malformed_dsn_is_a_settings_error(redis_url: str) -> None:
+    """SENTRY_DSN without a key or project: exit 2 naming SENTRY_DSN, no traceback, the value not echoed."""
+    for dsn in ("https://o1.ingest.sentry.io/42", f"https://{SENTRY_KEY}@o1.ingest.sentry.io/", "not a dsn"):
+        result = run_cli("stats", env=clean_env(REDIS_URL=redis_url, SENTRY_DSN=dsn))
+        assert result.returncode == 2, (dsn, result.stderr)
+        assert result.stderr.startswith("error: invalid configuration: SENTRY_DSN: malformed Sentry DSN (")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert SENTRY_KEY not in result.stderr and "o1.ingest" not in result.stderr
+
+
+def test_doctor_checks_the_dsn(sentry: ThreadingHTTPServer, redis_url: str) -> None:
+    """doctor says where Sentry events go (project and host, never the key), or that Sentry is off."""
+    dsn = f"http://{SENTRY_KEY}@127.0.0.1:{sentry.server_address[1]}/7"
+    result = run_cli("doctor", env=clean_env(REDIS_URL=redis_url, SENTRY_DSN=dsn))
+    assert "sentry: on, project 7 at 127.0.0.1" in result.stdout, result.stdout + result.stderr
+    assert SENTRY_KEY not in result.stdout + result.stderr
+    off = run_cli("doctor", env=clean_env(REDIS_URL=redis_url))
+    assert "sentry: off" in off.stdout

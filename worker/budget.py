@@ -4,7 +4,9 @@ Keys (this module owns them):
 
 ``curriculum-worker:budget:<job id>``
     hash ``retries`` (attempts retried so far), ``stalls`` (times its worker went silent),
-    ``failure`` (why the sweep failed it). Expires ``BUDGET_TTL_S`` after its last change.
+    ``failure`` (why the sweep failed it), ``attempt:<n>`` (``ExcType: error`` of each retried
+    attempt, for the one Sentry event sent when the job fails for good). Expires ``BUDGET_TTL_S``
+    after its last change.
 
 A job starts a fresh budget whenever it begins a new life: RQ's requeue of a failed job (``rq
 requeue``, rq-dashboard's Requeue, ``curriculum-worker failed --requeue``, all through
@@ -23,6 +25,8 @@ BUDGET_TTL_S = 30 * 86_400
 RETRIES = "retries"
 STALLS = "stalls"
 FAILURE = "failure"
+ATTEMPT = "attempt:"
+MAX_ATTEMPT_CHARS = 300
 
 
 def budget_key(job_id: str) -> str:
@@ -52,3 +56,23 @@ def counts(connection: Redis, job_id: str) -> dict[str, int]:
 
 def forget(connection: Redis, job_id: str) -> None:
     connection.delete(budget_key(job_id))
+
+
+def note_attempt(connection: Redis, job_id: str, attempt: int, summary: str) -> None:
+    """Remember why retried attempt ``attempt`` failed (each runs in its own work horse)."""
+    key = budget_key(job_id)
+    with connection.pipeline() as pipe:
+        pipe.hset(key, f"{ATTEMPT}{attempt}", summary[:MAX_ATTEMPT_CHARS])
+        pipe.expire(key, BUDGET_TTL_S)
+        pipe.execute()
+
+
+def attempts(connection: Redis, job_id: str) -> list[tuple[int, str]]:
+    """(attempt, summary) of every retried attempt of the job's current life, oldest first."""
+    found = []
+    for field, value in connection.hgetall(budget_key(job_id)).items():
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        if name.startswith(ATTEMPT) and name[len(ATTEMPT):].isdigit():
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            found.append((int(name[len(ATTEMPT):]), text))
+    return sorted(found)

@@ -21,7 +21,8 @@ import click
 import redis
 
 from worker.connection import diagnose, endpoint
-from worker.envfile import local_environ, unknown_variables
+from worker.envfile import LocalEnviron, near_misses, read_local, unknown_variables
+from worker.errors import EXIT_INTERRUPTED as EXIT_INTERRUPTED  # commands import it from here
 from worker.errors import EXIT_USAGE, JobError, RedisUnavailable, WorkerError, exit_code
 from worker.logs import Redactor, configure_logging, secret_values
 from worker.settings import Settings, known_variables
@@ -32,13 +33,15 @@ logger = logging.getLogger(__name__)
 # Commands that need neither Redis nor configuration: they work even where the environment is
 # not (yet) set up, e.g. a web service fetching the request schema in its own CI.
 NO_SETTINGS = frozenset({"schema"})
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+REDIS_URL_SOURCE = "curriculum_worker.redis_url_source"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curriculum-worker", prog_name="curriculum-worker")
+@click.option("--allow-unknown-env", is_flag=True,
+              help="A variable one typo away from a known name (REDSI_URL) is a warning, not an error.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, allow_unknown_env: bool) -> None:
     """Runs and operates the curriculum-generation worker.
 
     Configuration comes from environment variables, and from a .env file in the current
@@ -46,16 +49,27 @@ def cli(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand in NO_SETTINGS:
         return
-    environ: Mapping[str, str] | None = ctx.obj
-    settings = Settings.from_env(environ)
+    local: LocalEnviron = ctx.obj if isinstance(ctx.obj, LocalEnviron) else LocalEnviron(dict(os.environ))
+    settings = Settings.from_env(local.environ, allow_unknown=allow_unknown_env)
     configure_logging(settings)
-    warn_unknown_variables(os.environ if environ is None else environ)
+    warn_unknown_variables(local.environ)
+    ctx.meta[REDIS_URL_SOURCE] = local.source("REDIS_URL")
     ctx.obj = settings
 
 
+def redis_url_source() -> str:
+    """Where this command's REDIS_URL came from: ``environment``, ``.env file`` or ``default``."""
+    return str(click.get_current_context().meta.get(REDIS_URL_SOURCE, "environment"))
+
+
 def warn_unknown_variables(environ: Mapping[str, str]) -> None:
-    """A prefixed variable nothing reads is most likely a typo that falls back to a default."""
-    for name, suggestion in unknown_variables(environ, known_variables()):
+    """A prefixed variable nothing reads is most likely a typo that falls back to a default (one
+    within a typo of a known name is an error, unless --allow-unknown-env: still named here)."""
+    known = known_variables()
+    misses = dict(near_misses(environ, known))
+    unknown = dict(unknown_variables(environ, known))
+    for name in sorted(set(misses) | set(unknown)):
+        suggestion = misses.get(name) or unknown.get(name)
         hint = f"; did you mean {suggestion}?" if suggestion else ""
         logger.warning("%s: unknown variable, ignored%s", name, hint,
                        extra={"event": "config.unknown_variable", "variable": name, "suggestion": suggestion})
@@ -109,9 +123,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     given: Mapping[str, str] = os.environ if environ is None else environ
     environ = given
     try:
-        environ = local_environ(given, Path.cwd())
+        local = read_local(given, Path.cwd())
+        environ = local.environ
         # Outside standalone mode click returns (rather than raises) the code of ctx.exit(code).
-        code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False, obj=environ)
+        code = cli.main(args=argv, prog_name="curriculum-worker", standalone_mode=False, obj=local)
     except redis.RedisError as exc:
         # Redis went away after a command connected (e.g. during `enqueue --wait`): exit 3, with
         # the same diagnosis as at start-up.

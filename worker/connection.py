@@ -72,6 +72,20 @@ def command_retry(settings: Settings) -> Retry:
 
 
 def _tls_kwargs(settings: Settings) -> dict[str, object]:
+    return {**_verification_kwargs(settings), **_client_certificate_kwargs(settings)}
+
+
+def _client_certificate_kwargs(settings: Settings) -> dict[str, object]:
+    """For servers that require clients to show a certificate (``tls-auth-clients yes``)."""
+    if settings.redis_tls_cert_file is None:
+        return {}
+    kwargs: dict[str, object] = {"ssl_certfile": str(settings.redis_tls_cert_file)}
+    if settings.redis_tls_key_file is not None:
+        kwargs["ssl_keyfile"] = str(settings.redis_tls_key_file)
+    return kwargs
+
+
+def _verification_kwargs(settings: Settings) -> dict[str, object]:
     if not settings.redis_tls_verify:
         # Only for servers with self-signed certificates (e.g. Heroku Redis); `run` logs a warning.
         return {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
@@ -212,6 +226,9 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
             False,
             where,
         )
+    client_certificate = _client_certificate_diagnosis(lowered, where)
+    if client_certificate is not None:
+        return client_certificate
     if "ssl" in lowered or "tls" in lowered or "wrong version number" in lowered:
         return Diagnosis(f"TLS handshake failed ({_short(text)})",
                          "Check that the server speaks TLS on this port and the scheme is right.",
@@ -229,6 +246,24 @@ def diagnose(exc: BaseException, where: Endpoint) -> Diagnosis:
     if isinstance(exc, redis.ConnectionError):
         return Diagnosis(f"connection failed ({_short(text)})", "Check REDIS_URL.", True, where)
     return Diagnosis(f"Redis error ({_short(text)})", "Check REDIS_URL and the server's logs.", False, where)
+
+
+def _client_certificate_diagnosis(lowered: str, where: Endpoint) -> Diagnosis | None:
+    """Mutual TLS: the server wanted a client certificate, or did not accept ours."""
+    if "certificate required" in lowered:
+        return Diagnosis("the server requires a client certificate",
+                         "Set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to the certificate and key it accepts.",
+                         False, where)
+    if "unknown ca" in lowered or "bad certificate" in lowered:
+        return Diagnosis("the server rejected our client certificate",
+                         "REDIS_TLS_CERT_FILE must be signed by a CA the server trusts (tls-ca-cert-file).",
+                         False, where)
+    if "eof occurred in violation of protocol" in lowered or "unexpected eof" in lowered:
+        # A server refusing a client's certificate (or its absence) often just hangs up, with no alert.
+        return Diagnosis("the server closed the connection during the TLS handshake",
+                         "If it requires client certificates, set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE "
+                         "to a certificate signed by a CA it trusts.", False, where)
+    return None
 
 
 def answers_quickly(client: redis.Redis, timeout_s: float = 1.0) -> bool:

@@ -24,6 +24,7 @@ EXIT_OK = 0
 EXIT_UNHEALTHY = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class WorkerError(Exception):
@@ -39,6 +40,9 @@ class ConfigError(WorkerError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
+        if len(self.problems) == 1:  # one line, as an operator greps or pastes it
+            super().__init__(f"invalid configuration: {self.problems[0]}")
+            return
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"invalid configuration ({len(self.problems)} problem(s)):\n{listing}")
 
@@ -47,6 +51,12 @@ class RedisUnavailable(WorkerError):
     """Redis could not be reached, or refused us (TLS or auth). The message never holds a password."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class Interrupted(WorkerError):
+    """Ctrl+C (SIGINT) ended the command; SIGTERM, a deploy's stop, still ends ``run`` with 0."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class Unhealthy(WorkerError):

@@ -2,8 +2,8 @@
 
 Counters come from the lifetime hashes (``worker.metrics``), so they only go up (until a queue has
 been idle for the lifetime key's 400-day TTL, which Prometheus reads as a counter reset). Window
-figures (rates, percentiles) are gauges labelled with the window. ``rq_jobs{queue,status}`` is
-rq-exporter's name and labels (as its collector emits them) for the registry sizes, so its
+figures (rates, percentiles) are gauges labelled with the window, one family per percentile.
+``rq_jobs{queue,status}`` is rq-exporter's name and labels (as its collector emits them) for the registry sizes, so its
 dashboards find our jobs.
 """
 
@@ -57,9 +57,19 @@ def histogram(name: str, help_text: str, series: list[tuple[dict[str, str], Mapp
     return lines
 
 
-def _quantiles(name: str, pairs: dict[str, str], values: Mapping[str, float | None]) -> list[tuple[str, float]]:
-    return [(f"{name}{_labels(**pairs, quantile=q)}", round(value / 1000, 6))
-            for q, value in (("0.5", values["p50"]), ("0.95", values["p95"])) if value is not None]
+def percentile_gauges(stem: str, what: str, series: list[tuple[dict[str, str], Mapping[str, float | None]]]
+                      ) -> list[str]:
+    """One gauge family per percentile (``<stem>_p50_seconds``, ``<stem>_p95_seconds``).
+
+    Not one family with a ``quantile`` label: that label belongs to summaries (which also carry
+    ``_sum`` and ``_count``), and ``promtool check metrics`` rejects it on a gauge."""
+    lines = []
+    for key, share in (("p50", "50th"), ("p95", "95th")):
+        name = f"{stem}_{key}_seconds"
+        samples = [(f"{name}{_labels(**pairs)}", values[key]) for pairs, values in series]
+        lines += family(name, f"{what}, {share} percentile over the window.",
+                        [(sample, round(ms / 1000, 6)) for sample, ms in samples if ms is not None])
+    return lines
 
 
 def metrics_families(report: Mapping[str, Any]) -> list[str]:
@@ -90,14 +100,12 @@ def metrics_families(report: Mapping[str, Any]) -> list[str]:
         *family("curriculum_worker_failure_ratio", "failed / (finished + failed) over the window.",
                 [(f"curriculum_worker_failure_ratio{_labels(queue=q, window=window)}", m["failure_rate"])
                  for q, m in queues.items() if m["failure_rate"] is not None]),
-        *family("curriculum_worker_window_run_seconds", "Run-time percentiles over the window.",
-                [s for q, m in queues.items() for s in _quantiles(
-                    "curriculum_worker_window_run_seconds", {"queue": q, "window": window}, m["run_time_ms"])]),
-        *family("curriculum_worker_window_wait_seconds", "Queue-wait percentiles over the window.",
-                [s for q, m in queues.items() for s in _quantiles(
-                    "curriculum_worker_window_wait_seconds", {"queue": q, "window": window}, m["wait_time_ms"])]),
-        *family("curriculum_worker_window_llm_latency_seconds", "Model-call latency percentiles over the window.",
-                _quantiles("curriculum_worker_window_llm_latency_seconds", {"window": window}, llm["latency_ms"])),
+        *percentile_gauges("curriculum_worker_window_run", "Run time of finished jobs",
+                           [({"queue": q, "window": window}, m["run_time_ms"]) for q, m in queues.items()]),
+        *percentile_gauges("curriculum_worker_window_wait", "Queue wait",
+                           [({"queue": q, "window": window}, m["wait_time_ms"]) for q, m in queues.items()]),
+        *percentile_gauges("curriculum_worker_window_llm_latency", "Model-call latency",
+                           [({"window": window}, llm["latency_ms"])]),
     ]
 
 

@@ -48,12 +48,23 @@ class Failures:
         exc_type = "WorkHorseKilled" if isinstance(exc, WorkHorseKilled) else None
         events.job_failed(job, exc, attempt=decision.attempt, will_retry=decision.will_retry,
                           duration_ms=duration_ms, exc_type=exc_type)
-        if isinstance(exc, WorkHorseKilled):
-            reporting.capture_event("job.killed", job, str(exc))
-        else:
-            reporting.capture_job_exception(job, exc)
+        self._report(job, exc, decision)
         self.pending = decision
         return decision
+
+    def _report(self, job: Job, exc: BaseException, decision: RetryDecision) -> None:
+        """One Sentry event per incident: a retried attempt is only remembered (each attempt runs
+        in its own work horse), and becomes a breadcrumb of the event sent when the job fails for good."""
+        if decision.will_retry:
+            if reporting.enabled():
+                summary = f"{type(exc).__name__}: {events.error_text(exc)}"
+                budget.note_attempt(self.connection, job.id, decision.attempt, summary)
+            return
+        earlier = budget.attempts(self.connection, job.id) if reporting.enabled() else []
+        if isinstance(exc, WorkHorseKilled):
+            reporting.capture_event("job.killed", job, str(exc), earlier=earlier)
+        else:
+            reporting.capture_job_exception(job, exc, earlier=earlier)
 
     def apply(self, job: Job) -> None:
         """Let RQ schedule exactly one more attempt after our delay, or none, whatever Retry the

@@ -143,11 +143,13 @@ def llm_metrics(window: Mapping[str, float], window_s: int) -> dict[str, Any]:
 
 
 def problems(metrics: Mapping[str, Any] | None, *, max_failure_rate: float | None,
-             max_p95_wait_s: float | None) -> list[str]:
-    """Breaches of --max-failure-rate and --max-p95-wait over the window (no data: no breach)."""
+             max_p95_wait_s: float | None, max_new_failed: int | None = None) -> list[str]:
+    """Breaches of --max-failure-rate, --max-p95-wait and --max-new-failed over the window (no data: no breach)."""
     if not metrics:
         return []
     found, window = [], f"over the last {metrics['window_s'] // 60} min"
+    if max_new_failed is not None and metrics["failed"] > max_new_failed:
+        found.append(f"{metrics['failed']:g} jobs failed {window}, above --max-new-failed {max_new_failed}")
     rate, wait_ms = metrics["failure_rate"], metrics["wait_time_ms"]["p95"]
     if max_failure_rate is not None and rate is not None and rate > max_failure_rate:
         found.append(f"failure rate {rate:g} {window}, above --max-failure-rate {max_failure_rate:g}")

@@ -80,6 +80,7 @@ class Limits:
     min_workers: int | None = None
     max_failure_rate: float | None = None
     max_p95_wait_s: float | None = None
+    max_new_failed: int | None = None
 
 
 @dataclass
@@ -351,7 +352,8 @@ def queue_problems(queues: dict[str, dict[str, Any]], limits: Limits) -> list[st
             if limit is not None and value is not None and value > limit:
                 found.append(f"queue {name}: " + template.format(value=value, limit=limit))
         found += [f"queue {name}: {text}" for text in metrics_window.problems(
-            counts.get("metrics"), max_failure_rate=limits.max_failure_rate, max_p95_wait_s=limits.max_p95_wait_s)]
+            counts.get("metrics"), max_failure_rate=limits.max_failure_rate, max_p95_wait_s=limits.max_p95_wait_s,
+            max_new_failed=limits.max_new_failed)]
     return found
 
 

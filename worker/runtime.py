@@ -61,6 +61,11 @@ logger = logging.getLogger(__name__)
 SUPPORTED_KWARGS = frozenset({"job_monitoring_interval", "worker_ttl", "maintenance_interval"})
 #: RQ's margin past a heartbeat before its own cleanup calls an execution abandoned.
 RQ_GRACE_S = 60
+#: The worker hash's field for the running job's id, in RQ 1.x/2.x's meaning. RQ 3 keeps running
+#: jobs in the worker's executions set instead and no longer writes it; tools built on RQ 2
+#: (rq-dashboard's workers page, rq-exporter, `rq info`) read it and would show a busy worker as
+#: idle, so the adapter writes it when a job starts and removes it when the job ends.
+CURRENT_JOB_FIELD = "current_job"
 
 
 class IntakeQueue(JsonQueue):
@@ -126,6 +131,8 @@ class CurriculumWorker(Worker):
         # From the take of a job until its outcome is recorded (see ``get_state``).
         self._taking = False
         self._handling_job = False
+        #: The first stop signal (SIGINT: the command exits 130, SIGTERM: 0), None until one arrives.
+        self.stop_signum: int | None = None
 
     @property
     def stop_signalled(self) -> bool:
@@ -361,6 +368,7 @@ class CurriculumWorker(Worker):
     def prepare_execution(self, job: Job) -> Execution:
         execution = super().prepare_execution(job)
         self.leases.grant(job.origin, execution.composite_key)
+        self.connection.hset(self.key, CURRENT_JOB_FIELD, job.id)
         return execution
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
@@ -387,6 +395,7 @@ class CurriculumWorker(Worker):
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
             Leases.release(pipeline, job.origin, execution.composite_key)
+        pipeline.hdel(self.key, CURRENT_JOB_FIELD)
         super().cleanup_execution(job, pipeline, execution)
 
     def _judge_killed_horse(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
@@ -469,6 +478,8 @@ class CurriculumWorker(Worker):
     # --- signals ---------------------------------------------------------------------------------
 
     def request_stop(self, signum: int, frame: Any) -> None:
+        if self.stop_signum is None:
+            self.stop_signum = signum
         # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
         busy = self._handling_job or self._rq_state() == WorkerStatus.BUSY
         self.shutdown.begin(busy)

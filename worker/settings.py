@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from worker.envfile import typo_problems
 from worker.errors import ConfigError
 from worker.redaction import redact_urls
 
@@ -118,13 +119,24 @@ class Settings:
     worker_webhook_hosts: tuple[str, ...] = ()
     job_max_payload_bytes: int = 4 * 1024 * 1024
     worker_metrics: bool = True
+    # A client certificate for servers that require one (redis-server tls-auth-clients yes).
+    redis_tls_cert_file: Path | None = None
+    redis_tls_key_file: Path | None = None
+    # Instances running `run` (Render's numInstances): `stats --min-workers auto` expects
+    # worker_instances x worker_concurrency live workers.
+    worker_instances: int = 1
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Parse ``environ`` (default ``os.environ``); raise one ConfigError listing every problem."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unknown: bool = True) -> Settings:
+        """Parse ``environ`` (default ``os.environ``); raise one ConfigError listing every problem.
+
+        ``allow_unknown=False`` (the CLI's default) adds a problem for each variable one typo away
+        from a known name (``worker.envfile.typo_problems``)."""
         reader = _Reader(os.environ if environ is None else environ)
         settings = cls(**_parse_all(reader))
         reader.problems.extend(_cross_checks(settings))
+        if not allow_unknown:
+            reader.problems.extend(typo_problems(reader.environ, reader.names_read))
         if reader.problems:
             raise ConfigError(reader.problems)
         return settings
@@ -162,6 +174,8 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "redis_tls": r.boolean("REDIS_TLS", False),
         "redis_tls_ca_file": r.pem_file("REDIS_TLS_CA_FILE"),
         "redis_tls_verify": r.boolean("REDIS_TLS_VERIFY", True),
+        "redis_tls_cert_file": r.pem_file("REDIS_TLS_CERT_FILE"),
+        "redis_tls_key_file": r.key_file("REDIS_TLS_KEY_FILE"),
         "redis_max_retries": r.integer("REDIS_MAX_RETRIES", 3, low=0, high=100),
         "redis_retry_delay_ms": r.integer("REDIS_RETRY_DELAY", 1000, low=1, high=600_000),
         "redis_retry_max_delay_ms": r.integer("REDIS_RETRY_MAX_DELAY", 5000, low=1, high=3_600_000),
@@ -172,6 +186,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "worker_stall_timeout_s": r.integer("WORKER_STALL_TIMEOUT", 60, low=2, high=86_400),
         # Jobs at once per `run` process tree; each is a forked worker process (see worker.supervisor).
         "worker_concurrency": r.integer("WORKER_CONCURRENCY", 1, low=1, high=MAX_CONCURRENCY),
+        "worker_instances": r.integer("WORKER_INSTANCES", 1, low=1, high=1000),
         "job_max_stalls": r.integer("JOB_MAX_STALLS", 1, low=0, high=100),
         "job_timeout_s": r.integer("JOB_TIMEOUT", 900, low=1, high=86_400),
         "job_max_retries": r.integer("JOB_MAX_RETRIES", 3, low=0, high=100),
@@ -202,7 +217,7 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "openai_max_tokens_per_job": r.integer("OPENAI_MAX_TOKENS_PER_JOB", 3_000_000, low=1000, high=10**9),
         "log_level": r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         "log_format": r.choice("LOG_FORMAT", "json" if is_render else "text", ("json", "text")),
-        "sentry_dsn": r.secret("SENTRY_DSN"),
+        "sentry_dsn": r.sentry_dsn("SENTRY_DSN"),
         "sentry_environment": r.text("SENTRY_ENVIRONMENT", "") or None,
         "render": is_render,
         "worker_webhook_hosts": r.hosts("WORKER_WEBHOOK_HOSTS"),
@@ -229,7 +244,29 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("OPENAI_API_KEY: required when CURRICULUM_GENERATOR=openai")
     if s.worker_stall_timeout_s <= s.worker_heartbeat_interval_s:
         problems.append("WORKER_STALL_TIMEOUT: must be longer than WORKER_HEARTBEAT_INTERVAL")
+    return problems + _client_certificate_checks(s)
+
+
+def _client_certificate_checks(s: Settings) -> list[str]:
+    """Certificate and key come as a pair (or the certificate file holds the key too), over TLS."""
+    cert, key = s.redis_tls_cert_file, s.redis_tls_key_file
+    if cert is None and key is None:
+        return []
+    if cert is None:
+        return ["REDIS_TLS_KEY_FILE: set without REDIS_TLS_CERT_FILE (the client certificate it belongs to)"]
+    problems = []
+    if key is None and not holds_private_key(cert):
+        problems.append("REDIS_TLS_KEY_FILE: required with REDIS_TLS_CERT_FILE (its file holds no private key)")
+    if not s.uses_tls:
+        problems.append("REDIS_TLS_CERT_FILE: a client certificate needs TLS; use a rediss:// URL or REDIS_TLS=true")
     return problems
+
+
+def holds_private_key(path: Path) -> bool:
+    try:
+        return b"PRIVATE KEY-----" in path.read_bytes()[:1_000_000]
+    except OSError:
+        return False
 
 
 class _Reader:
@@ -349,6 +386,34 @@ class _Reader:
 
         return self._parse(name, None, parse)
 
+    def sentry_dsn(self, name: str) -> Secret | None:
+        """A DSN as Sentry shows it (``https://KEY@HOST/PROJECT_ID``); never echoed: the key is a secret."""
+
+        def parse(raw: str) -> Secret | None:
+            problem = dsn_problem(raw)
+            if problem:
+                raise ValueError(f"malformed Sentry DSN ({problem}); expected https://KEY@HOST/PROJECT_ID")
+            return Secret(raw)
+
+        return self._parse(name, None, parse)
+
+    def key_file(self, name: str) -> Path | None:
+        """A PEM private key without a passphrase (there is no variable for one)."""
+
+        def parse(raw: str) -> Path | None:
+            path = Path(raw).expanduser()
+            try:
+                head = path.read_bytes()[:1_000_000]
+            except OSError:
+                raise ValueError(f"no readable file at {raw}") from None
+            if b"ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head:
+                raise ValueError(f"{raw} is encrypted; decrypt it (openssl pkey -in FILE -out FILE.key)")
+            if b"PRIVATE KEY-----" not in head:
+                raise ValueError(f"{raw} holds no PEM private key (-----BEGIN PRIVATE KEY-----)")
+            return path
+
+        return self._parse(name, None, parse)
+
     def http_url(self, name: str) -> str | None:
         def parse(raw: str) -> str | None:
             if urlsplit(raw).scheme not in ("http", "https") or not urlsplit(raw).hostname:
@@ -380,6 +445,24 @@ class _Reader:
             return raw
 
         return self._parse(name, default, parse)
+
+
+def dsn_problem(raw: str) -> str | None:
+    """What is wrong with a Sentry DSN, in words that do not repeat it; None when it looks right."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "bad port"
+    if parts.scheme not in ("http", "https"):
+        return "scheme must be https:// or http://"
+    if not parts.username:
+        return "no public key before the @"
+    if not parts.hostname:
+        return "no host"
+    if not parts.path.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        return "no numeric project id at the end of the path"
+    return None
 
 
 def _in_range(value: T, low: Any, high: Any) -> T:

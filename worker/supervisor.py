@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from worker.errors import EXIT_UNREACHABLE, EXIT_USAGE
+from worker.errors import EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: Any) -> None:
         """First signal: every child starts its own shutdown deadline. Second: they requeue now."""
         _event("supervisor.stopping", signal=signal.Signals(signum).name, workers=len(self.children))
+        if signum == signal.SIGINT and self.exit_code == 0:
+            self.exit_code = EXIT_INTERRUPTED  # Ctrl+C: 130 like every command; SIGTERM (a deploy): 0
         self._stop()
 
     def _stop(self) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import click
 from redis import Redis
 
+from worker import reporting
+from worker.cli import redis_url_source
 from worker.connection import connect, endpoint
 from worker.probe import ServerFacts, server_warnings
 from worker.settings import Settings
@@ -80,7 +82,9 @@ def doctor(settings: Settings) -> None:
     """Connection and configuration check: TLS, auth, latency, server facts, hazards."""
     click.echo("configuration:")
     for name, value in settings.describe().items():
-        click.echo(f"  {name} = {value}")
+        origin = f"  (from {redis_url_source()})" if name == "redis_url" else ""
+        click.echo(f"  {name} = {value}{origin}")
+    click.echo(f"sentry: {reporting.describe_dsn(settings)}")
     where = endpoint(settings)
     click.echo(f"connecting to {where} ...")
     connection = connect(settings)

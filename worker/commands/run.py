@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -9,18 +10,20 @@ import click
 import redis
 
 from worker import metrics, reporting
-from worker.cli import check_queue_names
+from worker.cli import check_queue_names, redis_url_source
 from worker.connection import connect, diagnose, endpoint
-from worker.errors import RedisUnavailable, WorkerError
+from worker.errors import EXIT_INTERRUPTED, Interrupted, RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
 from worker.runtime import build_worker, preload_job_code, unique_worker_name
 from worker.settings import MAX_CONCURRENCY, Settings
 from worker.shutdown import install_die_with_parent
 from worker.supervisor import Supervisor
 
+logger = logging.getLogger(__name__)
+
 
 def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    raise SystemExit(EXIT_INTERRUPTED if signum == signal.SIGINT else 0)
 
 
 @click.command()
@@ -37,6 +40,9 @@ def run(settings: Settings, queues: tuple[str, ...], burst: bool, concurrency: i
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
     install_die_with_parent()
+    source = redis_url_source()
+    logger.info("config.redis_url %s from %s", settings.redis_url_redacted, source,
+                extra={"event": "config.redis_url", "redis_url": settings.redis_url_redacted, "source": source})
     concurrency = concurrency or settings.worker_concurrency
     if concurrency == 1:
         reporting.init_sentry(settings)
@@ -57,6 +63,8 @@ def work_in_child(settings: Settings, queues: list[str], burst: bool, name: str)
     reporting.init_sentry(settings)
     try:
         work(settings, queues, burst, name)
+    except Interrupted as exc:
+        return exc.exit_code
     except WorkerError as exc:
         message = Redactor(secret_values(settings))(str(exc))
         click.echo(f"error: {message}", err=True)
@@ -78,6 +86,8 @@ def work(settings: Settings, queues: list[str], burst: bool, name: str | None = 
         raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
     if worker.fatal_error is not None:
         raise worker.fatal_error
+    if worker.stop_signum == signal.SIGINT:
+        raise Interrupted("interrupted")
     if not burst and not worker.stop_signalled:
         # RQ's loop ends quietly on errors it does not expect; a supervisor must not read exit 0.
         try:

@@ -23,11 +23,27 @@ import redis
 
 from jobs import llm_gate, provider_budget_view
 from worker import budget_exposition, exposition, metrics_window, probe
+from worker.cli import redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
 from worker.settings import Settings
 
 Renderer = Callable[[dict[str, Any]], str]
+AUTO = "auto"
+
+
+def _workers_or_auto(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """Option callback: a whole number, or ``auto`` (resolved from the settings by ``stats``)."""
+    if value is None or value == AUTO:
+        return value
+    if not value.isdigit():
+        raise click.BadParameter(f"expected a whole number or {AUTO}, got {value!r}", ctx=ctx, param=param)
+    return int(value)
+
+
+def expected_workers(settings: Settings) -> int:
+    """``--min-workers auto``: every instance runs WORKER_CONCURRENCY workers, each counted by stats."""
+    return settings.worker_instances * settings.worker_concurrency
 
 
 @click.command()
@@ -42,7 +58,11 @@ Renderer = Callable[[dict[str, Any]], str]
 @click.option("--max-age", "max_age_s", type=click.FloatRange(min=0), metavar="SECONDS",
               help="Problem: the oldest queued job waited longer than SECONDS.")
 @click.option("--max-stalled", type=click.IntRange(min=0), metavar="N", help="Problem: more than N stalled jobs.")
-@click.option("--min-workers", type=click.IntRange(min=0), metavar="N", help="Problem: fewer than N live workers.")
+@click.option("--min-workers", callback=_workers_or_auto, metavar="N|auto",
+              help="Problem: fewer than N live workers; auto: WORKER_INSTANCES x WORKER_CONCURRENCY.")
+@click.option("--max-new-failed", type=click.IntRange(min=0), metavar="N",
+              help="Problem: more than N jobs failed for good within --window (a cron every 5 min with "
+                   "--window 5m sees each failure once).")
 @click.option("--max-failure-rate", type=click.FloatRange(min=0, max=1), metavar="RATIO",
               help="Problem: failed / (finished + failed) over the window above RATIO (0-1).")
 @click.option("--max-p95-wait", "max_p95_wait_s", type=click.FloatRange(min=0), metavar="SECONDS",
@@ -59,6 +79,8 @@ def stats(settings: Settings, /, queues: tuple[str, ...], as_json: bool, prometh
     if any(not name.strip() for name in queues):
         raise click.UsageError("--queue: empty queue name")
     render: Renderer = render_json if as_json else render_prometheus if prometheus else render_table
+    if thresholds["min_workers"] == AUTO:
+        thresholds["min_workers"] = expected_workers(settings)
     try:
         # One attempt: a probe must answer within about REDIS_CONNECT_TIMEOUT, not after the
         # reconnect policy's retries (cron or a load balancer would time it out first).
@@ -88,6 +110,7 @@ class _Check:
         self.limits = limits
         self.strict = strict
         self.window_s = window_s
+        self.url_source = redis_url_source()
 
     def report(self) -> dict[str, Any]:
         settings = self.settings
@@ -100,6 +123,7 @@ class _Check:
             budgets = provider_budget_view.read(self.connection)
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
+        raw["redis"]["url_source"] = self.url_source
         # Model calls in flight and waiting under LLM_GLOBAL_CONCURRENCY, over every instance.
         raw["llm_gate"] = {"limit": settings.llm_global_concurrency, "holders": gate.holders,
                            "waiters": gate.waiters}
@@ -117,22 +141,17 @@ class _Check:
                          + (" (--strict)" if self.strict else ""))
 
     def watch(self, render: Renderer, interval: float) -> WorkerError | None:
-        """Re-check until Ctrl+C; a Redis outage is shown and waited out. The last verdict decides the exit."""
-        verdict: WorkerError | None = None
-        try:
-            while True:
-                if render is render_table and sys.stdout.isatty():
-                    click.clear()
-                try:
-                    verdict = self.once(render)
-                except RedisUnavailable as exc:
-                    verdict = exc
-                    click.echo(f"error: {exc}", err=True)
-                    if render is render_prometheus:
-                        click.echo(render_prometheus_down())
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            return verdict
+        """Re-check until Ctrl+C (exit 130, as every command); a Redis outage is shown and waited out."""
+        while True:
+            if render is render_table and sys.stdout.isatty():
+                click.clear()
+            try:
+                self.once(render)
+            except RedisUnavailable as exc:
+                click.echo(f"error: {exc}", err=True)
+                if render is render_prometheus:
+                    click.echo(render_prometheus_down())
+            time.sleep(interval)
 
 
 # -- renderers ----------------------------------------------------------------------------------
@@ -145,8 +164,9 @@ def render_json(report: dict[str, Any]) -> str:
 
 def render_table(report: dict[str, Any]) -> str:
     server = report["redis"]
-    lines = [f"redis    {server['url']}  version {server['version'] or '?'}  latency {server['latency_ms']} ms  "
-             f"tls {'on' if server['tls'] else 'off'}  maxmemory-policy {server['maxmemory_policy'] or '?'}"]
+    lines = [f"redis    {server['url']} (from {server.get('url_source', '?')})  version {server['version'] or '?'}  "
+             f"latency {server['latency_ms']} ms  tls {'on' if server['tls'] else 'off'}  "
+             f"maxmemory-policy {server['maxmemory_policy'] or '?'}"]
     width = max([5, *(len(name) for name in report["queues"])])
     headers = [*probe.COUNTS, "oldest"]
     lines.append("  ".join([f"{'queue':<{width}}", *(f"{h:>9}" for h in headers)]))

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { ConnectionFailedError, connectRedis, enqueueCurriculum, waitForJob } from "../src/index.js";
-import { RedisServer, makeTlsFiles, type TlsFiles } from "./helpers.js";
+import { ConnectionFailedError, connectRedis, enqueueCurriculum, getJob, waitForJob } from "../src/index.js";
+import { RedisServer, makeTlsFiles, runBurstWorker, type TlsFiles } from "./helpers.js";
 
 let files: TlsFiles;
 let server: RedisServer;
@@ -99,6 +99,24 @@ test("with ioredis's TLS options (CA, client cert and key) the client connects, 
     const state = await waitForJob(redis, jobId, { timeoutMs: 200, pollMs: 50 }).catch((error: unknown) => error);
     // No worker here: the wait times out with the job still queued, over a push subscription on TLS.
     assert.ok(state instanceof Error && state.name === "JobTimeoutError");
+  } finally {
+    redis.disconnect();
+  }
+});
+
+test("mTLS end to end: enqueued from Node, run by the Python worker with REDIS_TLS_CERT_FILE/KEY_FILE, read back typed", async () => {
+  const tls = { ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) };
+  const redis = await connectRedis(server.url, { tls });
+  try {
+    const { jobId } = await enqueueCurriculum(redis, { topic: "Knitting over mutual TLS", duration_weeks: 1 });
+    const run = await runBurstWorker(server.url, {
+      REDIS_TLS_CA_FILE: files.ca, REDIS_TLS_CERT_FILE: files.clientCert, REDIS_TLS_KEY_FILE: files.clientKey,
+    });
+    assert.equal(run.code, 0, run.logs);
+    const job = await getJob(redis, jobId);
+    assert.equal(job.status, "finished");
+    const title: string | undefined = job.result?.modules[0]?.lessons[0]?.title;
+    assert.ok(title && title.length > 0);
   } finally {
     redis.disconnect();
   }
