@@ -259,7 +259,11 @@ class WaitingProgress:
         with self._lock:
             self._waiting = now_waiting
             stage, done, total = self._last
-            self._progress(WAITING_STAGE if now_waiting else stage, done, total)
+            try:
+                self._progress(WAITING_STAGE if now_waiting else stage, done, total)
+            except redis.RedisError as exc:  # the stage is a courtesy; the call must go on
+                logger.warning("could not show the waiting stage: %s", type(exc).__name__,
+                               extra={"event": "llm_budget.progress_failed"})
 
 
 _current = ProviderBudget(None, BudgetConfig(None, None, enabled=False))
