@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -368,6 +369,28 @@ def test_the_view_costs_two_round_trips_however_many_budgets(redis_url: str) -> 
     assert five["tokens_used"]["this_minute"] + five["tokens_used"]["last_minute"] == 500
     assert five["tokens"] is not None and five["tokens"]["limit"] == 1000 and five["mode"] == "headers"
     counting.close()
+
+
+def test_the_view_counts_the_calls_and_tokens_waiting(conn: redis.Redis) -> None:
+    """With the budget spent by a 429 naming 3 s, three waiting calls of 100 tokens show as 3 calls and
+    300 tokens waiting, and as none once they are through."""
+    base_url = "http://waiting.invalid/v1"
+    budget = ProviderBudget(conn, BudgetConfig(base_url, API_KEY))
+    ask = Ask(prompt_tokens=50, max_tokens=50, name="waiting")
+    first = budget.reserve(ask)
+    budget.settle(first, {**budget_client.HEADERS, "retry-after-ms": "3000"}, Usage(50, 50), 429)
+    threads = [threading.Thread(target=budget.reserve, args=(ask,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 2.5
+    while provider_budget_view.read(conn)[0]["waiting"]["calls"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [view] = provider_budget_view.read(conn)
+    assert view["waiting"] == {"calls": 3, "tokens": 300} and view["blocked_for_s"] > 0, view
+    for thread in threads:
+        thread.join(30)
+    [view] = provider_budget_view.read(conn)
+    assert view["waiting"] == {"calls": 0, "tokens": 0} and view["in_flight"] == 3
 
 
 def test_stats_shows_the_budget_and_changes_nothing(redis_url: str, conn: redis.Redis) -> None:
