@@ -110,7 +110,8 @@ def render(r: dict[str, Any]) -> str:
             rows.append((f"{variant}, LLM_CONCURRENCY={c}", x["wall_s"], x["critical_path_s"], x["ratio"],
                          x["excess_s"], x["zero_latency_wall_s"], x["calls"],
                          "<= 1.2" if headline else "baseline" if c == 1 else "", verdict(r["met"]) if headline else ""))
-    title = f"curriculum latency: {r['lessons']} lessons, L = {r['latency_s'] * 1000:.0f} ms per call, {r['path']}"
+    title = (f"curriculum latency: the {r['lessons']}-lesson request (offline plan), "
+             f"L = {r['latency_s'] * 1000:.0f} ms per call, {r['path']}")
     return table(title, rows, ("run", "wall s", "critical path s", "ratio", "excess s", "wall at L=0 s",
                                "calls", "target", ""))
 

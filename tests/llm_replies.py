@@ -151,6 +151,12 @@ def _lessons_reversed(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, 
     return reply
 
 
+def _ids_dropped(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    titles = {b["id"]: b["title"] for b in task["lessons"]}
+    reply["lessons"] = [{"title": titles[ls.pop("id")], **ls} for ls in reversed(reply["lessons"])]
+    return reply
+
+
 def _lessons_keyed(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
     reply["lessons"] = {ls.pop("id"): ls for ls in reversed(reply["lessons"])}
     return reply
@@ -176,7 +182,7 @@ def _english(reply: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
 #: Quirks of design replies and of writing replies: behaviour -> how it bends the good reply.
 _DESIGN_QUIRKS = {"duplicate_titles": _duplicate_titles, "uncovered": _uncovered,
                   "modules_shuffled": _modules_shuffled}
-_WRITING_QUIRKS = {"lessons_reversed": _lessons_reversed, "lessons_keyed": _lessons_keyed,
+_WRITING_QUIRKS = {"lessons_reversed": _lessons_reversed, "lessons_keyed": _lessons_keyed, "ids_dropped": _ids_dropped,
                    "identical": _identical, "echo_shape": _echo_shape, "english": _english}
 
 

@@ -40,7 +40,8 @@ Maker = Callable[[dict[str, Any]], dict[str, Any]]
 BEHAVIOURS = (
     "good", "malformed_json", "bad_schema", "429", "500", "503", "slow", "401", "fenced", "prose", "wrapped",
     "length", "refusal", "content_filter", "duplicate_titles", "uncovered", "modules_shuffled",
-    "lessons_reversed", "lessons_keyed", "identical", "echo_shape", "english", "html_200", "empty_choices",
+    "lessons_reversed", "lessons_keyed", "ids_dropped", "identical", "echo_shape", "english", "html_200",
+    "empty_choices",
     "reset", "trailing_comma", "tool_calls", "drip",
 )  # fmt: skip
 #: Behaviours answered at the HTTP level, before any content is made.

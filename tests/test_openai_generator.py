@@ -186,6 +186,23 @@ def test_a_year_at_40_hours_is_delivered(llm: LLMServer) -> None:
     assert llm.truncated == 0 and result.usage.model_calls == llm.requests
 
 
+def test_a_long_course_designed_in_too_few_modules_is_still_delivered(llm: LLMServer) -> None:
+    """A model that lists 2 modules for a year at 40 h (over 1,000 lessons): the largest modules are split
+    ("continued") until each can be designed and written in one reply; delivered, nothing cut off."""
+    original = good_reply
+
+    def two_modules(task: dict[str, Any]) -> dict[str, Any]:
+        reply = original(task)
+        if task.get("task") == "design_modules":
+            reply["modules"] = reply["modules"][:2]
+        return reply
+
+    llm.design_hook = two_modules
+    result = generate(config(llm, concurrency=8), request(weeks=52, hours=40))
+    assert any(m.title.endswith("(continued)") for m in result.modules)
+    assert all(len(m.lessons) <= 60 for m in result.modules) and llm.truncated == 0
+
+
 # --- budgets ----------------------------------------------------------------------------------------
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
+from jobs.generators import text_check
+from jobs.models import Curriculum, parse_request
+from tests.conftest import clean_env, failure, run_cli
 from tests.llm_server import LLMServer
-from tests.openai_support import config, generate, lessons, reasks, request, tasks
+from tests.openai_support import API_KEY, assert_delivered, config, generate, lessons, reasks, request, tasks
 from worker.errors import TransientJobError
 
 
@@ -40,9 +49,10 @@ def test_modules_returned_keyed_in_another_order_are_read_by_key(llm: LLMServer)
     assert len(result.modules) > 1 and llm.requests == 1 + len(result.modules)
 
 
-@pytest.mark.parametrize("behaviour", ["lessons_reversed", "lessons_keyed"])
+@pytest.mark.parametrize("behaviour", ["lessons_reversed", "lessons_keyed", "ids_dropped"])
 def test_lessons_returned_in_another_order_land_on_their_own_slot(llm: LLMServer, behaviour: str) -> None:
-    """Writing replies with lessons reversed (or keyed by id) are realigned by id: each text is its lesson's."""
+    """Writing replies with lessons reversed, keyed by id, or reversed without ids but with their titles are
+    realigned (by id, else by title): each text is its lesson's."""
     llm.default = behaviour
     result = generate(config(llm), request(weeks=2, hours=6))
     assert all(x.summary.startswith(x.title) for x in lessons(result))
@@ -137,3 +147,54 @@ def test_lenient_json_is_accepted_without_reasking(llm: LLMServer, behaviour: st
     result = generate(config(llm), request())
     assert llm.requests == 1 + len(result.modules)
     assert not any(x.fallback for x in lessons(result))
+
+
+# --- through a real worker ------------------------------------------------------------------------
+
+
+def run_openai_burst(llm: LLMServer, redis_url: str, request: dict[str, Any]) -> tuple[Job, str]:
+    job = Queue("curriculum_generation", connection=redis.Redis.from_url(redis_url), serializer=JSONSerializer
+                ).enqueue("jobs.curriculum.generate_curriculum", request)
+    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url,
+                    CURRICULUM_MODEL=f"worker-model-{uuid.uuid4().hex[:8]}")
+    result = run_cli("run", "--burst", env=env, timeout=90)
+    assert result.returncode == 0, result.stderr
+    return Job.fetch(job.id, connection=job.connection, serializer=JSONSerializer), result.stderr
+
+
+def test_a_worker_delivers_despite_quirks_at_once(llm: LLMServer, redis_url: str) -> None:
+    """A real worker job: no json_schema, a 429 with Retry-After, an HTML 200, trailing commas, one module's
+    text always in the wrong language; delivered, with usage, and no request text or key in the logs."""
+    request = {"topic": "Bases de données SQL", "duration_weeks": 8, "hours_per_week": 5, "language": "fr",
+               "objectives": ["Écrire des requêtes SELECT"]}
+    llm.rejected_formats, llm.retry_headers = {"json_schema"}, {"Retry-After": "1"}
+    llm.module_quirks = {2: "english"}
+    llm.queue("good", "429", "html_200", "trailing_comma")
+    job, logs = run_openai_burst(llm, redis_url, request)
+    assert job.get_status() == "finished", failure(job)
+    result = Curriculum.model_validate(job.return_value())
+    assert_delivered(result, parse_request(request))
+    assert {x.id.split("-")[0] for x in lessons(result) if x.fallback} == {"m2"}
+    assert result.usage.model_calls == llm.requests and llm.early == []
+    assert "Bases de données" not in logs and "requêtes" not in logs and API_KEY not in logs
+
+
+def test_a_worker_fails_a_job_past_its_call_cap_naming_the_variable(llm: LLMServer, redis_url: str) -> None:
+    """OPENAI_MAX_CALLS_PER_JOB through the worker's settings: the job fails once, saying which limit."""
+    job = Queue("curriculum_generation", connection=redis.Redis.from_url(redis_url), serializer=JSONSerializer
+                ).enqueue("jobs.curriculum.generate_curriculum", {"topic": "SQL", "duration_weeks": 12})
+    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=llm.base_url,
+                    OPENAI_MAX_CALLS_PER_JOB="2")
+    assert run_cli("run", "--burst", env=env, timeout=90).returncode == 0
+    job = Job.fetch(job.id, connection=job.connection, serializer=JSONSerializer)
+    assert job.get_status() == "failed" and "OPENAI_MAX_CALLS_PER_JOB" in failure(job)
+    assert llm.requests == 2
+
+
+def test_english_courses_never_load_the_language_identifier(llm: LLMServer) -> None:
+    """An English course is not judged for language, so its job never pays the identifier's load (87 MiB)."""
+    text_check._identifier.cache_clear()
+    generate(config(llm), request())
+    assert text_check._identifier.cache_info().currsize == 0
+    generate(config(llm), request(language="fr"))
+    assert text_check._identifier.cache_info().currsize == 1

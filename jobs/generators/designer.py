@@ -89,9 +89,23 @@ def _one_call(asker: Asker, request: CurriculumRequest, limits: Limits) -> Desig
 def _sizes(modules: list[ModulePlanReply], limits: Limits) -> list[int]:
     """Each module's lesson count (with its assessment), scaled so the course fits the budget."""
     wanted = [max(2, m.lessons) for m in modules]
-    total = limits.clamp_lessons(sum(wanted))
+    total = min(limits.clamp_lessons(sum(wanted)), MAX_MODULE_LESSONS * len(modules))
     low = 2 if total < 5 * len(modules) else min(5, total // len(modules))
     return split(total, wanted, low, MAX_MODULE_LESSONS)
+
+
+def _continued(modules: list[ModulePlanReply], limits: Limits) -> list[ModulePlanReply]:
+    """Too few modules to hold the lessons the time needs (at most ``MAX_MODULE_LESSONS`` each): the
+    largest is split in two, its second half "continued", until they fit."""
+    modules = list(modules)
+    total = limits.clamp_lessons(sum(m.lessons for m in modules))
+    while total > MAX_MODULE_LESSONS * len(modules) and len(modules) < limits.max_modules:
+        i = max(range(len(modules)), key=lambda k: modules[k].lessons)
+        big = modules[i]
+        first = big.model_copy(update={"lessons": max(2, (big.lessons + 1) // 2)})
+        second = big.model_copy(update={"lessons": max(2, big.lessons // 2), "title": f"{big.title} (continued)"})
+        modules[i:i + 1] = [first, second]
+    return modules
 
 
 def _merge_plans(modules: list[ModulePlanReply], most: int) -> list[ModulePlanReply]:
@@ -122,7 +136,7 @@ def _module_list(asker: Asker, request: CurriculumRequest, limits: Limits) -> li
 
     reply = asker.ask(question, ModuleListReply, check)
     total = limits.clamp_lessons(sum(m.lessons for m in reply.modules))
-    return _merge_plans(reply.modules, limits.module_range(total)[1])
+    return _continued(_merge_plans(reply.modules, limits.module_range(total)[1]), limits)
 
 
 def _module_lessons(asker: Asker, request: CurriculumRequest, limits: Limits, outline: list[dict[str, Any]],

@@ -134,7 +134,11 @@ class ModuleOutlineReply(Reply):
 
 
 class WrittenLesson(Reply):
-    id: _Title
+    """One lesson's words. ``title`` is not asked for; a provider that ignores the schema sometimes
+    sends it (or no id), and it is then used to find the lesson."""
+
+    id: str = ""
+    title: str = ""
     summary: _Text
     activities: Annotated[_Items, Field(min_length=1, max_length=12)]
 

@@ -109,11 +109,21 @@ class CourseWriter:
             return {i: MALFORMED for i in ids}
         return self._judge(reply, ids)
 
-    def _judge(self, reply: ModuleLessonsReply, ids: list[str]) -> dict[str, WrittenLesson | str]:
+    def _align(self, reply: ModuleLessonsReply, ids: list[str]) -> dict[str, WrittenLesson]:
+        """Reply lessons by lesson id: by the id they name, else by their title, else (when none names a
+        known id and the count is right) by position."""
         by_id: dict[str, WrittenLesson] = {}
+        titles = {normal(self._titles.get(i, "")): i for i in ids}
         for written in reply.lessons:
-            if written.id in ids and written.id not in by_id:
-                by_id[written.id] = written
+            key = written.id if written.id in ids else titles.get(normal(written.title), "")
+            if key and key not in by_id:
+                by_id[key] = written
+        if not by_id and len(reply.lessons) == len(ids):
+            by_id = dict(zip(ids, reply.lessons, strict=True))
+        return by_id
+
+    def _judge(self, reply: ModuleLessonsReply, ids: list[str]) -> dict[str, WrittenLesson | str]:
+        by_id = self._align(reply, ids)
         keys = [normal(written.summary) for written in by_id.values()]
         out: dict[str, WrittenLesson | str] = {}
         with self._tally.lock:
