@@ -271,6 +271,7 @@ class ChatClient:
                     raise
                 logger.info("model API rate limited; waiting for the provider budget",
                             extra={"event": "llm.rate_limited", "status": 429})
+                self.budget.reserve()  # the job's own call count (OPENAI_MAX_CALLS_PER_JOB, usage) sees every call
                 held = shared.reserve(ask, retry_of=held)
                 continue
             except BaseException:
