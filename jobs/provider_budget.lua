@@ -25,6 +25,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local S = KEYS[1]
 local DAY_MS = 86400000
 local FIRST_CWND = 4  -- calls in flight AIMD starts from (no headers, no LLM_*_PER_MINUTE)
+local LEARNING_CALLS = 2  -- calls in flight while nothing is known (a slow first reply must not hold all)
 local MAX_AHEAD = 64  -- waiters further back than this are not considered for entry yet
 
 local function num(field, default)
@@ -94,8 +95,8 @@ local function admit(need, rank)
     if rank < cwnd - flying then return 0 end
     return 50
   end
-  -- Nothing known yet (a new budget, or Redis lost it): a few calls at a time until a reply tells.
-  if rank < FIRST_CWND - flying then return 0 end
+  -- Nothing known yet (a new budget, or Redis lost it): two calls at a time until a reply tells.
+  if rank < LEARNING_CALLS - flying then return 0 end
   return 50
 end
 

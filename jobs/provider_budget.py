@@ -13,7 +13,7 @@ remainders really are. The budget is a token bucket per unit:
   cover (a provider that sends none);
 * **AIMD**: neither: calls in flight start at 4, grow by one per window of successes, and halve on a
   429 (at most once per wait);
-* **learning**: nothing known yet (a new key, or Redis lost the keys): four calls in flight until
+* **learning**: nothing known yet (a new key, or Redis lost the keys): two calls in flight until
   the first reply tells.
 
 A 429 empties the bucket and blocks every caller until the wait the provider names

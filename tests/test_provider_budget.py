@@ -235,7 +235,7 @@ def test_two_trees_share_the_budget_without_a_429_storm(redis_server: RedisServe
 def test_budget_is_relearned_after_a_flush_and_a_restart(private_redis: RedisServer,
                                                          workers: list[WorkerProcess]) -> None:
     """Budget keys deleted mid-run, then Redis restarted empty: the courses still finish, the limits
-    come back from the next replies' headers, and each loss costs at most the four calls let
+    come back from the next replies' headers, and each loss costs at most the two calls let
     through while the budget relearns."""
     conn = private_redis.client()
     with LLMServer(slow_s=0.2) as llm:
@@ -255,14 +255,16 @@ def test_budget_is_relearned_after_a_flush_and_a_restart(private_redis: RedisSer
         wait_finished(conn, second, workers)
         learned = budget_state(conn, llm.base_url)
         assert (learned["t_limit"], learned["t_src"]) == ("4000", "headers")
-        assert llm.limiter.refused <= 2 * 4, (llm.limiter.refused, llm.limiter.admitted)
+        assert llm.limiter.refused <= 2 * 2, (llm.limiter.refused, llm.limiter.admitted)
 
 
 @pytest.mark.slow
 def test_provider_without_headers_uses_the_configured_rates(redis_server: RedisServer, conn: redis.Redis,
                                                             workers: list[WorkerProcess]) -> None:
     """No x-ratelimit-* headers, LLM_TOKENS_PER_MINUTE / LLM_REQUESTS_PER_MINUTE set to the provider's
-    rates: the budget is the configured one and every course finishes without per-call retries."""
+    rates: the budget is the configured one and every course finishes without per-call retries.
+    Without headers only usage corrects the estimates, so the first calls of a kind may misjudge:
+    at most two 429s in the run."""
     with LLMServer(slow_s=0.2) as llm:
         llm.default = "slow"
         # The provider's bucket holds ten seconds' worth, as the configured budget assumes.
@@ -273,7 +275,7 @@ def test_provider_without_headers_uses_the_configured_rates(redis_server: RedisS
         learned = budget_state(conn, llm.base_url)
         assert (learned["t_src"], float(learned["t_rate"]) * 60000, learned["r_src"]) == ("config", 36000, "config")
         assert "noheaders" in learned
-        assert llm.limiter.refused_share() <= 0.05, (llm.limiter.refused, llm.limiter.admitted)
+        assert llm.limiter.refused <= 2, (llm.limiter.refused, llm.limiter.admitted)
 
 
 @pytest.mark.slow
