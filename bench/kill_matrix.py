@@ -8,7 +8,13 @@ moments one of them is hit with one of three signals and replaced at once by a f
 * ``sigkill``        the worker and its children (work horse, scheduler) together, as when a
                      container or machine dies (``WorkerProcess.kill_hard``);
 * ``sigkill-parent`` the worker alone; its children must die with it (PR_SET_PDEATHSIG);
-* ``sigterm``        a deploy: the running job gets WORKER_SHUTDOWN_TIMEOUT, then goes back.
+* ``sigterm``        a deploy: the running job gets WORKER_SHUTDOWN_TIMEOUT, then goes back;
+* ``sigstop``        (``--stop-share``) the worker, or the worker and its children, paused with
+                     SIGSTOP for twice the lease, then SIGCONT: its jobs are taken back meanwhile,
+                     and on return its stale runs must neither finish a job nor overwrite a result;
+* ``scheduler``      (``--scheduler-share``) SIGKILL of the worker tree whose scheduler child holds
+                     RQ's scheduler lock: another worker takes the lock over (``--scheduled``
+                     jobs, enqueued with ``enqueue_in``, must still run, and soon).
 
 When the kills are done the survivors keep working until every job has ended (bounded), are
 stopped with SIGTERM, and a final ``--burst`` worker drains whatever is left. Reported:
@@ -27,6 +33,8 @@ Variants: ``--queues 2`` spreads the jobs over two queues that every worker serv
 dequeue with BLPOP there; ``worker.intake`` moves each job atomically into an intermediate list);
 ``--pause-ms 6000 --pause-every 8`` also CLIENT PAUSEs Redis that long, that often, during the kills
 (twice the 3 s lease: a live worker's job must not be taken back and run twice).
+``--foreign-origin 0.2`` gives that share of the jobs an ``origin`` naming a queue nobody serves:
+each must still finish, and no key may be left named after those origins.
 
 Exits 1 if a job is lost or finished twice.
 """
@@ -36,6 +44,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import signal
 import sys
@@ -43,6 +52,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +69,8 @@ STALL_BOUND_S = STALL_TIMEOUT_S + 3 * HEARTBEAT_S + 1
 SHUTDOWN_TIMEOUT_S = 1
 KINDS = ("sigkill", "sigkill-parent", "sigterm")
 KIND_WEIGHTS = (0.4, 0.3, 0.3)
+STOP_S = 2 * STALL_TIMEOUT_S  # a pause past the lease: the job is taken back meanwhile
+FOREIGN_PREFIX = "elsewhere-"
 PER_JOB_OVERHEAD_S = 0.15  # fork + bookkeeping per job on this machine, for pacing the kills only
 
 
@@ -88,9 +100,34 @@ def start_time(pid: int) -> str | None:
     return None if rest[0] in ("Z", "X") else rest[19]
 
 
+def pause_then_resume(pids: list[int], stop_s: float) -> None:
+    """SIGSTOP the processes now, SIGCONT them ``stop_s`` later (from a timer thread)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume() -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    threading.Timer(stop_s, resume).start()
+
+
+def scheduler_holder(conn: redis.Redis, live: list[WorkerProcess]) -> WorkerProcess | None:
+    """The live worker tree whose descendant is the scheduler holding the lock of QUEUE."""
+    holder = conn.get(f"rq:scheduler-lock:{QUEUE}")
+    name = holder.decode() if isinstance(holder, bytes) else holder
+    pid = conn.hget(f"rq:scheduler:{name}", "pid") if name else None
+    return next((proc for proc in live if pid and int(pid) in descendants(proc.pid)), None)
+
+
 def hit(victim: WorkerProcess, kind: str) -> Kill:
     kill = Kill(kind, time.time(), victim)
-    if kind == "sigkill":
+    if kind in ("sigstop-parent", "sigstop-tree"):
+        pids = [victim.pid, *(descendants(victim.pid) if kind == "sigstop-tree" else [])]
+        pause_then_resume(pids, STOP_S)
+    elif kind in ("sigkill", "scheduler"):
         with contextlib.suppress(ProcessLookupError):
             victim.kill_hard()
     elif kind == "sigkill-parent":
@@ -130,6 +167,7 @@ class Matrix:
         self.job_ids: list[str] = []
         self.stuck: list[dict[str, Any]] = []
         self.pauses = 0
+        self.scheduled: dict[str, float] = {}  # job id -> when it was due (epoch s)
 
     def queue_names(self) -> list[str]:
         """The queues, highest priority first: QUEUE alone, or QUEUE and ``low_priority``."""
@@ -149,7 +187,19 @@ class Matrix:
             # Keep results for the whole run: RQ's default 500 s result TTL would look like loss.
             job = queue.enqueue("jobs.diagnostics.canary", sleep_s, result_ttl=-1, failure_ttl=-1,
                                 meta={COUNT_RUNS: True})
+            if self.rng.random() < self.args.foreign_origin:
+                self.conn.hset(job.key, "origin", f"{FOREIGN_PREFIX}{number}")
             self.job_ids.append(job.id)
+
+    def enqueue_scheduled(self) -> None:
+        """``--scheduled``: jobs enqueued with enqueue_in (spread over the kill phase)."""
+        queue = JsonQueue(QUEUE, connection=self.conn)
+        for _ in range(self.args.scheduled):
+            delay = timedelta(seconds=self.rng.uniform(1, 2 + self.args.kills))
+            job = queue.enqueue_in(delay, "jobs.diagnostics.canary", 0, result_ttl=-1, failure_ttl=-1,
+                                   meta={COUNT_RUNS: True})
+            self.job_ids.append(job.id)
+            self.scheduled[job.id] = time.time() + delay.total_seconds()
 
     def pause_redis(self, stop: threading.Event) -> None:
         """``--pause-ms``: CLIENT PAUSE the server for that long every ``--pause-every`` seconds."""
@@ -177,13 +227,26 @@ class Matrix:
             proc.wait_for("worker.started", timeout=30, count=a.concurrency)
         work_s = a.jobs * ((a.min_sleep + a.max_sleep) / 2 + PER_JOB_OVERHEAD_S) / (a.workers * a.concurrency)
         mean_gap = max(0.2, work_s / max(1, a.kills))
+        self.enqueue_scheduled()
         for _ in range(a.kills):
             time.sleep(self.rng.uniform(0.3 * mean_gap, 1.7 * mean_gap))
             self.replace_dead()
             index = self.rng.randrange(len(self.live))
-            kind = self.rng.choices(KINDS, KIND_WEIGHTS)[0]
+            kind = self.choose_kind()
+            if kind == "scheduler":
+                holder = scheduler_holder(self.conn, self.live)
+                index = self.live.index(holder) if holder is not None else index
             self.kills.append(hit(self.live[index], kind))
-            self.live[index] = self.spawn()
+            if not kind.startswith("sigstop"):
+                self.live[index] = self.spawn()
+
+    def choose_kind(self) -> str:
+        draw = self.rng.random()
+        if draw < self.args.stop_share:
+            return self.rng.choice(("sigstop-parent", "sigstop-tree"))
+        if draw < self.args.stop_share + self.args.scheduler_share:
+            return "scheduler"
+        return self.rng.choices(KINDS, KIND_WEIGHTS)[0]
 
     def replace_dead(self) -> None:
         for index, proc in enumerate(self.live):
@@ -283,10 +346,11 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
     latencies: list[float] = []
     busy_sigkills = undetected = 0
     for kill in m.kills:
-        if kill.kind == "sigterm":
-            continue
+        if kill.kind == "sigterm" or kill.kind.startswith("sigstop"):
+            continue  # a paused worker comes back: its stalls are not a death to detect
         victims = names.get(id(kill.victim), set())
-        hits = [e for e in stalled if e.get("worker") in victims]
+        # A victim paused earlier (not replaced) may have stalls of its own from before this kill.
+        hits = [e for e in stalled if e.get("worker") in victims and parse_ts(e["timestamp"]) >= kill.at]
         latencies.extend(parse_ts(e["timestamp"]) - kill.at for e in hits)
         interrupted = unfinished_jobs(kill.victim)
         busy_sigkills += bool(interrupted)
@@ -296,6 +360,9 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
     # pauses this is what a lease taken back from a live worker would show. Must be 0.
     signalled: set[str] = set().union(*(unfinished_jobs(k.victim) for k in m.kills))
     signalled |= {e["job_id"] for e in events if e.get("event") == "job.requeued" and e.get("reason") == "shutdown"}
+    # A paused worker's runs were taken back (stalled) while it slept: their re-runs are explained.
+    signalled |= {e["job_id"] for e in events if e.get("event") in ("job.stalled", "job.outcome_dropped",
+                                                                        "worker.stopping_job")}
     runs = {job_id: max(started[job_id], own[0]) for job_id, own in zip(m.job_ids, counts or [(0, 0)] * len(
         m.job_ids), strict=True)}
     reruns_unexplained = sorted(j for j, n in runs.items() if n > 1 and j not in signalled)
@@ -336,8 +403,28 @@ def analyse(m: Matrix, final: list[str], bursts: int, wall_s: float,
                             "p90": percentile(latencies, 90) if latencies else float("nan"),
                             "bound": STALL_BOUND_S},
         "final_bursts": bursts, "wall_s": round(wall_s, 1),
+        "outcomes_dropped": dict(Counter(e.get("outcome") for e in events
+                                         if e.get("event") == "job.outcome_dropped")),
+        "stale_runs_killed": sum(1 for e in events if e.get("event") == "worker.stopping_job"
+                                 and "lease lost" in str(e.get("reason"))),
+        "foreign_origin_jobs": sum(1 for e in events if e.get("event") == "job.origin_rewritten"),
+        "foreign_origin_keys_left": len(m.conn.keys(f"*{FOREIGN_PREFIX}*")),
+        "scheduled_jobs": len(m.scheduled),
+        "scheduled_max_late_s": scheduled_lateness(m),
+        "scheduler_takeovers": sum(1 for e in events if e.get("event") == "worker.scheduler_taken_over"),
         **function_figures(counts or []),
     }
+
+
+def scheduled_lateness(m: Matrix) -> float | None:
+    """Worst delay from a scheduled job's due time to the scheduler moving it onto its queue
+    (RQ's ``enqueued_at``; waiting on the queue behind other jobs is not the scheduler's)."""
+    late = []
+    for job_id, due in m.scheduled.items():
+        enqueued = m.conn.hget(f"rq:job:{job_id}", "enqueued_at")
+        if enqueued:
+            late.append(parse_ts(enqueued.decode()) - due)
+    return round(max(late), 2) if late else None
 
 
 def function_figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
@@ -382,6 +469,13 @@ def summary(r: dict[str, Any]) -> str:
         ("SIGTERMed workers still running at the end", len(r["stuck_after_sigterm"]), "0",
          "ok" if not r["stuck_after_sigterm"] else "FINDING"),
         ("children alive after parent SIGKILL", r["orphans_alive_after_parent_kill"], "0", ""),
+        ("stale outcomes dropped (fencing)", r["outcomes_dropped"], "after SIGSTOPs", ""),
+        ("stale runs killed on SIGCONT", r["stale_runs_killed"], "", ""),
+        ("jobs with a foreign origin / keys left named after one", f"{r['foreign_origin_jobs']} / "
+         f"{r['foreign_origin_keys_left']}", "- / 0", "ok" if r["foreign_origin_keys_left"] == 0 else "FAIL"),
+        ("scheduled jobs / worst lateness (s) / lock takeovers",
+         f"{r['scheduled_jobs']} / {r['scheduled_max_late_s']} / {r['scheduler_takeovers']}",
+         "late well under RQ's 61 s lock", ""),
         ("final status", r["final_status"], "", ""),
         ("wall time (s)", r["wall_s"], "", ""),
     ]
@@ -402,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-ms", type=int, default=0,
                         help="the Redis-pause variant: CLIENT PAUSE for this long, every --pause-every s")
     parser.add_argument("--pause-every", type=float, default=8.0)
+    parser.add_argument("--stop-share", type=float, default=0.0,
+                        help="share of the signals that SIGSTOP a worker (or its tree) past its lease, then SIGCONT")
+    parser.add_argument("--scheduler-share", type=float, default=0.0,
+                        help="share of the signals that SIGKILL the worker tree holding RQ's scheduler lock")
+    parser.add_argument("--scheduled", type=int, default=0, help="extra jobs enqueued with enqueue_in")
+    parser.add_argument("--foreign-origin", type=float, default=0.0,
+                        help="share of the jobs whose origin names a queue nobody serves")
     parser.add_argument("--out", default=None, help="results file name under bench/results")
     args = parser.parse_args(argv)
     began = time.monotonic()
@@ -426,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     default = "kill_matrix.json" if args.concurrency == 1 else f"kill_matrix_concurrency_{args.concurrency}.json"
     name = args.out or default
     print(f"written to {write_results({'kill_matrix': result}, name)}")
-    return 1 if result["lost"] or result["finished_twice"] else 0
+    failed = result["lost"] or result["finished_twice"] or result["foreign_origin_keys_left"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ WAITERS = f"{PREFIX}:waiters"  # zset: token -> ticket number (arrival order)
 WAITER_LEASES = f"{PREFIX}:waiter_leases"  # zset: token -> expiry of the waiter's place (ms)
 TICKETS = f"{PREFIX}:tickets"  # counter
 KEYS = [HOLDERS, WAITERS, WAITER_LEASES, TICKETS]
+#: string: the LLM_GLOBAL_CONCURRENCY the last worker to start was configured with ("none": unset)
+LIMIT = f"{PREFIX}:limit"
+LIMIT_TTL_S = 86_400
 WAIT_LEASE_MS = 5_000
 POLL_S = (0.02, 0.25)  # first and longest pause between attempts while waiting
 
@@ -96,6 +99,15 @@ def read_state(connection: redis.Redis, now_s: float) -> GateState:
         pipe.zcount(WAITER_LEASES, f"({now_ms}", "+inf")
         holders, waiters = pipe.execute()
     return GateState(holders=int(holders), waiters=int(waiters))
+
+
+def announce_limit(connection: redis.Redis, limit: int | None) -> str | None:
+    """Record this worker's limit beside the gate (one round trip); the limit recorded before it,
+    when that differs: instances configured differently let in up to the largest of their limits."""
+    mine = "none" if limit is None else str(limit)
+    before = connection.set(LIMIT, mine, ex=LIMIT_TTL_S, get=True)
+    previous = before.decode() if isinstance(before, bytes) else before
+    return previous if isinstance(previous, str) and previous != mine else None
 
 
 class LlmGate:

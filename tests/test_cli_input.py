@@ -233,3 +233,14 @@ def test_python_without_the_dependencies_says_what_to_do() -> None:
     assert result.returncode == 1
     assert "is not installed for" in result.stderr and "make install" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("field", ["duration_weeks", "hours_per_week", "topic"])
+def test_an_integer_of_thousands_of_digits_names_its_field(redis_url: str, conn: redis.Redis, field: str) -> None:
+    """A 4,300-digit integer (past Python's conversion limit) is a bad request naming the field: exit 2,
+    no traceback, nothing enqueued."""
+    body = '{"topic": "Number theory", "%s": %s}' % (field, "7" * 4300)  # noqa: UP031 - raw JSON text
+    result = run_cli("enqueue", "--file", "-", env=env_for(redis_url), input=body)
+    assert_usage_error(result, field)
+    assert "Traceback" not in result.stderr
+    assert conn.llen(QUEUE_KEY) == 0

@@ -144,3 +144,17 @@ def test_slots_of_a_killed_process_come_back_within_its_lease(server: RedisServe
         thread.join(30)
         assert taken.is_set(), "the dead process's slots never came back"
         assert redis_ms(conn) >= min(expiries), "they came back by their lease running out"
+
+
+def test_instances_with_different_global_limits_are_told(redis_url: str, conn: redis.Redis,
+                                                         workers: list[WorkerProcess]) -> None:
+    """A worker started with another LLM_GLOBAL_CONCURRENCY than the one recorded beside the gate warns."""
+    first = WorkerProcess(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", LLM_GLOBAL_CONCURRENCY="4"))
+    workers.append(first)
+    first.wait_for("worker.started")
+    assert not first.events("llm_gate.limit_mismatch")
+    assert conn.get(llm_gate.LIMIT) == b"4"
+    second = WorkerProcess(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", LLM_GLOBAL_CONCURRENCY="16"))
+    workers.append(second)
+    mismatch = second.wait_for("llm_gate.limit_mismatch")
+    assert mismatch["configured"] == 16 and mismatch["other"] == "4"

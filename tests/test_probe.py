@@ -134,6 +134,7 @@ def test_counts_every_registry_and_stalled(conn: redis.Redis) -> None:
     assert {key: counts[key] for key in expected} == expected
     empty = report["queues"]["empty"]
     assert {k: v for k, v in empty.items() if k != "metrics"} == {**dict.fromkeys(probe.COUNTS, 0),
+                                                                  "scheduled_overdue": 0,
                                                                   "oldest_queued_age_s": None}
     assert empty["metrics"]["finished"] == 0 and empty["metrics"]["run_time_ms"] == {"p50": None, "p95": None}
 
@@ -150,8 +151,8 @@ def test_report_has_exactly_the_contract_shape(conn: redis.Redis) -> None:
     report = report_for(conn)
     assert list(report) == ["status", "checked_at", "redis", "queues", "workers", "problems", "warnings",
                             "llm", "totals"]
-    assert list(report["redis"]) == ["url", "latency_ms", "version", "maxmemory_policy", "tls"]
-    assert list(report["queues"][QUEUE]) == [*probe.COUNTS, "oldest_queued_age_s", "metrics"]
+    assert list(report["redis"]) == ["url", "latency_ms", "version", "maxmemory_policy", "tls", "evicted_keys"]
+    assert list(report["queues"][QUEUE]) == [*probe.COUNTS, "scheduled_overdue", "oldest_queued_age_s", "metrics"]
     metrics = report["queues"][QUEUE]["metrics"]
     assert {"window_s", "finished", "failed", "throughput_per_min", "failure_rate", "run_time_ms",
             "wait_time_ms"} <= set(metrics)

@@ -31,8 +31,9 @@ from rq.worker import Worker
 from worker import budget
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import CurriculumWorker
+from worker.scripts import source
 from worker.settings import Settings
-from worker.stalls import _ISO_FN, _NOW_FN, RESULTS_PREFIX, queue_keys, started_registry_key
+from worker.stalls import RESULTS_PREFIX, queue_keys, started_registry_key
 
 QUEUE = "curriculum_generation"
 
@@ -64,7 +65,11 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.prepare_job_execution": ("d2c62836d49c959c", "prepare_job_execution: job.started after it"),
     "rq.worker.Worker.handle_exception": ("978511dbc9008843",
         "replaced: RQ's log line prints arguments; same handler chain"),
-    "rq.worker.Worker.handle_job_success": ("0e9d6fdad8a3a8e7", "handle_job_success: job.finished after it"),
+    "rq.worker.Worker.handle_job_success": ("0e9d6fdad8a3a8e7",
+        "handle_job_success: fenced; WATCH, then MULTI; WatchError retried; job.finished after it"),
+    "rq.worker.Worker.handle_job_retry": ("f9447f18b5e17dbf", "handle_job_retry: its pipelines are fenced"),
+    "rq.worker.Worker._finalize_success": ("4b986d4065256457",
+        "webhooks sent after handle_job_success returns: a dropped outcome clears them first"),
     "rq.worker.Worker.request_stop": ("d06386e1ca6caca3",
         "request_stop: shutdown deadline before RQ's; _stop_requested set before RQ may raise"),
     "rq.worker.Worker.get_state": ("3f6cd0d180d7e2fa", "get_state: BUSY while a taken job is held"),
@@ -85,6 +90,8 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker._finalize_failure": ("e10fdbb823f8da4a",
         "handle_exception before handle_job_failure, in the horse"),
     "rq.worker.Worker.handle_work_horse_killed": ("fab3b02e4e5c81b7", "calls work_horse_killed_handler"),
+    "rq.worker.Worker.wait_for_horse": ("bc07201c8feefa6e",
+        "wait_for_horse: a pidfd poll first, then RQ's wait4 (its return value unchanged)"),
     "rq.worker.Worker.kill_horse": ("6495108ab35dda3d", "kill_horse: waits for the horse's pid; _kill_running_job"),
     "rq.job.Job.cancel": ("eba421a5de7150c9",
         "worker.cancel and the TypeScript cancelJob write what it writes (docs/wire-format.md)"),
@@ -116,6 +123,8 @@ RELIES: dict[str, tuple[str, str]] = {
         "vetting reads the callback attributes it sets; what raises on a bad hash is intake's poison"),
     "rq.job.Job.send_webhooks": ("b267e0cef97a4065", "vetting: webhooks are sent with each one's own timeout"),
     "rq.worker.Worker.serialize": ("0dd3341b2edb8ba9", "registration: the fields written again after a flush"),
+    "rq.scheduler.RQScheduler.heartbeat": ("ceb653f2b4f397fa",
+        "scheduler_watch: a live holder rewrites last_heartbeat in rq:scheduler:<name> every beat"),
     "rq.scheduler.RQScheduler.acquire_locks": ("5308b978aacb87f2",
         "_restart_dead_scheduler: auto_start starts a new child when the old one is dead"),
 }
@@ -228,13 +237,14 @@ def test_requeue_clears_started_at_and_retry_keeps_it(conn: redis.Redis) -> None
 
 def test_lua_timestamps_match_rq_utcformat(conn: redis.Redis) -> None:
     """The sweep's ended_at, formatted in Lua from Redis TIME, is RQ's utcformat of that time."""
-    script = _NOW_FN + _ISO_FN + "local now, s, us = redis_now()\nreturn {tostring(s), tostring(us), iso(s, us)}"
+    script = "\n".join([source("now"), source("iso"), "local now, s, us = redis_now()",
+                        "return {tostring(s), tostring(us), iso(s, us)}"])
     for _ in range(3):
         secs, micros, text = (v.decode() for v in conn.eval(script, 0))
         expected = utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=int(micros)))
         assert text == expected
     for secs in ("951782400", "4107542399", "1709164800"):  # 2000-02-29, 2099-12-31 23:59:59, 2024-02-29
-        got = conn.eval(_ISO_FN + f"return iso({secs}, 7)", 0).decode()
+        got = conn.eval(source("iso") + f"\nreturn iso({secs}, 7)", 0).decode()
         assert got == utcformat(datetime.fromtimestamp(int(secs), UTC).replace(microsecond=7))
 
 

@@ -10,8 +10,7 @@ from rq.job import JobStatus
 
 from tests.conftest import failure
 from worker.jsonjob import JsonJob, JsonQueue
-from worker.runtime import CurriculumWorker
-from worker.stalls import Leases, StallSweeper, lease_key, started_registry_key
+from worker.stalls import FENCE_ENDED_TTL_S, Leases, StallSweeper, fence_key, lease_key, started_registry_key
 
 QUEUE = "curriculum_generation"
 CONFIRM_S = 0.3
@@ -139,14 +138,25 @@ def test_orphan_behind_many_stale_entries_is_recovered_and_they_are_removed(conn
     assert conn.lrange(queue.key, 0, -1) == [orphan.id.encode()]
 
 
-def test_a_lease_released_by_its_own_finished_job_is_not_taken_for_a_lost_one(conn: redis.Redis) -> None:
-    """A heartbeat that finds no lease kills the horse only when the job did not end by itself."""
+def test_a_run_keeps_its_fence_when_it_ends_and_loses_it_when_swept(conn: redis.Redis) -> None:
+    """The fence names a run after the run released its own lease (it ended by itself), nobody once
+    a sweep took the lease back, and the new run once it is granted again."""
+    leases = Leases(conn, 30)
     job_id = taken_then_abandoned(conn, JobStatus.STARTED)
-    job = JsonJob.fetch(job_id, connection=conn)
-    assert not CurriculumWorker._ended_by_itself(job)  # started elsewhere or requeued: really lost
-    job.set_status(JobStatus.QUEUED)
-    assert not CurriculumWorker._ended_by_itself(job)
-    job.set_status(JobStatus.FINISHED)
-    assert CurriculumWorker._ended_by_itself(job)
-    conn.delete(job.key)  # result_ttl=0: RQ deletes the finished job in the same transaction
-    assert CurriculumWorker._ended_by_itself(job)
+    member = conn.zrange(lease_key(QUEUE), 0, -1)[0].decode()
+    assert conn.get(fence_key(job_id)) == member.encode()
+    with conn.pipeline() as pipe:
+        leases.release(pipe, QUEUE, member)
+        pipe.execute()
+    assert conn.get(fence_key(job_id)) == member.encode() and 0 < conn.ttl(fence_key(job_id)) <= FENCE_ENDED_TTL_S
+    assert not leases.renew(QUEUE, member), "the lease is gone; the fence tells whose doing that was"
+
+    swept = taken_then_abandoned(conn, JobStatus.STARTED)
+    assert [action for _, action, _ in sweep_twice(conn)] == ["requeued"]
+    assert conn.exists(fence_key(swept)) == 0, "a requeued job belongs to no run"
+    leases.grant(QUEUE, f"{swept}:next-run")
+    old = conn.zrange(lease_key(QUEUE), 0, -1)[0].decode()
+    with conn.pipeline() as pipe:
+        leases.release(pipe, QUEUE, f"{swept}:old-run")  # a stale run's release leaves the new fence
+        pipe.execute()
+    assert conn.get(fence_key(swept)) == old.encode() and conn.ttl(fence_key(swept)) > FENCE_ENDED_TTL_S

@@ -11,6 +11,9 @@ HINT = "run `make install`, then `. .venv/bin/activate` (or call .venv/bin/curri
 if sys.version_info < (3, 11):  # noqa: UP036 - an older python3 may run this file; say so
     sys.exit(f"curriculum-worker needs Python 3.11 or newer; {sys.executable} is "
              f"{sys.version_info[0]}.{sys.version_info[1]}: {HINT}")
+from worker.entry import leave_cleanly_while_starting  # noqa: E402 - after the version check
+
+leave_cleanly_while_starting()
 try:
     from worker.cli import main
 except ModuleNotFoundError as exc:

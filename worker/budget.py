@@ -33,10 +33,17 @@ def budget_key(job_id: str) -> str:
     return KEY_PREFIX + job_id
 
 
+def obsolete_at_start(job_id: str, started_at: object) -> list[str]:
+    """The budget key to drop as the job starts: its own, when it has not started in its current
+    life (see the docstring). The worker deletes it in its lease grant's round trip."""
+    return [budget_key(job_id)] if started_at is None else []
+
+
 def start_life_if_new(connection: Redis, job_id: str, started_at: object) -> None:
     """Drop the counters of a job that has not started in its current life (see the docstring)."""
-    if started_at is None:
-        connection.delete(budget_key(job_id))
+    obsolete = obsolete_at_start(job_id, started_at)
+    if obsolete:
+        connection.delete(*obsolete)
 
 
 def retries_done(connection: Redis, job_id: str) -> int:

@@ -18,7 +18,7 @@ from jobs import notify
 from worker import events
 from worker.cancel import canceled_before_start
 from worker.intake import takes_key
-from worker.stalls import queue_keys
+from worker.storage import queue_keys
 
 
 def was_canceled(connection: Redis, job_id: str) -> bool:

@@ -9,17 +9,17 @@ documented exit codes here, at the boundary, so no command needs its own ``sys.e
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 import redis
 
+from worker.commands.common import REDIS_URL_SOURCE
 from worker.connection import diagnose, endpoint
 from worker.envfile import LocalEnviron, near_misses, read_local, unknown_variables
 from worker.errors import EXIT_INTERRUPTED as EXIT_INTERRUPTED  # commands import it from here
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 # Commands that need neither Redis nor configuration: they work even where the environment is
 # not (yet) set up, e.g. a web service fetching the request schema in its own CI.
 NO_SETTINGS = frozenset({"schema"})
-REDIS_URL_SOURCE = "curriculum_worker.redis_url_source"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,11 +56,6 @@ def cli(ctx: click.Context, allow_unknown_env: bool) -> None:
     ctx.obj = settings
 
 
-def redis_url_source() -> str:
-    """Where this command's REDIS_URL came from: ``environment``, ``.env file`` or ``default``."""
-    return str(click.get_current_context().meta.get(REDIS_URL_SOURCE, "environment"))
-
-
 def warn_unknown_variables(environ: Mapping[str, str]) -> None:
     """A prefixed variable nothing reads is most likely a typo that falls back to a default (one
     within a typo of a known name is an error, unless --allow-unknown-env: still named here)."""
@@ -73,18 +67,6 @@ def warn_unknown_variables(environ: Mapping[str, str]) -> None:
         hint = f"; did you mean {suggestion}?" if suggestion else ""
         logger.warning("%s: unknown variable, ignored%s", name, hint,
                        extra={"event": "config.unknown_variable", "variable": name, "suggestion": suggestion})
-
-
-def check_queue_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Option callback: a queue name may not be empty or blank."""
-    names = value if isinstance(value, tuple) else (value,)
-    if any(name is not None and not name.strip() for name in names):
-        raise click.BadParameter("a queue name may not be empty", ctx=ctx, param=param)
-    return value
-
-
-def emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, indent=None, sort_keys=False, default=str))
 
 
 def _register_commands() -> None:

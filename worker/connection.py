@@ -167,6 +167,22 @@ class Reconnect:
         return failures
 
 
+def _client_name_denied(client: redis.Redis, exc: redis.RedisError) -> bool:
+    """An ACL that denies CLIENT SETNAME (``-client|setname``) must not make every command exit 3:
+    the name only labels our connections in CLIENT LIST. Go on without it (once, with a warning);
+    work horses and RQ's scheduler build their clients from the same pool options."""
+    options = client.connection_pool.connection_kwargs
+    if not isinstance(exc, redis.exceptions.NoPermissionError) or "setname" not in str(exc).lower():
+        return False
+    if not options.get("client_name"):
+        return False
+    options["client_name"] = None
+    client.connection_pool.reset()  # the pool's existing connection would send the name again
+    logger.warning("redis.client_name_denied: CLIENT SETNAME is denied by the server's ACL; connecting unnamed",
+                   extra={"event": "redis.client_name_denied"})
+    return True
+
+
 def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep, *,
             retries: int | None = None) -> redis.Redis:
     """Build a client and PING until it answers, or raise RedisUnavailable with a likely fix.
@@ -191,6 +207,8 @@ def connect(settings: Settings, sleep: Callable[[float], None] = time.sleep, *,
                 client.ping()
                 return client
             except redis.RedisError as exc:
+                if _client_name_denied(client, exc):
+                    continue
                 try:
                     reconnect.wait_or_give_up(exc)
                 except RedisUnavailable:

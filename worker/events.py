@@ -96,6 +96,12 @@ def job_refused(job: Job, queue: str, reason: str) -> None:
     RECORDER.job_event(job, "refused", queue=queue)
 
 
+def outcome_dropped(job: Job, outcome: str, detail: str) -> None:
+    """A run that lost its job (its lease taken back while it was paused) tried to write an outcome:
+    nothing was written; the job's current run, if any, decides."""
+    _emit(logging.WARNING, "job.outcome_dropped", job, outcome=outcome, reason=clipped(detail, MAX_ERROR_CHARS))
+
+
 def job_not_requeued(job_id: str | None, queue: str | None, error: str) -> None:
     """A job that shutdown should have put back but could not (Redis down or refusing writes)."""
     logger.error("job.not_requeued job_id=%s queue=%s: %s; the stall sweep requeues it when its lease ends",

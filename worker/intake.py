@@ -26,7 +26,6 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -35,71 +34,24 @@ from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.exceptions import DequeueTimeout, StopRequested
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry
-from rq.results import Result
-from rq.utils import utcformat
+from rq.suspension import WORKERS_SUSPENDED
 
 from worker.metrics import RECORDER
-from worker.stalls import queue_keys, requeue_front
+from worker.scripts import TAKE
+from worker.stalls import requeue_front
+from worker.storage import fail_by_id, queue_keys
 from worker.vetting import MAX_JOB_ID_CHARS
 
 logger = logging.getLogger("worker.events")
 
 POLL_S = 1
+SUSPENDED = (b"suspended", "suspended")  # the take script's reply while `rq suspend` is in force
 DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
 POISON_TAKES = 3
 #: Our own key per job: how often a worker took it without starting it (deleted when it starts).
 TAKES_KEY_PREFIX = "curriculum-worker:takes:"
 TAKES_TTL_S = 86_400
 LOGGED_ID_CHARS = 80
-
-# Counts a take (our key, with a TTL) and measures the job: bytes of its hash (names and values)
-# and, when within the limit, its still compressed payload. One round trip with the take itself.
-_COUNTED_FN = """
-local function counted(queue_key, job_id, takes_prefix, ttl, job_prefix, limit)
-  local takes = redis.call('INCR', takes_prefix .. job_id)
-  redis.call('EXPIRE', takes_prefix .. job_id, ttl)
-  local job_key = job_prefix .. job_id
-  local total = 0
-  for _, field in ipairs(redis.call('HKEYS', job_key)) do
-    total = total + #field + redis.call('HSTRLEN', job_key, field)
-  end
-  local data = false
-  if total <= tonumber(limit) then data = redis.call('HGET', job_key, 'data') or '' end
-  return {queue_key, job_id, takes, total, data}
-end
-"""
-
-# KEYS: queue, its intermediate list, queue, its intermediate list, ... in priority order
-# ARGV: takes-key prefix, takes TTL, job key prefix, size limit
-_TAKE_LUA = _COUNTED_FN + """
-for i = 1, #KEYS, 2 do
-  local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
-  if job_id then return counted(KEYS[i], job_id, ARGV[1], ARGV[2], ARGV[3], ARGV[4]) end
-end
-return false
-"""
-
-# The same for a take that BLMOVE made.  KEYS: queue   ARGV: as above, then the job id
-_COUNT_TAKE_LUA = _COUNTED_FN + """
-return counted(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-"""
-
-# Fails a job by id without reading it: out of the intermediate list, status failed with the
-# reason and ended_at, into the failed registry, expiring with it (as RQ's failure does); its take
-# count goes.
-#   KEYS: job hash, failed registry, intermediate list, takes key
-#   ARGV: job id, failure TTL, ended_at, reason, failed-registry score (now + TTL)
-_FAIL_LUA = """
-redis.call('LREM', KEYS[3], 0, ARGV[1])
-redis.call('DEL', KEYS[4])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'ended_at', ARGV[3], 'exc_info', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-return 1
-"""
-
 
 @dataclass(frozen=True)
 class Taken:
@@ -110,11 +62,13 @@ class Taken:
     takes: int
     stored_bytes: int
     data: bytes | None  # the compressed payload; None when the hash is over the limit
+    foreign_origin: str | None = None  # the origin it had, when that was not the queue it came from
 
     @classmethod
     def of(cls, reply: list[Any]) -> Taken:
-        queue_key, job_id, takes, total, data = reply
-        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None)
+        queue_key, job_id, takes, total, data, origin = reply
+        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None,
+                   _text(origin) if origin else None)
 
 
 def _never() -> bool:
@@ -126,21 +80,28 @@ def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
     """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
     are empty and ``timeout`` is None, or once ``stop()`` is true; ``DequeueTimeout`` when nothing
     came within ``timeout``."""
-    keys = [key for name in queue_names for key in queue_keys(name)]
-    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit]
+    lists = [key for name in queue_names for key in queue_keys(name)]
+    keys = [WORKERS_SUSPENDED, *lists]
+    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit,
+                       Queue.redis_queue_namespace_prefix]
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        found = connection.register_script(_TAKE_LUA)(keys=keys, args=args)
-        if found:
+        found = TAKE(connection, keys, [*args, "take"])
+        if found and found not in SUSPENDED:
             return Taken.of(found)
         if deadline is None or stop():
-            return None
+            return None  # burst: nothing to take (or `rq suspend`, which ends a burst worker too)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DequeueTimeout(timeout, keys[0::2])
-        job_id = connection.blmove(keys[0], keys[1], max(1, math.ceil(min(remaining, POLL_S))))
+            raise DequeueTimeout(timeout, lists[0::2])
+        if found in SUSPENDED:  # `rq suspend`: take nothing, look again in a second
+            time.sleep(min(remaining, POLL_S))
+            continue
+        job_id = connection.blmove(lists[0], lists[1], max(1, math.ceil(min(remaining, POLL_S))))
         if job_id is not None:
-            return Taken.of(connection.register_script(_COUNT_TAKE_LUA)(keys=keys[:1], args=[*args, job_id]))
+            counted = TAKE(connection, keys[:3], [*args, "count", job_id])
+            if counted not in SUSPENDED:
+                return Taken.of(counted)
 
 
 def takes_key(job_id: str) -> str:
@@ -176,18 +137,21 @@ def fail_unread(connection: Redis, queue_name: str, job_id: str, reason: str, *,
                 ttl_s: int = DEFAULT_FAILURE_TTL) -> bool:
     """Fail a job by id with ``reason``, never reading it; it expires after ``ttl_s`` (JOB_FAILURE_TTL).
     False if its hash is gone."""
-    now = datetime.now(UTC)
-    keys = [Job.key_for(job_id), FailedJobRegistry.key_template.format(queue_name), queue_keys(queue_name)[1],
-            takes_key(job_id)]
-    exc_string = f"JobRefused: {reason}"
-    args: list[str | int | float] = [job_id, ttl_s, utcformat(now), exc_string, now.timestamp() + ttl_s]
-    done = bool(connection.register_script(_FAIL_LUA)(keys=keys, args=args))
-    if done:
-        bare = Job(job_id, connection=connection)  # not fetched: only its id and connection are used
-        Result.create_failure(bare, ttl_s, exc_string, worker_name=worker_name)
+    done = fail_by_id(connection, queue_name, job_id, f"JobRefused: {reason}", worker_name=worker_name,
+                      ttl_s=ttl_s, takes_key=takes_key(job_id))
     job_refused(job_id, queue_name, reason)
     RECORDER.job(connection, queue_name, "refused")
     return done
+
+
+def origin_rewritten(job_id: str, queue_name: str, origin: str) -> None:
+    logger.warning("job.origin_rewritten job_id=%s queue=%s: its origin named another queue", _clip(job_id),
+                   queue_name, extra={"event": "job.origin_rewritten", "job_id": _clip(job_id), "queue": queue_name,
+                                      "origin": _clip(origin)})
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= LOGGED_ID_CHARS else text[: LOGGED_ID_CHARS - 1] + "…"
 
 
 def job_refused(job_id: str, queue_name: str, reason: str) -> None:
@@ -225,6 +189,8 @@ class Intake:
     def read(self, connection: Redis, queue: Queue, taken: Taken, job_class: type[Job],
              worker_name: str) -> Job | None:
         """The job, or None when it was refused, failed as poison, or is gone."""
+        if taken.foreign_origin is not None:
+            origin_rewritten(taken.job_id, queue.name, taken.foreign_origin)
         if taken.takes > POISON_TAKES:
             poison = f"poison: taken {taken.takes - 1} times without starting (it stops workers)"
             fail_unread(connection, queue.name, taken.job_id, poison, worker_name=worker_name,

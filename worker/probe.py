@@ -62,6 +62,10 @@ REGISTRIES: tuple[tuple[str, Any], ...] = (
 COUNTS = ("queued", "started", "finished", "failed", "deferred", "scheduled", "canceled", "stalled")
 
 SLOW_ROUND_TRIP_MS = 50.0
+#: A scheduled job (enqueue_in/at, a retry's delay) this long past its time means no scheduler is
+#: moving it: RQ's scheduler moves due jobs every second, and a dead holder's lock is taken over
+#: within two heartbeats (worker.scheduler_watch).
+SCHEDULED_OVERDUE_S = 60.0
 #: A worker not heard from for this long is "not recent" (RQ heartbeats every few seconds and our
 #: runtime every WORKER_HEARTBEAT_INTERVAL; the CLI raises this to WORKER_STALL_TIMEOUT if longer).
 HEARTBEAT_STALE_S = 120.0
@@ -91,6 +95,7 @@ class ServerFacts:
     policy: str | None = None
     aof: bool | None = None
     save: str | None = None
+    evicted_keys: int | None = None
 
 
 @dataclass
@@ -137,6 +142,7 @@ def collect(
     workers = _worker_counts(live)
     warnings = [
         *server_warnings(snap.server),
+        *scheduled_warnings(snap.queues),
         *transport_warnings(redis_url, tls=tls, latency_ms=latency),
         *worker_warnings(snap.workers, now=now, stale_s=heartbeat_stale_s),
     ]
@@ -144,7 +150,7 @@ def collect(
         "status": "ok",
         "checked_at": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "redis": {"url": redis_url, "latency_ms": latency, "version": snap.server.version,
-                  "maxmemory_policy": snap.server.policy, "tls": tls},
+                  "maxmemory_policy": snap.server.policy, "tls": tls, "evicted_keys": snap.server.evicted_keys},
         "queues": snap.queues,
         "workers": workers,
         "problems": [],
@@ -163,7 +169,7 @@ def ping_ms(connection: redis.Redis) -> float:
 def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float, window_s: int) -> _Snapshot:
     """Round trip 2. Not a MULTI: a disabled CONFIG would abort a transaction, and reads need none."""
     pipe = connection.pipeline(transaction=False)
-    for section in ("server", "memory", "persistence"):  # one section per INFO: Redis < 7 takes only one
+    for section in ("server", "memory", "persistence", "stats"):  # one per INFO: Redis < 7 takes only one
         pipe.info(section)
     pipe.config_get("maxmemory-policy")
     pipe.config_get("save")
@@ -175,9 +181,10 @@ def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float, win
         for _, registry in REGISTRIES:
             pipe.zcard(registry.key_template.format(name))
         queue_stalled_count(pipe, name, now)
+        pipe.zcount(ScheduledJobRegistry.key_template.format(name), "-inf", now - SCHEDULED_OVERDUE_S)
     metrics_window.add_reads(pipe, queues, window_s, now)
     replies = iter(pipe.execute(raise_on_error=False))
-    snap = _Snapshot(server=_server(*(_optional(next(replies)) for _ in range(5))))
+    snap = _Snapshot(server=_server(*(_optional(next(replies)) for _ in range(6))))
     snap.worker_keys = sorted(_text(key) for key in _required(next(replies)))
     for name in queues:
         counts: dict[str, Any] = {"queued": int(_required(next(replies)))}
@@ -185,6 +192,7 @@ def _read_counts(connection: redis.Redis, queues: Sequence[str], now: float, win
         for label, _ in REGISTRIES:
             counts[label] = int(_required(next(replies)))
         counts["stalled"] = int(_required(next(replies)))
+        counts["scheduled_overdue"] = int(_required(next(replies)))
         counts["oldest_queued_age_s"] = None
         snap.queues[name] = counts
         if head is not None:
@@ -223,8 +231,10 @@ def _read_details(connection: redis.Redis, snap: _Snapshot, now: float) -> None:
             snap.queues[name]["oldest_queued_age_s"] = round(max(0.0, now - enqueued), 3)
 
 
-def _server(server: Any, memory: Any, persistence: Any, policy: Any, save: Any) -> ServerFacts:
+def _server(server: Any, memory: Any, persistence: Any, stats: Any, policy: Any, save: Any) -> ServerFacts:
     facts = ServerFacts()
+    if isinstance(stats, dict) and "evicted_keys" in stats:
+        facts.evicted_keys = int(stats["evicted_keys"])
     if isinstance(server, dict):
         facts.version = str(server.get("redis_version")) if server.get("redis_version") else None
     configured = policy.get("maxmemory-policy") if isinstance(policy, dict) else None
@@ -283,6 +293,20 @@ def server_warnings(server: ServerFacts) -> list[str]:
     return found
 
 
+def scheduled_warnings(queues: dict[str, dict[str, Any]]) -> list[str]:
+    return [f"queue {name}: {counts['scheduled_overdue']} scheduled job(s) more than {SCHEDULED_OVERDUE_S:g} s "
+            "past their time: no RQ scheduler is moving them (is a worker running?)"
+            for name, counts in queues.items() if counts.get("scheduled_overdue")]
+
+
+def eviction_problems(redis_facts: dict[str, Any]) -> list[str]:
+    evicted = redis_facts.get("evicted_keys")
+    if not evicted:
+        return []
+    return [f"Redis has evicted {evicted} key(s) since its statistics were reset (INFO evicted_keys): jobs "
+            "may have been lost; set maxmemory-policy noeviction or raise maxmemory (CONFIG RESETSTAT clears this)"]
+
+
 def transport_warnings(redis_url: str, *, tls: bool, latency_ms: float) -> list[str]:
     found = []
     host = urlsplit(redis_url).hostname or ""
@@ -331,7 +355,7 @@ def is_private_host(host: str) -> bool:
 
 def evaluate(report: dict[str, Any], limits: Limits, *, strict: bool = False) -> dict[str, Any]:
     """The report with threshold breaches as ``problems`` and ``status`` set accordingly."""
-    problems = [*queue_problems(report["queues"], limits)]
+    problems = [*eviction_problems(report["redis"]), *queue_problems(report["queues"], limits)]
     total = report["workers"]["total"]
     if limits.min_workers is not None and total < limits.min_workers:
         problems.append(f"workers: {total} live, below --min-workers {limits.min_workers}")

@@ -3,7 +3,7 @@
 RQ registers a worker once, at birth: its hash ``rq:worker:<name>`` and its entries in the
 ``rq:workers`` sets. After Redis loses its data, RQ's heartbeat recreates the hash with only
 ``last_heartbeat`` and never the sets, so ``stats`` reports 0 workers (and ``--min-workers``
-alerts) while they run jobs. ``Registration.ensure`` runs on every heartbeat of the worker's
+alerts) while they run jobs. ``Registration.ensure`` runs once per heartbeat interval in the worker's
 parent: one round trip to check, and the full registration written again when any part is gone.
 Nothing here imports RQ's worker.
 """

@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
 import time
@@ -37,22 +38,25 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker, WorkerStatus
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from jobs import context, notify
+from jobs import context, llm_gate, notify
 from jobs.registry import REGISTERED_JOBS
 from jobs.singleflight import release_held
 from worker import budget, cancellation, events, vetting
 from worker.connection import Reconnect, answers_quickly
 from worker.errors import EXIT_UNREACHABLE, RedisUnavailable
+from worker.evictions import EvictionWatch
 from worker.failures import Failures, horse_killed
+from worker.fencing import Fence, StaleRun, current_token, fenced_client
 from worker.intake import Intake, fail_unread, give_back, takes_key
 from worker.jobconfig import job_config
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.periodic import PeriodicPass
 from worker.registration import Registration
+from worker.scheduler_watch import SchedulerWatch
 from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
-from worker.stalls import Leases, requeue_front
+from worker.stalls import Leases, fence_key, requeue_front
 from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
@@ -112,7 +116,11 @@ class CurriculumWorker(Worker):
         self.vetting = Vetting.of(settings.worker_webhook_hosts)
         self.queue_class = IntakeQueue.configured(Intake(settings.job_max_payload_bytes,
                                                          settings.job_failure_ttl_s, self._stop_asked))
-        super().__init__(queues, name=name or unique_worker_name(), connection=connection,
+        # RQ writes a job's status and result through this client's pipelines; while the adapter
+        # holds the fence of a run they commit only if that run still owns the job (worker.fencing).
+        self.fence = Fence()
+        self._run: tuple[str, str] | None = None  # (fence key, token) of the run being executed
+        super().__init__(queues, name=name or unique_worker_name(), connection=fenced_client(connection, self.fence),
                          serializer=JSONSerializer, job_class=JsonJob, queue_class=self.queue_class,
                          log_job_description=False, exception_handlers=[self._judge_exception],
                          work_horse_killed_handler=self._judge_killed_horse, **kwargs)
@@ -125,9 +133,13 @@ class CurriculumWorker(Worker):
         self.leases = Leases(connection, settings.worker_stall_timeout_s)
         self.stall_guard = StallGuard(connection, self.queue_names(), settings)
         self.periodic = PeriodicPass(connection, self.queue_names()[0])
+        self.scheduler_watch = SchedulerWatch(connection, self.queue_names(), settings.worker_heartbeat_interval_s)
+        self._scheduler_burst = False
+        self.evictions = EvictionWatch(connection)
         lists = [self.redis_workers_keys, *(WORKERS_BY_QUEUE_KEY % name for name in self.queue_names())]
         self.registration = Registration(connection, self.key, lists)
         self._job_started_at = 0.0
+        self._last_tick = -float("inf")
         # From the take of a job until its outcome is recorded (see ``get_state``).
         self._taking = False
         self._handling_job = False
@@ -164,7 +176,18 @@ class CurriculumWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         self.periodic.register()
+        self._check_llm_limit()
         events.worker_event("worker.started", self.name, queues=",".join(self.queue_names()), pid=os.getpid())
+
+    def _check_llm_limit(self) -> None:
+        """LLM_GLOBAL_CONCURRENCY only holds if every instance has the same value: say so when not."""
+        mine = self.settings.llm_global_concurrency
+        other = llm_gate.announce_limit(self.connection, mine)
+        if other is not None:
+            logger.warning("llm_gate.limit_mismatch: LLM_GLOBAL_CONCURRENCY is %s here but %s on another instance; "
+                           "together they let in up to the larger (no limit where unset)",
+                           mine if mine is not None else "unset", "unset" if other == "none" else other,
+                           extra={"event": "llm_gate.limit_mismatch", "configured": mine, "other": other})
 
     def teardown(self) -> None:
         counts = self._job_counts() if not self.is_horse else {}
@@ -215,25 +238,45 @@ class CurriculumWorker(Worker):
             self.fatal_error = self.reconnect.give_up(exc)
             raise
         self._redis_recovered()
-        self._restore_registration()
-        self._restart_dead_scheduler()
+        if self._tick_due():
+            self._restore_registration()
+            self._restart_dead_scheduler()
         self.stall_guard.sweep_if_due()
         self.periodic.run_if_due()
+        self.evictions.check_if_due()
+
+    def _tick_due(self) -> bool:
+        """RQ heart-beats several times per job (before and after each dequeue, after each job):
+        the tick's checks run at most once per WORKER_HEARTBEAT_INTERVAL, not on every one."""
+        now = time.monotonic()
+        if now - self._last_tick < self.settings.worker_heartbeat_interval_s:
+            return False
+        self._last_tick = now
+        return True
 
     def _restart_dead_scheduler(self) -> None:
         """RQ restarts its scheduler child only in maintenance (every 10 minutes); check each tick.
 
-        The child died (an OOM error, a kill) holding the scheduler lock under this worker's
-        scheduler name, so acquiring it again succeeds at once and RQ starts a new child."""
+        This worker's child died (an OOM error, a kill) holding the scheduler lock under this
+        worker's scheduler name, so acquiring it again succeeds at once and RQ starts a new child.
+        A worker without a live child takes the lock when it is free or its holder, in another
+        worker, has died (``worker.scheduler_watch``)."""
         scheduler = self.scheduler
         process = scheduler._process if scheduler is not None else None
-        if scheduler is None or process is None or process.is_alive() or self.shutdown.requested:
+        if scheduler is None or self._scheduler_burst or self.shutdown.requested:
+            return
+        if process is not None and process.is_alive():
             return
         try:
+            if process is None and not self.scheduler_watch.free_locks():
+                return
             scheduler.acquire_locks(auto_start=True)
         except redis.RedisError:
             return  # Redis is the problem: the heartbeat's reconnect policy deals with it
-        if scheduler._process is not process:
+        if process is None and scheduler._process is not None:
+            logger.warning("worker.scheduler_taken_over: RQ's scheduler lock was free or its holder dead",
+                           extra={"event": "worker.scheduler_taken_over", "worker": self.name})
+        elif process is not None and scheduler._process is not process:
             logger.warning("worker.scheduler_restarted: RQ's scheduler child had died (exit %s)", process.exitcode,
                            extra={"event": "worker.scheduler_restarted", "worker": self.name})
 
@@ -268,7 +311,9 @@ class CurriculumWorker(Worker):
 
     def _start_scheduler(self, *args: Any) -> None:
         # RQ starts its scheduler after bootstrap and before its loop's try: a Redis error there
-        # would end the worker with no retry and no redis.unavailable.
+        # would end the worker with no retry and no redis.unavailable. In burst mode RQ only moves
+        # due jobs once (args[0] is RQ's burst flag): no scheduler child to restart or take over.
+        self._scheduler_burst = bool(args[0]) if args else False
         self._reconnecting(super()._start_scheduler, *args)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
@@ -322,15 +367,16 @@ class CurriculumWorker(Worker):
         job.failure_ttl = self.settings.job_failure_ttl_s
         reason = self.vetting.refusal_reason(job)
         if reason is not None:
-            vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key)
+            vetting.refuse(self.connection, job, queue, reason, worker_name=self.name, worker_key=self.key,
+                           ttl_s=self.settings.job_failure_ttl_s, takes_key=takes_key(job.id))
             return
         bound_webhooks(job)
         # JOB_TIMEOUT is the worker's limit for every job, whatever the enqueuer's rq default was.
         job.timeout = self.settings.job_timeout_s
         self.shutdown.settled(job.id)  # a kill on purpose belongs to one run only
         try:
-            budget.start_life_if_new(self.connection, job.id, job.started_at)
             super().execute_job(job, queue)
+            self._run = None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Per-command retries are spent mid-job. End with exit 3; the job's lease runs out
             # and another worker's sweep puts it back.
@@ -367,14 +413,29 @@ class CurriculumWorker(Worker):
 
     def prepare_execution(self, job: Job) -> Execution:
         execution = super().prepare_execution(job)
-        self.leases.grant(job.origin, execution.composite_key)
+        # A started job stops counting takes (worker.intake); a job not started in its current life
+        # starts a new retry/stall budget (worker.budget). Both in the grant's round trip.
+        obsolete = [takes_key(job.id), *budget.obsolete_at_start(job.id, job.started_at)]
+        self.leases.grant(job.origin, execution.composite_key, obsolete)
+        self._run = (fence_key(job.id), execution.composite_key)
         self.connection.hset(self.key, CURRENT_JOB_FIELD, job.id)
         return execution
+
+    def _fenced(self) -> contextlib.AbstractContextManager[None]:
+        """RQ's writes of the running job's status and result inside this block are fenced."""
+        return self.fence.holding(*self._run) if self._run is not None else contextlib.nullcontext()
+
+    def _holds_job(self) -> bool:
+        """Whether this run still owns its job (a cheap read; the writes themselves are fenced)."""
+        return self._run is None or current_token(self.connection, self._run[0]) == self._run[1]
+
+    def _dropped(self, job: Job, outcome: str, why: BaseException | str) -> None:
+        events.outcome_dropped(job, outcome, str(why))
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
         try:
             super().maintain_heartbeats(job, execution)
-            if not self.leases.renew(job.origin, execution.composite_key) and not self._ended_by_itself(job):
+            if not self.leases.renew(job.origin, execution.composite_key) and not self._holds_job():
                 self._kill_running_job(LET_GO, "lease lost: a sweep took the job back")
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
@@ -384,45 +445,91 @@ class CurriculumWorker(Worker):
         if self.shutdown.due():
             self._kill_running_job(REQUEUE, "shutdown timeout")
 
-    @staticmethod
-    def _ended_by_itself(job: Job) -> bool:
-        # The horse releases the lease in the same transaction that marks the job finished (or
-        # deletes it, result_ttl=0); a heartbeat between that and the horse's exit finds no lease,
-        # and nothing was taken back.
-        status = job.connection.hget(job.key, "status")
-        return status is None or status in (JobStatus.FINISHED.value, JobStatus.FINISHED.value.encode())
+    # A heartbeat that finds the lease gone while the fence still names this run: the horse
+    # released both in the transaction that ended the job, and nothing was taken back.
 
     def cleanup_execution(self, job: Job, pipeline: Pipeline, execution: Execution | None = None) -> None:
         if execution is not None:
-            Leases.release(pipeline, job.origin, execution.composite_key)
+            self.leases.release(pipeline, job.origin, execution.composite_key, fenced=self.fence.held)
         pipeline.hdel(self.key, CURRENT_JOB_FIELD)
         super().cleanup_execution(job, pipeline, execution)
 
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        """RQ's wait for the horse, woken at least once a second.
+
+        The kernel hands a process-wide signal (RQ's monitor SIGALRM, a SIGTERM) to any thread that
+        does not block it; when that is the pubsub thread, Python runs the handler in the main
+        thread only once that thread runs Python code again, and RQ's plain ``wait4`` returns only
+        when the horse exits. A worker resumed after SIGSTOP then never noticed its lost lease.
+        Polling the horse's pidfd returns at once when it exits, and every second otherwise."""
+        try:
+            pidfd = os.pidfd_open(self.horse_pid)
+        except (AttributeError, OSError):
+            return super().wait_for_horse()  # no pidfd (not Linux) or already reaped
+        try:
+            waiter = select.poll()
+            waiter.register(pidfd, select.POLLIN)
+            while not waiter.poll(1000):
+                pass
+        finally:
+            os.close(pidfd)
+        return super().wait_for_horse()
+
     def _judge_killed_horse(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
-        """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died."""
-        if self.shutdown.killed_on_purpose(job.id) is None:
-            self.failures.judge(job, horse_killed(ret_val))
+        """RQ's ``work_horse_killed_handler``: a horse we did not kill on purpose died (OOM killer).
+
+        Its generation lock dies with it (the retry must not wait out the lock's TTL), unless this
+        run had already lost the job: then the lock may be the new run's."""
+        if self.shutdown.killed_on_purpose(job.id) is not None or not self._holds_job():
+            return
+        release_held(self.connection, job.id)
+        self.failures.judge(job, horse_killed(ret_val))
 
     def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
                            exc_string: str = "", execution: Execution | None = None) -> None:
         purpose = self.shutdown.settled(job.id) if not self.is_horse else None
-        if purpose is None:
-            stopped = self._stopped_job_id == job.id  # RQ's stop-job command; RQ never retries it
-            self.failures.apply(job)
-            super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
-            if stopped:
-                events.job_stopped(job)
-                release_held(self.connection, job.id)
-            notify.publish(self.connection, job.id, job.get_status(refresh=False).value)
+        if purpose is not None:
+            self._end_on_purpose(job, queue, execution, purpose)
             return
+        if not self._holds_job():
+            self._dropped(job, "failed", "this run no longer holds the job")
+            return
+        stopped = self._stopped_job_id == job.id  # RQ's stop-job command; RQ never retries it
+        self.failures.apply(job)
+        try:
+            with self._fenced():
+                super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        except StaleRun as stale:
+            self._dropped(job, "failed", stale)
+            return
+        if stopped:
+            events.job_stopped(job)
+            release_held(self.connection, job.id)
+        notify.publish(self.connection, job.id, job.get_status(refresh=False).value)
+
+    def handle_job_retry(self, job: Job, queue: Queue, retry: Any, started_job_registry: Any,
+                         execution: Execution) -> None:
+        try:
+            with self._fenced():
+                super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+        except StaleRun as stale:
+            self._dropped(job, "retried", stale)
+
+    def _end_on_purpose(self, job: Job, queue: Queue, execution: Execution | None, purpose: str) -> None:
+        """The horse was killed on purpose: its execution ends; for REQUEUE the job goes back,
+        with its generation lock released, if this run still holds its fence."""
         try:
             with self.connection.pipeline() as pipe:
                 self.cleanup_execution(job, pipe, execution)
                 pipe.execute()
-            if purpose == REQUEUE:
-                requeue_front(self.connection, queue.name, job.id)
-                release_held(self.connection, job.id)
-                events.job_requeued(job, reason="shutdown", queue=queue.name)
+            if purpose != REQUEUE:
+                return
+            if execution is not None and not requeue_front(self.connection, queue.name, job.id,
+                                                           execution.composite_key):
+                self._dropped(job, "requeued", "this run no longer holds the job")
+                return
+            release_held(self.connection, job.id)
+            events.job_requeued(job, reason="shutdown", queue=queue.name)
         except redis.RedisError as exc:
             # Out of memory, read-only replica, or gone: say so, and never let the exit code be 0.
             if purpose == REQUEUE:
@@ -439,10 +546,17 @@ class CurriculumWorker(Worker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         self._job_started_at = time.monotonic()
+        # The horse's connection lives for one job: unnamed, it saves the CLIENT SETNAME round trip.
+        self.connection.connection_pool.connection_kwargs["client_name"] = None
         # Every take went through the queue's intermediate list (IntakeQueue), whatever the number of
-        # queues; RQ removes the entry only for a single queue. A started job stops counting takes.
-        super().prepare_job_execution(job, True)
-        self.connection.delete(takes_key(job.id))
+        # queues; RQ removes the entry only for a single queue.
+        try:
+            with self._fenced():
+                super().prepare_job_execution(job, True)
+        except StaleRun as stale:
+            # Paused between fork and start while the job was taken back: never start it.
+            self._dropped(job, "started", stale)
+            os._exit(0)
         if cancellation.canceled_while_starting(self.connection, job):
             self._abandon_canceled(job)
         # Logged once Redis says "started", so the event and the job's status agree.
@@ -468,7 +582,13 @@ class CurriculumWorker(Worker):
         return True
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
-        super().handle_job_success(job, queue, started_job_registry, execution)
+        try:
+            with self._fenced():
+                super().handle_job_success(job, queue, started_job_registry, execution)
+        except StaleRun as stale:
+            job.webhooks = []  # RQ sends them next: this run's outcome is not the job's
+            self._dropped(job, "finished", stale)
+            return
         events.job_finished(job, duration_ms=self.elapsed_ms())
         notify.publish(self.connection, job.id, JobStatus.FINISHED.value)
 

@@ -11,6 +11,10 @@ Keys (this module owns them; ``<queue>`` is the RQ queue name):
 ``curriculum-worker:orphans:<queue>``
     hash: job id → Redis time at which a sweep first saw it, still ``queued``, in RQ's
     intermediate list (taken off the queue by a worker that never started it).
+``curriculum-worker:fence:<job id>``
+    string: the execution (``<job id>:<execution id>``) that may write the job's outcome
+    (``worker.fencing``). Set with the lease; deleted when a sweep takes the lease back or orphan
+    recovery requeues the job; left to expire ``FENCE_ENDED_TTL_S`` after its run released it.
 
 Every score is written and compared with ``TIME`` inside the scripts, so no host's clock matters.
 A lease is taken back only when two sweeps at least ``confirm_s`` apart both find it ended: after
@@ -23,27 +27,33 @@ RQ's cleanup never reaches a job this sweep would recover while any worker runs.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
-from rq.defaults import DEFAULT_FAILURE_TTL, RQ_KEY_PREFIX
-from rq.intermediate_queue import IntermediateQueue
+from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry
 from rq.results import Result
 
-from worker import budget
+from worker import budget, scripts
+from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
 LEASES = "curriculum-worker:leases:{}"
 SUSPECTS = "curriculum-worker:lease-suspects:{}"
 ORPHANS = "curriculum-worker:orphans:{}"
+FENCE_PREFIX = "curriculum-worker:fence:"
+#: A fence outlives its run's end this long, so the parent can tell "my horse finished" from
+#: "a sweep took my job" when its last heartbeat finds the lease gone.
+FENCE_ENDED_TTL_S = 600
+#: Bounds a fence whose queue is never swept again; far past any lease or job timeout.
+FENCE_MAX_TTL_S = 7 * 86_400
 
 SWEEP_BATCH = 100
-RESULTS_PREFIX = f"{RQ_KEY_PREFIX}:results:"  # RQ's Result.get_key(job_id), pinned in test_rq_compat
 STALLED_TOO_OFTEN = "stalled too many times"
 
 
@@ -51,15 +61,8 @@ def lease_key(queue_name: str) -> str:
     return LEASES.format(queue_name)
 
 
-def started_registry_key(queue_name: str) -> str:
-    """Key of RQ's started-jobs sorted set for ``queue_name`` (no Redis call)."""
-    return str(StartedJobRegistry.key_template.format(queue_name))
-
-
-def queue_keys(queue_name: str) -> tuple[str, str]:
-    """(queue list, RQ's intermediate list) of a queue; names from RQ's own classes."""
-    queue_key = Queue.redis_queue_namespace_prefix + queue_name
-    return queue_key, IntermediateQueue.get_intermediate_queue_key(queue_key)
+def fence_key(job_id: str) -> str:
+    return FENCE_PREFIX + job_id
 
 
 def stalled_score_range(now: float | None = None) -> tuple[str, str]:
@@ -74,165 +77,13 @@ def queue_stalled_count(pipe: Any, queue_name: str, now: float | None = None) ->
     pipe.zcount(lease_key(queue_name), low, high)
 
 
-_NOW_FN = """
-local function redis_now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000, tonumber(t[1]), tonumber(t[2])
-end
-"""
-
-# RQ's utcformat of a Redis TIME, for ended_at: civil date from days since the epoch.
-_ISO_FN = """
-local function iso(secs, micros)
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, m, d,
-    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, micros)
-end
-"""
-
-# The one way a job goes back to the front of its queue (stall, orphan, shutdown): status queued,
-# out of RQ's intermediate list, pushed only if not already on the queue, so no path can
-# enqueue a job twice even when a write is retried. A canceled job is never put back, whoever asks.
-_REQUEUE_FRONT_FN = """
-local function requeue_front(queue, intermediate, queues, job_key, job_id)
-  redis.call('LREM', intermediate, 0, job_id)
-  if redis.call('HGET', job_key, 'status') == 'canceled' then return end
-  redis.call('HSET', job_key, 'status', 'queued')
-  if not redis.call('LPOS', queue, job_id) then redis.call('LPUSH', queue, job_id) end
-  redis.call('SADD', queues, queue)
-end
-"""
-
-# KEYS: leases, suspects   ARGV: member, lease seconds, 'grant' | 'renew'
-# Returns 0 when a renewal finds the lease gone: a sweep took the job back.
-_LEASE_LUA = _NOW_FN + """
-if ARGV[3] == 'renew' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local now = redis_now()
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
-
-# Settles every lease of one queue that two sweeps, confirm_s apart, found ended; atomically, so
-# several workers sweeping at once never requeue a job twice and a sweeper dying half-way cannot
-# leave a job in no list or registry. A job past its stall limit is failed in the same step, with
-# its reason (RQ's failure Result, serialized by RQ in Python and passed in) and ended_at.
-#   KEYS: leases, suspects, RQ started registry, queue, intermediate, RQ failed registry, RQ queues
-#   ARGV: max stalls, default failure ttl, batch, RQ job prefix, budget prefix, confirm_s,
-#         budget ttl, RQ results prefix, then the failure Result's fields as name, value pairs
-_SWEEP_LUA = _NOW_FN + _ISO_FN + _REQUEUE_FRONT_FN + """
-local now, secs, micros = redis_now()
-
-local function fail(job_id, job_key, execution_id, worker, stalls)
-  local ttl = tonumber(redis.call('HGET', job_key, 'failure_ttl') or '') or tonumber(ARGV[2])
-  redis.call('LREM', KEYS[5], 0, job_id)
-  redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros))
-  redis.call('ZADD', KEYS[6], ttl < 0 and '+inf' or now + ttl, job_id)
-  local result = {}
-  for i = 9, #ARGV do table.insert(result, ARGV[i]) end
-  table.insert(result, 'worker_name'); table.insert(result, worker)
-  table.insert(result, 'execution_id'); table.insert(result, execution_id)
-  local results_key = ARGV[8] .. job_id
-  redis.call('XADD', results_key, 'MAXLEN', 10, '*', unpack(result))
-  if ttl > 0 then
-    redis.call('EXPIRE', job_key, ttl)
-    redis.call('EXPIRE', results_key, ttl)
-  end
-  redis.call('HSET', ARGV[5] .. job_id, 'failure', 'stalled')
-end
-
-local function settle(member)
-  redis.call('ZREM', KEYS[1], member)
-  redis.call('HDEL', KEYS[2], member)
-  redis.call('ZREM', KEYS[3], member)
-  local job_id, execution_id = string.match(member, '^(.*):([^:]*)$')
-  if not job_id then job_id, execution_id = member, '' end
-  local job_key = ARGV[4] .. job_id
-  if redis.call('HGET', job_key, 'status') ~= 'started' then return {job_id, 'cleaned', 0, ''} end
-  local budget = ARGV[5] .. job_id
-  local stalls = redis.call('HINCRBY', budget, 'stalls', 1)
-  redis.call('EXPIRE', budget, tonumber(ARGV[7]))
-  local worker = redis.call('HGET', job_key, 'worker_name') or ''
-  if stalls <= tonumber(ARGV[1]) then
-    requeue_front(KEYS[4], KEYS[5], KEYS[7], job_key, job_id)
-    return {job_id, 'requeued', stalls, worker}
-  end
-  fail(job_id, job_key, execution_id, worker, stalls)
-  return {job_id, 'failed', stalls, worker}
-end
-
-for _, member in ipairs(redis.call('HKEYS', KEYS[2])) do
-  local score = redis.call('ZSCORE', KEYS[1], member)
-  if not score or tonumber(score) >= now then redis.call('HDEL', KEYS[2], member) end
-end
-local out = {}
-local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, member in ipairs(ended) do
-  local seen = redis.call('HGET', KEYS[2], member)
-  if not seen then
-    redis.call('HSET', KEYS[2], member, now)
-  elseif now - tonumber(seen) >= tonumber(ARGV[6]) then
-    table.insert(out, settle(member))
-  end
-end
-return out
-"""
-
-# One batch of RQ's intermediate list. An entry whose job hash is gone is removed; a job seen
-# there still queued for orphan_after_s (its worker died between taking and starting it) goes back.
-#   KEYS: intermediate, queue, RQ queues, orphans   ARGV: orphan_after_s, RQ job prefix, job ids...
-_ORPHANS_LUA = _NOW_FN + _REQUEUE_FRONT_FN + """
-local now = redis_now()
-local out = {}
-for i = 3, #ARGV do
-  local job_id = ARGV[i]
-  local job_key = ARGV[2] .. job_id
-  local status = redis.call('HGET', job_key, 'status')
-  if redis.call('EXISTS', job_key) == 0 then
-    redis.call('LREM', KEYS[1], 0, job_id)
-    redis.call('HDEL', KEYS[4], job_id)
-    table.insert(out, {job_id, 'removed'})
-  elseif status ~= 'queued' then
-    redis.call('HDEL', KEYS[4], job_id)
-  else
-    local seen = redis.call('HGET', KEYS[4], job_id)
-    if not seen then
-      redis.call('HSET', KEYS[4], job_id, now)
-    elseif now - tonumber(seen) >= tonumber(ARGV[1]) then
-      redis.call('HDEL', KEYS[4], job_id)
-      if redis.call('LPOS', KEYS[1], job_id) then
-        requeue_front(KEYS[2], KEYS[1], KEYS[3], job_key, job_id)
-        table.insert(out, {job_id, 'orphan_requeued'})
-      end
-    end
-  end
-end
-return out
-"""
-
-# KEYS: queue list, intermediate list, set of queues, job hash   ARGV: job id
-_REQUEUE_LUA = _REQUEUE_FRONT_FN + """
-requeue_front(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
-return 1
-"""
-
-
-def requeue_front(connection: Redis, queue_name: str, job_id: str) -> None:
-    """Put a job back at the front of its queue (idempotent: never on the queue twice)."""
+def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str | None = None) -> bool:
+    """Put a job back at the front of its queue (idempotent: never on the queue twice). For a started
+    job, only if ``run`` (its execution's composite key) still holds the job's fence: False if not."""
     queue_key, intermediate = queue_keys(queue_name)
-    script = connection.register_script(_REQUEUE_LUA)
-    script(keys=[queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id],
-           args=[job_id])
+    keys = [queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id,
+            fence_key(job_id)]
+    return bool(scripts.REQUEUE(connection, keys, [job_id, run or ""]))
 
 
 class Leases:
@@ -240,20 +91,35 @@ class Leases:
 
     def __init__(self, connection: Redis, lease_s: float) -> None:
         self.lease_s = lease_s
-        self._script = connection.register_script(_LEASE_LUA)
+        self.connection = connection
 
-    def grant(self, queue_name: str, member: str) -> None:
-        self._script(keys=[lease_key(queue_name), SUSPECTS.format(queue_name)], args=[member, self.lease_s, "grant"])
+    @staticmethod
+    def _keys(queue_name: str, member: str) -> list[str]:
+        return [lease_key(queue_name), SUSPECTS.format(queue_name), fence_key(member.rsplit(":", 1)[0])]
+
+    def grant(self, queue_name: str, member: str, obsolete: Sequence[str] = ()) -> None:
+        """The lease of a new run, which also becomes the job's fence (``worker.fencing``); the
+        ``obsolete`` keys (the run's start ends their use) are deleted in the same step."""
+        keys = [*self._keys(queue_name, member), *obsolete]
+        scripts.LEASE(self.connection, keys, [member, self.lease_s, "grant", FENCE_MAX_TTL_S])
 
     def renew(self, queue_name: str, member: str) -> bool:
         """False when the lease is gone: a sweep took the job back from this worker."""
-        keys = [lease_key(queue_name), SUSPECTS.format(queue_name)]
-        return bool(self._script(keys=keys, args=[member, self.lease_s, "renew"]))
+        return bool(scripts.LEASE(self.connection, self._keys(queue_name, member), [member, self.lease_s, "renew", 0]))
 
-    @staticmethod
-    def release(pipe: Pipeline, queue_name: str, member: str) -> None:
-        pipe.zrem(lease_key(queue_name), member)
-        pipe.hdel(SUSPECTS.format(queue_name), member)
+    def release(self, pipe: Pipeline, queue_name: str, member: str, *, fenced: bool = False) -> None:
+        """In the transaction that ends the run: lease gone, its fence kept a while (see FENCE_ENDED_TTL_S).
+
+        ``fenced``: the transaction commits only while the fence names this run (worker.fencing),
+        so plain commands do; otherwise a script touches the fence only if it is still the run's
+        (a script in a pipeline costs redis-py a SCRIPT EXISTS round trip first)."""
+        leases, suspects, fence = self._keys(queue_name, member)
+        if fenced:
+            pipe.zrem(leases, member)
+            pipe.hdel(suspects, member)
+            pipe.expire(fence, FENCE_ENDED_TTL_S)
+            return
+        scripts.LEASE_RELEASE(pipe, [leases, suspects, fence], [member, FENCE_ENDED_TTL_S])
 
 
 @dataclass(frozen=True)
@@ -279,9 +145,8 @@ class StallSweeper:
         self.confirm_s = confirm_s
         self.orphan_after_s = orphan_after_s
         self.failure_ttl_s = failure_ttl_s
-        self._sweep = connection.register_script(_SWEEP_LUA)
-        self._orphans = connection.register_script(_ORPHANS_LUA)
         reason = f"JobStalled: {STALLED_TOO_OFTEN} (limit {max_stalls})"
+        self._exc_info = zlib.compress(reason.encode())
         fields = Result("", Result.Type.FAILED, connection, exc_string=reason).serialize()
         fields.pop("worker_name", None)
         self._result_fields = [part for pair in fields.items() for part in pair]
@@ -299,9 +164,9 @@ class StallSweeper:
                 FailedJobRegistry.key_template.format(name), Queue.redis_queues_keys]
         args: list[Any] = [self.max_stalls, self.failure_ttl_s, SWEEP_BATCH, Job.redis_job_namespace_prefix,
                            budget.KEY_PREFIX, self.confirm_s, budget.BUDGET_TTL_S,
-                           RESULTS_PREFIX, *self._result_fields]
+                           RESULTS_PREFIX, FENCE_PREFIX, self._exc_info, *self._result_fields]
         return [StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker))
-                for job_id, action, stalls, worker in self._sweep(keys=keys, args=args)]
+                for job_id, action, stalls, worker in scripts.SWEEP(self.connection, keys, args)]
 
     def _recover_orphans(self, name: str) -> list[StallOutcome]:
         """Walk RQ's whole intermediate list in batches; drop the marks of entries that left it."""
@@ -314,7 +179,8 @@ class StallSweeper:
             if not ids:
                 break
             gone = {_text(job_id): _text(action) for job_id, action in
-                    self._orphans(keys=keys, args=[self.orphan_after_s, Job.redis_job_namespace_prefix, *ids])}
+                    scripts.ORPHANS(self.connection, keys, [self.orphan_after_s, Job.redis_job_namespace_prefix,
+                                                  FENCE_PREFIX, *ids])}
             outcomes += [StallOutcome(job_id, name, action, 0, "") for job_id, action in gone.items()]
             present.update(set(ids) - set(gone))
             start += len(ids) - len(gone)

@@ -18,13 +18,12 @@ from urllib.parse import urlsplit
 
 from redis import Redis
 from rq.exceptions import DeserializationError, StopRequested
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.queue import Queue
-from rq.utils import now
 
 from jobs.registry import is_registered, is_registered_callback
 from worker import events, reporting
-from worker.stalls import queue_keys
+from worker.storage import fail_by_id
 
 #: An allowed webhook gets at most this many seconds per request (RQ's default is 10, and the
 #: enqueuer may ask for more); the work horse sends it after the job ended, keeping the worker busy.
@@ -119,18 +118,14 @@ def refusal_reason(job: Job) -> str | None:
     return Vetting().refusal_reason(job)
 
 
-def refuse(connection: Redis, job: Job, queue: Queue, reason: str, *, worker_name: str, worker_key: str) -> None:
-    """Fail a job without importing or calling anything it names; ``ended_at`` is now.
+def refuse(connection: Redis, job: Job, queue: Queue, reason: str, *, worker_name: str, worker_key: str,
+           ttl_s: int, takes_key: str) -> None:
+    """Fail a job without importing or calling anything it names: by id, in one atomic step
+    (``worker.storage.fail_by_id``), out of the intermediate list every take goes through, so RQ's
+    maintenance does not "fail" it a second time nor orphan recovery requeue it.
 
     ``worker_key`` is the refusing worker's RQ hash, whose failed-job count goes up."""
     events.job_refused(job, queue.name, reason)
     reporting.capture_event("job.refused", job, reason)
-    job.ended_at = now()
-    with connection.pipeline() as pipe:
-        job.set_status(JobStatus.FAILED, pipeline=pipe)
-        job._handle_failure(f"JobRefused: {reason}", pipeline=pipe, worker_name=worker_name)
-        # Every take goes through the queue's intermediate list (worker.intake): drop the entry so
-        # RQ's maintenance does not "fail" the job a second time, nor orphan recovery requeue it.
-        pipe.lrem(queue_keys(queue.name)[1], 1, job.id)
-        pipe.hincrby(worker_key, "failed_job_count", 1)
-        pipe.execute()
+    fail_by_id(connection, queue.name, job.id, f"JobRefused: {reason}", worker_name=worker_name, ttl_s=ttl_s,
+               takes_key=takes_key, worker_key=worker_key)

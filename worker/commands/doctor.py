@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 import click
+import redis
 from redis import Redis
 
 from worker import reporting
-from worker.cli import redis_url_source
+from worker.commands.common import redis_url_source
 from worker.connection import connect, endpoint
 from worker.probe import ServerFacts, server_warnings
 from worker.settings import Settings
@@ -62,18 +63,45 @@ def scratch_roundtrip(connection: Redis) -> bool:
 def _config(connection: Redis, name: str) -> str | None:
     try:
         value = connection.config_get(name).get(name)
-    except Exception:  # managed Redis often disables CONFIG
+    except redis.ResponseError:  # managed Redis often disables CONFIG, or an ACL denies it
         return None
     return None if value is None else str(value)
 
 
-def server_facts(connection: Redis) -> tuple[dict[str, Any], ServerFacts]:
-    """INFO, and the facts the probe judges too (its ``server_warnings`` are doctor's hazards)."""
-    info = connection.info()
-    policy = _config(connection, "maxmemory-policy") or str(info.get("maxmemory_policy", "unknown"))
-    facts = ServerFacts(version=info.get("redis_version"), policy=policy, aof=bool(info.get("aof_enabled")),
-                        save=_config(connection, "save"))
+def _info(connection: Redis) -> dict[str, Any] | None:
+    try:
+        return dict(connection.info())
+    except redis.ResponseError:  # an ACL without +info: say what cannot be seen, not exit 3
+        return None
+
+
+def server_facts(connection: Redis) -> tuple[dict[str, Any] | None, ServerFacts]:
+    """INFO (None when denied), and the facts the probe judges too (its ``server_warnings`` are
+    doctor's hazards); a fact neither INFO nor CONFIG shows stays None."""
+    info = _info(connection)
+    seen = info or {}
+    policy = _config(connection, "maxmemory-policy") or seen.get("maxmemory_policy")
+    facts = ServerFacts(version=seen.get("redis_version"), policy=None if policy is None else str(policy),
+                        aof=bool(seen["aof_enabled"]) if "aof_enabled" in seen else None,
+                        save=_config(connection, "save"),
+                        evicted_keys=int(seen["evicted_keys"]) if "evicted_keys" in seen else None)
     return info, facts
+
+
+def _report_server(info: dict[str, Any] | None, facts: ServerFacts) -> None:
+    if info is None:
+        click.echo("  server: INFO is denied to this user (ACL): version, persistence and evictions not visible")
+        if facts.policy is not None:
+            click.echo(f"  maxmemory-policy {facts.policy}")
+    else:
+        click.echo(f"  server: redis {facts.version} ({info.get('redis_mode', 'standalone')}), "
+                   f"maxmemory-policy {facts.policy or 'not visible (INFO and CONFIG denied)'}")
+        click.echo(f"  evictions so far: {facts.evicted_keys if facts.evicted_keys is not None else '?'}")
+    if facts.policy is None and info is None:
+        click.echo("  maxmemory-policy: not visible (CONFIG and INFO denied); check it in the provider's console")
+    rdb = "unknown" if facts.save is None else ("on" if facts.save.strip() else "off")
+    aof = "unknown" if facts.aof is None else ("on" if facts.aof else "off")
+    click.echo(f"  persistence: aof {aof}, rdb snapshots {rdb}")
 
 
 @click.command()
@@ -96,13 +124,14 @@ def doctor(settings: Settings) -> None:
     lat = latency_ms(connection)
     click.echo(f"  latency: p50 {lat['p50']} ms, p99 {lat['p99']} ms over {PINGS} PINGs")
     info, facts = server_facts(connection)
-    click.echo(f"  server: redis {facts.version} ({info.get('redis_mode', 'standalone')}), "
-               f"maxmemory-policy {facts.policy}")
-    rdb = "unknown" if facts.save is None else ("on" if facts.save.strip() else "off")
-    click.echo(f"  persistence: aof {'on' if facts.aof else 'off'}, rdb snapshots {rdb}")
+    _report_server(info, facts)
     ok = scratch_roundtrip(connection)
     click.echo(f"  write/read/delete of a scratch key: {'ok' if ok else 'FAILED'}")
     for hazard in server_warnings(facts):
         click.echo(f"  warning: {hazard}")
-    if not ok or facts.policy != "noeviction":
+    if facts.evicted_keys:
+        click.echo(f"  problem: Redis has evicted {facts.evicted_keys} key(s): jobs may have been lost")
+    # An eviction policy that would lose jobs, or evictions seen, fail the check; one that cannot
+    # be seen (INFO and CONFIG denied) is reported above, not guessed.
+    if not ok or (facts.policy is not None and facts.policy != "noeviction") or facts.evicted_keys:
         raise click.exceptions.Exit(1)

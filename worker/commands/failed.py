@@ -12,7 +12,7 @@ import re
 import click
 
 from worker import client
-from worker.cli import check_queue_names, emit_json
+from worker.commands.common import check_queue_names, emit_json
 from worker.connection import connect
 from worker.settings import Settings
 

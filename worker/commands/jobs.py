@@ -17,10 +17,10 @@ import click
 from redis import Redis
 
 from worker import client, probe
-from worker.cli import EXIT_INTERRUPTED, check_queue_names, emit_json
+from worker.commands.common import check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
-from worker.errors import JobFailed, JobNotFound, RequestInvalid, WaitTimedOut
+from worker.errors import EXIT_INTERRUPTED, JobFailed, JobNotFound, RequestInvalid, WaitTimedOut
 from worker.settings import Settings
 
 
@@ -46,11 +46,22 @@ def _load_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise RequestInvalid(["request: not UTF-8 text (expected a JSON file)"]) from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise RequestInvalid([f"request: not valid JSON (line {exc.lineno}, column {exc.colno})"]) from None
     except RecursionError:
         raise RequestInvalid(["request: JSON nested too deeply"]) from None
+
+
+#: More digits than any field accepts; longer integers keep only their sign and magnitude class.
+MAX_INT_DIGITS = 20
+
+
+def _bounded_int(digits: str) -> int:
+    """JSON integers for the request: Python refuses to convert more than 4,300 digits (a
+    ValueError naming no field), so a longer one becomes its first MAX_INT_DIGITS digits, a number
+    still beyond every field's range, and validation names the field it was given for."""
+    return int(digits if len(digits) <= MAX_INT_DIGITS else digits[:MAX_INT_DIGITS])
 
 
 def _validated(items: list[Any], *, numbered: bool, label: str) -> list[dict[str, Any]]:

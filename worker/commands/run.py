@@ -10,7 +10,7 @@ import click
 import redis
 
 from worker import metrics, reporting
-from worker.cli import check_queue_names, redis_url_source
+from worker.commands.common import check_queue_names, redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import EXIT_INTERRUPTED, Interrupted, RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values

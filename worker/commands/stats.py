@@ -23,7 +23,7 @@ import redis
 
 from jobs import llm_gate, provider_budget_view
 from worker import budget_exposition, exposition, metrics_window, probe
-from worker.cli import redis_url_source
+from worker.commands.common import redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
 from worker.settings import Settings
