@@ -11,7 +11,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import cache, capacity, concurrency, curriculum_cost, curriculum_latency, metrics_cost, overhead, probe_cost
+from bench import (
+    cache,
+    capacity,
+    concurrency,
+    curriculum_cost,
+    curriculum_latency,
+    metrics_cost,
+    overhead,
+    probe_cost,
+    provider_budget,
+)
 from bench.common import machine, write_results
 
 BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, Any]], str]]] = [
@@ -23,6 +33,7 @@ BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, An
     ("probe_cost", lambda: probe_cost.measure(jobs=1_000_000, repeats=5), probe_cost.render),
     ("metrics_cost", lambda: metrics_cost.measure(n=200, rounds=3), metrics_cost.render),
     ("curriculum_cost", curriculum_cost.measure, curriculum_cost.render),
+    ("provider_budget", lambda: provider_budget.measure(trees=3, per_tree=2, courses=18), provider_budget.render),
 ]
 
 

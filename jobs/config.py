@@ -22,3 +22,8 @@ class JobConfig:
     #: Model calls in flight across all workers (``None``: no global limit) and their lease.
     llm_global_concurrency: int | None = None
     llm_global_lease_s: float = 30.0
+    #: The shared provider budget (``jobs.provider_budget``): on or off (``LLM_BUDGET``), and the
+    #: rates of a provider that sends no ``x-ratelimit-*`` headers (``None``: unset).
+    llm_budget: bool = True
+    llm_tokens_per_minute: int | None = None
+    llm_requests_per_minute: int | None = None

@@ -16,6 +16,9 @@ The server keeps its own record: request bodies, arrival times, and for every 42
 moment it sent it and the wait it asked for; ``early`` lists every request that arrived before such
 a wait had expired (the server's clock, not the test's). ``gate`` makes writing requests wait until
 that many are in flight (so a concurrency limit is observable without relying on timing).
+``limiter`` (``tests.rate_limits.RateLimiter``) makes it a rate-limited provider: every good reply
+is charged its ``usage`` on arrival, carries the ``x-ratelimit-*`` headers, and becomes a 429 with
+``Retry-After`` when it does not fit. ``usage`` counts about four characters per token.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.llm_replies import good_reply, quirky_reply, with_trailing_commas
+from tests.rate_limits import RateLimiter
 
 Maker = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -144,6 +148,8 @@ class LLMServer:
         self.drip_bytes_per_s = 20.0
         #: Headers sent with every 429, e.g. {"Retry-After": "1"} or {"retry-after-ms": "300"}.
         self.retry_headers: dict[str, str] = {}
+        self.limiter: RateLimiter | None = None
+        self._reply_headers = threading.local()  # the limiter's headers, per handler thread
         self.arrivals: list[float] = []
         self.waits: list[tuple[float, float]] = []  # (sent at, seconds asked) for every 429 sent
         self.early: list[float] = []  # how much too early each premature request arrived
@@ -266,10 +272,15 @@ class LLMServer:
             content, finish = _content("length", task), "length"
         elif budget and tokens(content) > budget:
             content, finish = content[: budget * 4], "length"
-        self._take_time(tokens(content))
-        reply = _completion(body, self.requests, content, finish, tool_call=behaviour == "tool_calls")
+        return self._answer(_completion(body, self.requests, content, finish, tool_call=behaviour == "tool_calls"))
+
+    def _answer(self, reply: dict[str, Any]) -> tuple[int, Any]:
+        """A good reply: charged to the rate limiter on arrival (or a 429), then given the model's time."""
+        if not self._admitted(reply):
+            return 429, _error("Rate limit reached for tokens", "tokens", "rate_limit_exceeded")
+        self._take_time(reply["usage"]["completion_tokens"])
         with self._lock:
-            self.truncated += finish == "length"
+            self.truncated += reply["choices"][0]["finish_reason"] == "length"
             for name in self.usage:
                 self.usage[name] += reply["usage"][name]
         return 200, reply
@@ -308,6 +319,19 @@ class LLMServer:
         else:
             handler.wfile.write(data)
 
+    def _admitted(self, reply: dict[str, Any]) -> bool:
+        """The rate limiter's verdict, on arrival: charged (headers kept for the reply) or refused."""
+        if self.limiter is None:
+            return True
+        admitted, self._reply_headers.headers = self.limiter.admit(int(reply["usage"]["total_tokens"]))
+        return admitted
+
+    def limit_headers(self) -> dict[str, str]:
+        """The rate limiter's headers for the reply this handler thread is sending (once)."""
+        headers: dict[str, str] = getattr(self._reply_headers, "headers", {})
+        self._reply_headers.headers = {}
+        return headers
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -323,6 +347,7 @@ class LLMServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                     task = task_of(body)
                     auth = self.headers.get("Authorization", "")
+                    server.limit_headers()  # none left over from an earlier request on this connection
                     behaviour = server._enter(task, body, auth)
                     try:
                         status, payload = server._reply(behaviour, body, task, auth)
@@ -340,7 +365,7 @@ class LLMServer:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
-                for name, value in server._retry_headers(status).items():
+                for name, value in {**server.limit_headers(), **server._retry_headers(status)}.items():
                     self.send_header(name, value)
                 self.end_headers()
                 server._write_body(self, data, behaviour)

@@ -34,7 +34,7 @@ from tests.test_probe import (
 SENTINEL = "probe-test-monitor-end"
 #: Commands the probe (and redis-py's connection handshake) may send; all leave the data untouched.
 READ_ONLY = {"PING", "INFO", "SUNION", "LLEN", "LINDEX", "ZCARD", "ZCOUNT", "HMGET", "HGETALL", "HELLO", "AUTH",
-             "SELECT"}
+             "SELECT", "TIME", "SMEMBERS"}
 READ_ONLY_SUBCOMMANDS = {("CONFIG", "GET"), ("CLIENT", "SETNAME"), ("CLIENT", "SETINFO")}
 
 

@@ -39,4 +39,7 @@ def job_config(settings: Settings) -> JobConfig:
         job_timeout_s=settings.job_timeout_s,
         llm_global_concurrency=settings.llm_global_concurrency,
         llm_global_lease_s=settings.llm_global_lease_s,
+        llm_budget=settings.llm_budget,
+        llm_tokens_per_minute=settings.llm_tokens_per_minute,
+        llm_requests_per_minute=settings.llm_requests_per_minute,
     )

@@ -99,6 +99,9 @@ class Settings:
     llm_concurrency: int
     llm_global_concurrency: int | None
     llm_global_lease_s: int
+    llm_tokens_per_minute: int | None
+    llm_requests_per_minute: int | None
+    llm_budget: bool
     openai_timeout_s: float
     openai_max_tokens: int
     openai_temperature: float
@@ -199,6 +202,11 @@ def _parse_all(r: _Reader) -> dict[str, Any]:
         "llm_concurrency": r.integer("LLM_CONCURRENCY", 8, low=1, high=64),
         "llm_global_concurrency": r.optional_integer("LLM_GLOBAL_CONCURRENCY", low=1, high=10_000),
         "llm_global_lease_s": r.integer("LLM_GLOBAL_LEASE", 30, low=2, high=600),
+        # The shared provider budget (jobs.provider_budget): rates for providers that send no
+        # x-ratelimit-* headers; LLM_BUDGET=false turns the budget off (for comparison runs).
+        "llm_tokens_per_minute": r.optional_integer("LLM_TOKENS_PER_MINUTE", low=100, high=1_000_000_000),
+        "llm_requests_per_minute": r.optional_integer("LLM_REQUESTS_PER_MINUTE", low=1, high=10_000_000),
+        "llm_budget": r.boolean("LLM_BUDGET", True),
         "openai_timeout_s": r.number("OPENAI_TIMEOUT", 60.0, low=1, high=900),
         "openai_max_tokens": r.integer("OPENAI_MAX_TOKENS", 4096, low=256, high=262_144),
         "openai_temperature": r.number("OPENAI_TEMPERATURE", 0.4, low=0, high=2),

@@ -26,12 +26,13 @@ providers do to that on the way is handled here, once, so the generator only dea
 
 ``ChatClient.call`` is the single place that performs an HTTP request: a request body in, the
 parsed reply, its token usage and the response headers out (timed for the worker's metrics with
-``jobs.context.model_call``, inside the ``LLM_GLOBAL_CONCURRENCY`` gate). Anything that must wrap
-every provider call (a shared rate-limit budget) wraps that method.
+``jobs.context.model_call``, inside the ``LLM_GLOBAL_CONCURRENCY`` gate). The shared provider
+budget (``jobs.provider_budget``) wraps that method: ``_budgeted_call``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from jobs import llm_gate
+from jobs import llm_gate, provider_budget
 from jobs.cache import digest
 from jobs.context import model_call, model_tokens
 from jobs.errors import PermanentJobError, TransientJobError
@@ -165,7 +166,7 @@ class ChatClient:
             self._hold()
             self.budget.reserve()
             try:
-                result = self.call(body)
+                result = self._budgeted_call(body)
             except openai.APIStatusError as exc:
                 part = rejected_part(exc)
                 if part is not None and part in body:
@@ -249,6 +250,37 @@ class ChatClient:
     def _memo_key(self) -> str:
         return f"accepts:{self._provider}"
 
+    # --- the shared provider budget (issue 20) around the one HTTP call ---
+
+    def _budgeted_call(self, body: dict[str, Any]) -> CallResult:
+        """``call`` after reserving its tokens in the shared provider budget, settled with its reply.
+
+        A 429 the provider means as "later" goes back in line (keeping its place) instead of
+        spending a per-call retry, until the job's deadline (``provider_budget.ProviderBusy``).
+        """
+        shared = provider_budget.current()
+        ask = _ask_of(body)
+        held = shared.reserve(ask)
+        while True:
+            try:
+                result = self.call(body)
+            except openai.APIStatusError as exc:
+                shared.settle(held, exc.response.headers, None, exc.status_code)
+                # Without a budget (off, or Redis unreachable) the per-call retries' backoff applies.
+                if not (held.counted and exc.status_code == 429 and is_retryable(exc)):
+                    raise
+                logger.info("model API rate limited; waiting for the provider budget",
+                            extra={"event": "llm.rate_limited", "status": 429})
+                self.budget.reserve()  # the job's own call count (OPENAI_MAX_CALLS_PER_JOB, usage) sees every call
+                held = shared.reserve(ask, retry_of=held)
+                continue
+            except BaseException:
+                shared.leave(held.token)
+                raise
+            usage = provider_budget.Usage(result.prompt_tokens, result.completion_tokens)
+            shared.settle(held, result.headers, usage, 200)
+            return result
+
     # --- the one HTTP call ---
 
     def call(self, body: dict[str, Any]) -> CallResult:
@@ -277,3 +309,11 @@ class ChatClient:
         result = parse_completion(raw, headers)
         model_tokens(result.prompt_tokens, result.completion_tokens)
         return result
+
+
+def _ask_of(body: dict[str, Any]) -> provider_budget.Ask:
+    """What a request will cost the budget: its messages and schema (as characters), its max_tokens."""
+    fmt = body.get("response_format") or {}
+    prompt_chars = len(json.dumps(body.get("messages", []))) + len(json.dumps(fmt))
+    limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+    return provider_budget.Ask.of(prompt_chars, limit, str((fmt.get("json_schema") or {}).get("name", "chat")))

@@ -21,8 +21,8 @@ from typing import Any
 import click
 import redis
 
-from jobs import llm_gate
-from worker import exposition, metrics_window, probe
+from jobs import llm_gate, provider_budget_view
+from worker import budget_exposition, exposition, metrics_window, probe
 from worker.commands.common import redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
@@ -120,12 +120,15 @@ class _Check:
             raw = probe.collect(self.connection, self.queues, redis_url=settings.redis_url_redacted,
                                 tls=settings.uses_tls, heartbeat_stale_s=silent_s, window_s=self.window_s)
             gate = llm_gate.read_state(self.connection, time.time())
+            budgets = provider_budget_view.read(self.connection)
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
         raw["redis"]["url_source"] = self.url_source
         # Model calls in flight and waiting under LLM_GLOBAL_CONCURRENCY, over every instance.
         raw["llm_gate"] = {"limit": settings.llm_global_concurrency, "holders": gate.holders,
                            "waiters": gate.waiters}
+        # The shared provider budgets: learned limits, what is left, who waits, tokens used.
+        raw["llm_budgets"] = budgets
         return probe.evaluate(raw, self.limits, strict=self.strict)
 
     def once(self, render: Renderer) -> WorkerError | None:
@@ -178,6 +181,7 @@ def render_table(report: dict[str, Any]) -> str:
     if gate is not None:
         lines.append(f"llm gate limit {gate['limit'] or 'none'}  in flight {gate['holders']}  "
                      f"waiting {gate['waiters']}")
+    lines += budget_exposition.table_lines(report.get("llm_budgets", []))
     lines += [f"problem: {text}" for text in report["problems"]]
     lines += [f"warning: {text}" for text in report["warnings"]]
     lines.append(f"status   {report['status']}  (checked at {report['checked_at']})")
@@ -221,6 +225,7 @@ def render_prometheus(report: dict[str, Any]) -> str:
                  [("", checked)]),
         *exposition.rq_exporter_gauges(queues),
         *exposition.metrics_families(report),
+        *budget_exposition.families(report.get("llm_budgets", [])),
     ]
     return "\n".join(lines)
 
