@@ -78,7 +78,7 @@ def test_a_job_waits_for_the_lock_holder_and_serves_its_result(conn: redis.Redis
 
 def test_a_dead_lock_holder_only_delays_the_job(conn: redis.Redis, redis_url: str) -> None:
     """A lock whose holder died expires; the waiting job then generates the curriculum itself."""
-    conn.set(offline_lock(conn), "dead-worker", px=1500)
+    conn.set(offline_lock(conn), "dead-worker", px=6000)  # outlives a worker start under coverage
     job_id = enqueue_plain(conn)
     with workers(clean_env(REDIS_URL=redis_url, LOG_FORMAT="json")) as (worker,):
         result = finished(conn, job_id, worker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -115,7 +116,11 @@ def test_idle_workers_stop_at_once(redis_url: str, workers: list[WorkerProcess])
         worker.terminate()
     for worker in started:
         # Before the fix a swallowed StopRequested left the worker up to 60 s; 10 s is far from both.
-        assert worker.wait(timeout=10) == 0
+        try:
+            code = worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 10 s after SIGTERM; log:\n{worker.text()[-3000:]}") from None
+        assert code == 0, worker.text()[-3000:]
         assert not worker.events("worker.shutdown_overrun")
 
 

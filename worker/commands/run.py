@@ -14,7 +14,7 @@ from worker.commands.common import check_queue_names, redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import EXIT_INTERRUPTED, Interrupted, RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
-from worker.runtime import build_worker, preload_job_code, unique_worker_name
+from worker.runtime import CurriculumWorker, build_worker, preload_job_code, unique_worker_name
 from worker.settings import MAX_CONCURRENCY, Settings
 from worker.shutdown import install_die_with_parent
 from worker.supervisor import Supervisor
@@ -81,6 +81,11 @@ def work(settings: Settings, queues: list[str], burst: bool, name: str | None = 
     metrics.install(connection, enabled=settings.worker_metrics)
     try:
         worker.work(burst=burst, logging_level=None, with_scheduler=True)
+    except SystemExit:
+        # A stop signal before RQ installed its handlers (start-up handler above): RQ may already
+        # have forked its scheduler, and the exit would wait for that child for ever.
+        stop_started_scheduler(worker)
+        raise
     except redis.RedisError as exc:
         # Never exit 0 on a Redis error: a supervisor must see that the worker died.
         raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
@@ -95,3 +100,12 @@ def work(settings: Settings, queues: list[str], burst: bool, name: str | None = 
         except redis.RedisError as exc:
             raise RedisUnavailable(diagnose(exc, endpoint(settings)).message) from exc
         raise WorkerError("the worker loop ended unexpectedly; see the log above")
+
+
+def stop_started_scheduler(worker: CurriculumWorker) -> None:
+    """For a worker leaving mid-start with RQ's scheduler child running: RQ's teardown (the child
+    stopped, the worker deregistered). Once RQ's loop ran, its own teardown did this already."""
+    scheduler = worker.scheduler
+    process = scheduler._process if scheduler is not None else None
+    if process is not None and process.is_alive():
+        worker.teardown()
