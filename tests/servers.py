@@ -90,10 +90,13 @@ class RedisServer:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
                 return True
             return False
+        client = self.client()
         try:
-            return bool(self.client().ping())
+            return bool(client.ping())
         except redis.RedisError:
             return False
+        finally:
+            client.close()  # an unclosed client is a ResourceWarning (an error) at the next gc
 
     def client(self) -> redis.Redis:
         assert not self.tls, "use a TLS-configured client for the TLS server"
