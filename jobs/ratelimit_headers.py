@@ -62,14 +62,20 @@ def _go_duration(text: str) -> float | None:
     return sum(float(number) * _SCALE_S[unit] for number, unit in parts)
 
 
-def _count(raw: str | None) -> int | None:
+def number(raw: str | None) -> float | None:
+    """A header's finite number, or None (absent or not a number)."""
     if raw is None:
         return None
     try:
         value = float(raw.strip())
     except ValueError:
         return None
-    return int(value) if math.isfinite(value) and value >= 0 else None
+    return value if math.isfinite(value) else None
+
+
+def _count(raw: str | None) -> int | None:
+    value = number(raw)
+    return int(value) if value is not None and value >= 0 else None
 
 
 def _window(headers: Mapping[str, str], unit: str) -> Window | None:

@@ -11,7 +11,6 @@ Three questions, answered from the status, the error body and the headers, never
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -19,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import openai
 
 from jobs.errors import PermanentJobError, TransientJobError
+from jobs.ratelimit_headers import number
 
 #: Statuses a later call may succeed on: timeout, conflict, rate limit, and every 5xx.
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -75,13 +75,13 @@ def rejected_part(exc: openai.APIStatusError) -> str | None:
 def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds the provider asks us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an
     HTTP date). ``None`` when absent or unreadable."""
-    millis = _number(headers.get("retry-after-ms"))
+    millis = number(headers.get("retry-after-ms"))
     if millis is not None:
         return max(0.0, millis / 1000)
     raw = headers.get("retry-after")
     if raw is None:
         return None
-    seconds = _number(raw)
+    seconds = number(raw)
     if seconds is not None:
         return max(0.0, seconds)
     try:
@@ -89,16 +89,6 @@ def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def map_status_error(exc: openai.APIStatusError) -> TransientJobError | PermanentJobError:
