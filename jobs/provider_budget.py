@@ -44,7 +44,6 @@ import redis
 
 from jobs import ratelimit_headers
 from jobs.errors import TransientJobError
-from jobs.generators.provider_errors import retry_after_s
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +192,7 @@ class ProviderBudget:
             return
         headers = {name.lower(): value for name, value in headers.items()}
         limits = ratelimit_headers.parse(headers)
-        retry = retry_after_s(headers) if status == 429 else None
+        retry = ratelimit_headers.retry_after_s(headers) if status == 429 else None
         try:
             self._run("settle", held.token, held.epoch, held.need,
                       usage.prompt_tokens if usage else -1, usage.completion_tokens if usage else 0,

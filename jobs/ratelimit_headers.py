@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 UNITS = ("tokens", "requests")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
@@ -89,3 +91,22 @@ def _window(headers: Mapping[str, str], unit: str) -> Window | None:
 def parse(headers: Mapping[str, str]) -> Limits:
     """The limits in ``headers`` (case-insensitive mapping, as httpx's ``Headers``)."""
     return Limits(tokens=_window(headers, "tokens"), requests=_window(headers, "requests"))
+
+
+def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the provider asks us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an
+    HTTP date). ``None`` when absent or unreadable."""
+    millis = number(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(0.0, millis / 1000)
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = number(raw)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -16,7 +16,6 @@ from rq.serializers import JSONSerializer
 
 from tests.conftest import ROOT, clean_env, run_cli
 from tests.workers import WorkerProcess
-from worker.cli import main  # noqa: F401 - registers the commands
 from worker.commands.failed import parse_age
 from worker.jsonjob import JsonJob, JsonQueue
 

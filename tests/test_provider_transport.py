@@ -13,9 +13,9 @@ import redis
 
 from jobs.cache import Cache
 from jobs.generators.chat import ChatClient, ModelRefused, ReplyTruncated
-from jobs.generators.provider_errors import retry_after_s
 from jobs.generators.provider_memo import ProviderMemo
 from jobs.generators.replies import module_lessons_schema
+from jobs.ratelimit_headers import retry_after_s
 from tests.llm_server import LLMServer
 from tests.openai_support import API_KEY, config, full_text, generate, request
 from worker.errors import PermanentJobError, TransientJobError

@@ -9,6 +9,7 @@ documented exit codes here, at the boundary, so no command needs its own ``sys.e
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -35,7 +36,39 @@ logger = logging.getLogger(__name__)
 NO_SETTINGS = frozenset({"schema"})
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Each command's module, imported only when that command runs (or ``--help`` lists them all): a
+#: ``stats`` probe does not pay for the worker's code, nor ``run`` for the read-only commands'
+#: (``stats`` reads provider budgets). A forking worker's every work horse is a copy of this
+#: process, so what it never imports it never copies either (``bench/overhead.py``).
+COMMANDS = {
+    "run": "worker.commands.run:run",
+    "enqueue": "worker.commands.jobs:enqueue",
+    "status": "worker.commands.jobs:status",
+    "cancel": "worker.commands.jobs:cancel",
+    "failed": "worker.commands.failed:failed",
+    "doctor": "worker.commands.doctor:doctor",
+    "stats": "worker.commands.stats:stats",
+    "schema": "worker.commands.schema:schema",
+}
+
+
+class LazyGroup(click.Group):
+    """click's documented way to load subcommands lazily: list them by name, import on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command), target
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curriculum-worker", prog_name="curriculum-worker")
 @click.option("--allow-unknown-env", is_flag=True,
               help="A variable one typo away from a known name (REDSI_URL) is a warning, not an error.")
@@ -67,17 +100,6 @@ def warn_unknown_variables(environ: Mapping[str, str]) -> None:
         hint = f"; did you mean {suggestion}?" if suggestion else ""
         logger.warning("%s: unknown variable, ignored%s", name, hint,
                        extra={"event": "config.unknown_variable", "variable": name, "suggestion": suggestion})
-
-
-def _register_commands() -> None:
-    from worker.commands import doctor, failed, jobs, run, schema, stats
-
-    for command in (run.run, jobs.enqueue, jobs.status, jobs.cancel, failed.failed, doctor.doctor, stats.stats,
-                    schema.schema):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def _as_unavailable(exc: redis.RedisError, environ: Mapping[str, str]) -> WorkerError:

@@ -48,8 +48,9 @@ from jobs.context import model_call, model_tokens
 from jobs.errors import PermanentJobError, TransientJobError
 from jobs.generators.call_budget import CallBudget
 from jobs.generators.completion import BrokenReply, CallResult, Completion, parse_completion, read_body
-from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part, retry_after_s
+from jobs.generators.provider_errors import is_retryable, map_status_error, rejected_part
 from jobs.generators.provider_memo import PROCESS_MEMO, Accepts, ProviderMemo
+from jobs.ratelimit_headers import retry_after_s
 
 if TYPE_CHECKING:
     from jobs.cache import Cache

@@ -3,7 +3,7 @@
 Three questions, answered from the status, the error body and the headers, never by printing them
 (a provider's message may echo the request or part of the API key):
 
-* is it worth another call, and after how long (``Retry-After``, ``retry-after-ms``)?
+* is it worth another call? (How long to wait is the headers' word: ``jobs.ratelimit_headers``.)
 * did the provider reject part of our request (``response_format``, ``max_tokens``, ``temperature``,
   ``seed``), so that a request without it may work?
 * which of our errors does the job end with (``map_status_error``)?
@@ -11,14 +11,9 @@ Three questions, answered from the status, the error body and the headers, never
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
-
 import openai
 
 from jobs.errors import PermanentJobError, TransientJobError
-from jobs.ratelimit_headers import number
 
 #: Statuses a later call may succeed on: timeout, conflict, rate limit, and every 5xx.
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -70,25 +65,6 @@ def rejected_part(exc: openai.APIStatusError) -> str | None:
         if param == name or f"'{name}'" in text or f'"{name}"' in text:
             return name
     return None
-
-
-def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the provider asks us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an
-    HTTP date). ``None`` when absent or unreadable."""
-    millis = number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return max(0.0, millis / 1000)
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    seconds = number(raw)
-    if seconds is not None:
-        return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def map_status_error(exc: openai.APIStatusError) -> TransientJobError | PermanentJobError:
