@@ -25,7 +25,8 @@ def loaded_after(code: str) -> set[str]:
 def test_the_cli_loads_no_command_until_one_is_invoked() -> None:
     """Importing the CLI imports none of its commands' modules."""
     script = ("import sys, worker.cli\n"
-              "print(sorted(m for m in sys.modules if m.startswith('worker.commands.') and m != 'worker.commands.common'))")
+              "print(sorted(m for m in sys.modules\n"
+              "             if m.startswith('worker.commands.') and m != 'worker.commands.common'))")
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
