@@ -257,3 +257,29 @@ def test_the_adapter_refuses_rq_arguments_it_does_not_support(conn: redis.Redis)
             CurriculumWorker([QUEUE], settings=settings, connection=conn, **argument)
     worker = CurriculumWorker([QUEUE], settings=settings, connection=conn, worker_ttl=30)
     assert worker.worker_ttl == 30
+
+
+def handshake(kwargs: Mapping[str, Any]) -> list[str]:
+    """The commands a new redis-py connection built from ``kwargs`` sends while connecting."""
+    connection = redis.Connection(**kwargs)
+    sent: list[str] = []
+    send_command = connection.send_command
+
+    def recording(*args: Any, **options: Any) -> None:
+        sent.append(" ".join(str(a) for a in args[:2]))
+        send_command(*args, **options)
+
+    connection.send_command = recording  # type: ignore[method-assign]
+    try:
+        connection.connect()
+    finally:
+        connection.disconnect()
+    return sent
+
+
+def test_a_connection_without_driver_info_skips_client_setinfo(conn: redis.Redis) -> None:
+    """redis-py: driver_info=None in the pool's kwargs (what a work horse sets) sends no CLIENT SETINFO."""
+    kwargs = conn.connection_pool.connection_kwargs
+    assert "CLIENT SETINFO" in handshake(kwargs)  # the check can fail: by default a client names its library
+    bare = handshake(dict(kwargs, client_name=None, driver_info=None))
+    assert not [command for command in bare if command.startswith("CLIENT SET")], bare

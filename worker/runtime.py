@@ -546,8 +546,11 @@ class CurriculumWorker(Worker):
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         self._job_started_at = time.monotonic()
-        # The horse's connection lives for one job: unnamed, it saves the CLIENT SETNAME round trip.
-        self.connection.connection_pool.connection_kwargs["client_name"] = None
+        # The horse's connection lives for one job: unnamed and without driver metadata, it saves
+        # the CLIENT SETNAME and both CLIENT SETINFO round trips (redis-py: driver_info=None).
+        kwargs = self.connection.connection_pool.connection_kwargs
+        kwargs["client_name"] = None
+        kwargs["driver_info"] = None
         # Every take went through the queue's intermediate list (IntakeQueue), whatever the number of
         # queues; RQ removes the entry only for a single queue.
         try:
