@@ -119,7 +119,7 @@ def test_stopping_a_generating_job_cuts_off_its_model_calls(redis_url: str, conn
 
 def test_a_job_canceled_after_a_worker_took_it_is_dropped_unrun(redis_url: str, conn: redis.Redis,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    """The worker re-reads the status before forking: a job canceled in the take-to-start window never runs."""
+    """The worker checks the status it fetched before forking: a job canceled before the fetch never runs."""
     job = canary(conn, 0)
     queue_key, intermediate = queue_keys(QUEUE)
     conn.lmove(queue_key, intermediate, "LEFT", "RIGHT")  # a worker's take, as worker.intake does it

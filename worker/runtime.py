@@ -348,7 +348,7 @@ class CurriculumWorker(Worker):
         self._handling_job = True
         self._taking = False
         try:
-            if cancellation.was_canceled(self.connection, job.id):
+            if cancellation.was_canceled(job):
                 # Canceled after the take: dropped, and never given back (that would undo the cancel).
                 cancellation.drop_taken(self.connection, job, queue.name)
                 return
