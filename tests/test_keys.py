@@ -120,3 +120,11 @@ def test_a_private_cache_prefix_has_no_legacy_fallback(conn: redis.Redis) -> Non
     """A cache under another prefix (a test's, a tenant's) never reads the service's old keys."""
     conn.set(f"{keys.LEGACY_CACHE}:content:old", '{"title": "not yours"}')
     assert Cache(conn, prefix="elsewhere").get_curriculum("old") is None
+
+
+def test_the_upgrade_note_deletes_exactly_the_legacy_names() -> None:
+    """docs/operations.md's clean-up after an upgrade deletes the registry's legacy names, no more, no fewer."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    loops = [line for line in text.splitlines() if line.startswith("for p in ")]
+    assert len(loops) == 1
+    assert tuple(re.findall(r"'([^']+)'", loops[0])) == keys.LEGACY_PATTERNS
