@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.common import median, private_redis, table, verdict
 from bench.curriculum_latency import nodelay, timed
+from jobs import keys
 from jobs.cache import Cache
 from tests.llm_server import LLMServer
 
@@ -26,7 +27,7 @@ def measure(latency_s: float = 0.2, repeats: int = 5) -> dict[str, Any]:
         cache = Cache(conn)
         cold_s, cold_calls = timed(llm, 4, cache=cache)
         warm = [timed(llm, 4, cache=cache) for _ in range(repeats)]
-        for key in conn.scan_iter("curriculum:cache:content:*"):
+        for key in conn.scan_iter(keys.cache("content", "*")):
             conn.delete(key)
         llm_only_s, llm_only_calls = timed(llm, 4, cache=cache)
         conn.close()

@@ -2,6 +2,10 @@
 
 Any Redis failure degrades to "no cache": the operation returns a miss / does nothing, a warning is
 logged once per ``Cache`` instance, and Redis is not tried again for ``retry_after_s`` seconds.
+
+Keys: ``jobs.keys.CACHE``. A miss there is looked up once more under the prefix releases before the
+key registry used (``jobs.keys.LEGACY_CACHE``), so a rolling upgrade does not pay the provider again
+for what the old workers cached; those entries expire within ``CONTENT_TTL_S`` and are never written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Literal
 
 import redis
 
+from jobs import keys
 from jobs.generators import PROMPT_VERSION
 from jobs.models import CurriculumRequest
 
@@ -59,13 +64,15 @@ class Cache:
         self,
         connection: redis.Redis | None,
         *,
-        prefix: str = "curriculum:cache",
+        prefix: str = keys.CACHE,
         llm_ttl_s: int = LLM_TTL_S,
         content_ttl_s: int = CONTENT_TTL_S,
         retry_after_s: float = 30.0,
     ) -> None:
         self._redis = connection
         self._prefix = prefix
+        # Only the service's own cache has a predecessor; a test's private prefix has none.
+        self._legacy = keys.LEGACY_CACHE if prefix == keys.CACHE else None
         self._ttl: dict[Namespace, int] = {"llm": llm_ttl_s, "content": content_ttl_s}
         self._retry_after_s = retry_after_s
         self._lock = threading.Lock()
@@ -100,7 +107,7 @@ class Cache:
     # --- plumbing ---
 
     def redis_key(self, namespace: Namespace, key: str) -> str:
-        return f"{self._prefix}:{namespace}:{key}"
+        return keys.cache(namespace, key, self._prefix)
 
     def _usable(self) -> bool:
         return self._redis is not None and time.monotonic() >= self._down_until
@@ -122,6 +129,8 @@ class Cache:
         assert self._redis is not None
         try:
             value = self._redis.get(self.redis_key(namespace, key))
+            if value is None and self._legacy is not None:  # a miss costs a model call: one more GET is cheap
+                value = self._redis.get(keys.cache(namespace, key, self._legacy))
         except (redis.RedisError, OSError) as exc:
             self._failed(namespace, exc)
             return None

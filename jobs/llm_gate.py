@@ -10,8 +10,8 @@ provider allows. This is a fair semaphore in Redis with leases instead of counte
   renewing, and its slots come free when the lease runs out;
 * a waiter renews its place each time it polls; a dead waiter drops out after ``WAIT_LEASE_MS``.
 
-Every decision runs in one Lua script on Redis's clock, so hosts' clocks need not agree. The keys
-share a hash tag, so the script also works on a cluster.
+Every decision runs in a Lua script (``jobs/lua/llm_gate_*.lua``) on Redis's clock, so hosts' clocks
+need not agree. The keys (``jobs.keys.LLM_GATE``) share a hash tag, so the scripts also work on a cluster.
 """
 
 from __future__ import annotations
@@ -26,61 +26,23 @@ from dataclasses import dataclass
 
 import redis
 
+from jobs import keys
+from jobs.lua import Lua
+
 logger = logging.getLogger(__name__)
 
-PREFIX = "cw:{llm_gate}"
-HOLDERS = f"{PREFIX}:holders"  # zset: token -> lease expiry (ms, Redis clock)
-WAITERS = f"{PREFIX}:waiters"  # zset: token -> ticket number (arrival order)
-WAITER_LEASES = f"{PREFIX}:waiter_leases"  # zset: token -> expiry of the waiter's place (ms)
-TICKETS = f"{PREFIX}:tickets"  # counter
-KEYS = [HOLDERS, WAITERS, WAITER_LEASES, TICKETS]
-#: string: the LLM_GLOBAL_CONCURRENCY the last worker to start was configured with ("none": unset)
-LIMIT = f"{PREFIX}:limit"
+HOLDERS = keys.LLM_GATE_HOLDERS
+WAITERS = keys.LLM_GATE_WAITERS
+WAITER_LEASES = keys.LLM_GATE_WAITER_LEASES
+KEYS = [HOLDERS, WAITERS, WAITER_LEASES, keys.LLM_GATE_TICKETS]
+LIMIT = keys.LLM_GATE_LIMIT
 LIMIT_TTL_S = 86_400
 WAIT_LEASE_MS = 5_000
 POLL_S = (0.02, 0.25)  # first and longest pause between attempts while waiting
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-_ACQUIRE = _NOW + """
-local limit, lease, wait_lease, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 100)
-for _, dead in ipairs(gone) do
-  redis.call('ZREM', KEYS[2], dead)
-  redis.call('ZREM', KEYS[3], dead)
-end
-if not redis.call('ZSCORE', KEYS[2], token) then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), token)
-end
-local rank = redis.call('ZRANK', KEYS[2], token)
-if rank < limit - redis.call('ZCARD', KEYS[1]) then
-  redis.call('ZREM', KEYS[2], token)
-  redis.call('ZREM', KEYS[3], token)
-  redis.call('ZADD', KEYS[1], now + lease, token)
-  return 1
-end
-redis.call('ZADD', KEYS[3], now + wait_lease, token)
-return 0
-"""
-
-_RENEW = _NOW + """
-local renewed = 0
-for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i])
-end
-return renewed
-"""
-
-_LEAVE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 0
-"""
+ACQUIRE = Lua("llm_gate_acquire")
+RENEW = Lua("llm_gate_renew")
+LEAVE = Lua("llm_gate_leave")
 
 
 @dataclass(frozen=True)
@@ -120,10 +82,10 @@ class LlmGate:
         self._held: set[str] = set()
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
-        if connection is not None and limit is not None:
-            self._acquire = connection.register_script(_ACQUIRE)
-            self._renew = connection.register_script(_RENEW)
-            self._leave = connection.register_script(_LEAVE)
+
+    def _connection(self) -> redis.Redis:
+        assert self._redis is not None  # a gate without a connection has no limit, never runs a script
+        return self._redis
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -141,7 +103,7 @@ class LlmGate:
         with self._lock:
             self._held.discard(token)
         try:
-            self._leave(keys=KEYS, args=[token])
+            LEAVE(self._connection(), KEYS[:3], [token])
         except redis.RedisError as exc:  # the lease runs out on its own; never mask the call's outcome
             logger.warning("could not give a model-call slot back: %s", type(exc).__name__,
                            extra={"event": "llm_gate.release_failed"})
@@ -149,7 +111,7 @@ class LlmGate:
     def _wait_for_turn(self, token: str) -> None:
         pause = POLL_S[0]
         args: list[int | str] = [self.limit or 0, self.lease_ms, WAIT_LEASE_MS, token]
-        while not self._acquire(keys=KEYS, args=args):
+        while not ACQUIRE(self._connection(), KEYS, args):
             time.sleep(pause)
             pause = min(pause * 2, POLL_S[1])
         with self._lock:
@@ -167,7 +129,7 @@ class LlmGate:
             if not held:
                 continue
             try:
-                renewed = self._renew(keys=[HOLDERS], args=[self.lease_ms, *held])
+                renewed = RENEW(self._connection(), [HOLDERS], [self.lease_ms, *held])
             except redis.RedisError as exc:
                 logger.warning("could not renew model-call slots: %s", type(exc).__name__,
                                extra={"event": "llm_gate.renew_failed"})

@@ -18,13 +18,12 @@ from typing import Any
 import redis
 from redis import Redis
 
+from jobs import keys
+
 logger = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "curriculum-worker:job-events:"
-
-
-def channel(job_id: str) -> str:
-    return CHANNEL_PREFIX + job_id
+CHANNEL_PREFIX = keys.JOB_EVENTS  # wire contract: never changes
+channel = keys.job_events
 
 
 def publish(connection: Redis, job_id: str, status: str, progress: dict[str, Any] | None = None) -> None:

@@ -21,7 +21,7 @@ A 429 empties the bucket and blocks every caller until the wait the provider nam
 caller takes a ticket, and enters only when the tokens of every caller ahead of it *and* its own
 fit (so nobody is starved by smaller requests); a call re-tried after a 429 keeps its ticket.
 
-Every decision runs in ``provider_budget.lua`` on Redis's clock; the keys of one budget share a hash
+Every decision runs in ``jobs/lua/provider_budget.lua`` on Redis's clock; the keys of one budget share a hash
 tag. Keys carry ``budget_id``: a digest of the base URL and of a digest of the API key, never the
 key. Everything is relearned when the keys vanish; a Redis error lets the call through (the
 provider's own 429s still hold the line).
@@ -37,18 +37,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis
 
-from jobs import ratelimit_headers
+from jobs import keys, ratelimit_headers
 from jobs.errors import TransientJobError
+from jobs.lua import Lua
 
 logger = logging.getLogger(__name__)
 
-INDEX = "cw:llm_budgets"  # set: the budget ids in use (for the probe)
-PARTS = ("state", "waiters", "leases", "needs", "calls", "usage")
+INDEX = keys.LLM_BUDGETS  # set: the budget ids in use (for the probe)
+PARTS = keys.LLM_BUDGET_PARTS
+SCRIPT = Lua("provider_budget")
 WAIT_LEASE_MS = 5_000
 POLL_S = (0.01, 0.25)  # shortest and longest pause between polls while waiting
 #: Plain-text tokens per character, for the prompt estimate (corrected by replies' usage).
@@ -60,10 +61,6 @@ def budget_id(base_url: str | None, api_key: str | None) -> str:
     """Names one provider account: the key enters only as a digest of a digest."""
     key_digest = hashlib.sha256((api_key or "").encode()).hexdigest()
     return hashlib.sha256(f"{base_url or 'openai'}\0{key_digest}".encode()).hexdigest()[:16]
-
-
-def keys(bid: str) -> list[str]:
-    return [f"cw:{{llm_budget:{bid}}}:{part}" for part in PARTS]
 
 
 class ProviderBusy(TransientJobError):
@@ -117,10 +114,6 @@ class Usage:
     completion_tokens: int
 
 
-def _lua() -> str:
-    return resources.files("jobs").joinpath("provider_budget.lua").read_text()
-
-
 class ProviderBudget:
     """Reserve before a call, settle after; ``enabled`` False (or no Redis) lets every call through."""
 
@@ -130,15 +123,13 @@ class ProviderBudget:
         self.config = config
         self.deadline = deadline  # time.monotonic() after which waiting is pointless (the job's end)
         self.id = budget_id(config.base_url, config.api_key)
-        self._keys = keys(self.id)
+        self._keys = keys.llm_budget(self.id)
         self._redis = connection
         self._on_wait = on_wait
         self._sleep = sleep
         self._lock = threading.Lock()
         self._waiting = 0
         self._indexed = False
-        if connection is not None and self.enabled:
-            self._script = connection.register_script(_lua())
 
     # --- before the call ---
 
@@ -213,7 +204,8 @@ class ProviderBudget:
     # --- plumbing ---
 
     def _run(self, op: str, *args: Any) -> Any:
-        return self._script(keys=self._keys, args=[op, *args])
+        assert self._redis is not None  # only an enabled budget runs its script, and it has a connection
+        return SCRIPT(self._redis, self._keys, [op, *args])
 
     def _waiting_changed(self, delta: int) -> None:
         # Under the lock: two threads crossing zero at once must report in the order they crossed.

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from jobs.provider_budget import INDEX, keys
+from jobs.keys import LLM_BUDGETS, llm_budget
 
 MAX_BUDGETS = 8
 UNITS = (("t", "tokens"), ("r", "requests"))
@@ -22,7 +22,7 @@ def read(connection: redis.Redis) -> list[dict[str, Any]]:
     """Every budget in use (most: one per provider and API key), as the JSON ``stats`` prints."""
     with connection.pipeline(transaction=False) as pipe:
         pipe.time()
-        pipe.smembers(INDEX)
+        pipe.smembers(LLM_BUDGETS)
         (seconds, micros), members = pipe.execute()
     now_ms = seconds * 1000 + micros // 1000
     ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)[:MAX_BUDGETS]
@@ -30,7 +30,7 @@ def read(connection: redis.Redis) -> list[dict[str, Any]]:
     fields = [str(m) for m in range(minute - 60, minute + 1)]
     with connection.pipeline(transaction=False) as pipe:
         for bid in ids:
-            state, _, leases, _, calls, usage = keys(bid)
+            state, _, leases, _, calls, usage = llm_budget(bid)
             pipe.hgetall(state)
             pipe.zcount(leases, f"({now_ms}", "+inf")
             pipe.zcount(calls, f"({now_ms}", "+inf")

@@ -2,15 +2,15 @@
 
 ``worker.client`` deduplicates at enqueue time, but the contract lets any service enqueue with plain
 rq, so two identical requests can still run at once on two workers. Before generating, a job takes
-a short Redis lock on the curriculum's content key (``curriculum:lock:<key>``, ``SET NX`` with an
+a short Redis lock on the curriculum's content key (``jobs.keys.lock``, ``SET NX`` with an
 expiry, via redis-py's ``Lock``) and renews it from a thread while it works. A job that finds the
 lock taken waits, polling the ``content`` cache, and serves the other job's result from there
 instead of paying for the same model calls again.
 
-The lock's holder is written down (``curriculum:lock-holder:<job id>`` → lock name and token,
+The lock's holder is written down (``jobs.keys.lock_holder``: lock name and token,
 expiring with the lock), so the worker that kills a job's work horse for a graceful shutdown can
 release that job's lock at once (``release_held``) instead of leaving the next worker to wait out
-``ttl_s``.
+``ttl_s`` (``jobs/lua/singleflight_release.lua``).
 
 Failure modes are bounded: a lock holder that dies stops renewing, the lock expires after
 ``ttl_s`` and a waiter takes it and generates; a holder that fails releases the lock and a waiter
@@ -31,38 +31,29 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
+from jobs import keys
+from jobs.lua import Lua
+
 logger = logging.getLogger(__name__)
 
 Lookup = Callable[[], dict[str, Any] | None]
 
 LOCK_TTL_S = 30.0
 POLL_S = 0.5
-HOLDER_PREFIX = "curriculum:lock-holder"
-
-# KEYS: holder record   Deletes the lock it names if it still holds the recorded token.
-_RELEASE_HELD_LUA = """
-local held = redis.call('HMGET', KEYS[1], 'lock', 'token')
-redis.call('DEL', KEYS[1])
-if not held[1] then return 0 end
-if redis.call('GET', held[1]) == held[2] then return redis.call('DEL', held[1]) end
-return 0
-"""
-
-
-def holder_key(job_id: str) -> str:
-    return f"{HOLDER_PREFIX}:{job_id}"
+RELEASE_HELD = Lua("singleflight_release")
+holder_key = keys.lock_holder
 
 
 def release_held(connection: redis.Redis, job_id: str) -> bool:
     """Release the generation lock ``job_id`` holds, if any (its work horse was killed)."""
-    return bool(connection.register_script(_RELEASE_HELD_LUA)(keys=[holder_key(job_id)]))
+    return bool(RELEASE_HELD(connection, [holder_key(job_id)], []))
 
 
 class SingleFlight:
     """Hands out turns to generate a content key; see the module docstring."""
 
     def __init__(self, connection: redis.Redis, *, wait_s: float, ttl_s: float = LOCK_TTL_S,
-                 poll_s: float = POLL_S, prefix: str = "curriculum:lock", holder: str | None = None) -> None:
+                 poll_s: float = POLL_S, prefix: str = keys.LOCK, holder: str | None = None) -> None:
         self._redis = connection
         self._holder = holder
         self._wait_s = wait_s
@@ -71,7 +62,7 @@ class SingleFlight:
         self._prefix = prefix
 
     def lock_name(self, key: str) -> str:
-        return f"{self._prefix}:{key}"
+        return keys.lock(key, self._prefix)
 
     @contextlib.contextmanager
     def turn(self, key: str, lookup: Lookup, on_wait: Callable[[], None]) -> Iterator[dict[str, Any] | None]:

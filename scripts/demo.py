@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from jobs import keys
 from worker import client
 from worker.commands.views import curriculum_lines
 from worker.settings import redact_url
@@ -34,8 +35,8 @@ from worker.settings import redact_url
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "request.json"
 DEFAULT_URL = "redis://localhost:6379/0"
-# What the worker and the job write: RQ's keys and the service's caches.
-OWN_PATTERNS = ("rq:*", "curriculum:*", "curriculum-worker:*", "cw:*")
+# What the worker and the job write: RQ's keys, the service's own (jobs.keys) and the idempotency keys.
+OWN_PATTERNS = ("rq:*", keys.PREFIX + "*", keys.IDEMPOTENCY + ":*")
 
 
 def say(text: str) -> None:
@@ -79,9 +80,9 @@ def borrowed_database(url: str, db: int) -> Iterator[str]:
     finally:
         with closing(redis.Redis.from_url(url)) as conn:
             for pattern in OWN_PATTERNS:
-                keys = list(conn.scan_iter(match=pattern, count=1000))
-                if keys:
-                    conn.delete(*keys)
+                found = list(conn.scan_iter(match=pattern, count=1000))
+                if found:
+                    conn.delete(*found)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs import keys
 from tests.conftest import ROOT, TLS_PASSWORD, clean_env, run_cli
 from tests.servers import RedisServer, free_port
 from tests.test_probe import (
@@ -328,7 +329,7 @@ def test_max_new_failed_counts_only_the_window(redis_url: str, conn: redis.Redis
     assert now.returncode == 1, now.stderr
     assert json.loads(now.stdout)["problems"] == [f"queue {QUEUE}: 1 jobs failed over the last 5 min, "
                                                   "above --max-new-failed 0"]
-    for key in conn.scan_iter("curriculum-worker:metrics:*:m:*"):  # the minute hashes: as if 5 min had passed
+    for key in conn.scan_iter(keys.METRICS + ":*:m:*"):  # the minute hashes: as if 5 min had passed
         conn.delete(key)
     later = run_cli("stats", "--json", "--window", "5m", "--max-new-failed", "0", env=env_for(redis_url))
     assert later.returncode == 0, later.stdout

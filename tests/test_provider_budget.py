@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs import provider_budget, provider_budget_view, ratelimit_headers
+from jobs import keys, provider_budget, provider_budget_view, ratelimit_headers
 from jobs.provider_budget import Ask, BudgetConfig, ProviderBudget, Usage
 from tests import budget_client
 from tests.conftest import ROOT, clean_env, run_cli
@@ -65,7 +65,7 @@ def wait_finished(conn: redis.Redis, jobs: list[Job], workers: list[WorkerProces
 
 def budget_state(conn: redis.Redis, base_url: str) -> dict[str, str]:
     bid = provider_budget.budget_id(base_url, API_KEY)
-    return {k.decode(): v.decode() for k, v in conn.hgetall(provider_budget.keys(bid)[0]).items()}
+    return {k.decode(): v.decode() for k, v in conn.hgetall(keys.llm_budget(bid)[0]).items()}
 
 
 @pytest.fixture
@@ -243,10 +243,10 @@ def test_budget_is_relearned_after_a_flush_and_a_restart(private_redis: RedisSer
         llm.limiter = RateLimiter(tokens=4000, requests=100, window_s=5)
         start_tree(workers, private_redis.url, llm)
         first = curricula(conn, 3, "Before")
-        while not conn.exists(provider_budget.keys(provider_budget.budget_id(llm.base_url, API_KEY))[0]):
+        while not conn.exists(keys.llm_budget(provider_budget.budget_id(llm.base_url, API_KEY))[0]):
             time.sleep(0.05)
         time.sleep(1)
-        for key in conn.scan_iter("cw:{llm_budget:*"):
+        for key in conn.scan_iter(keys.PREFIX + "{llm_budget:*"):
             conn.delete(key)
         wait_finished(conn, first, workers)
         private_redis.restart()  # no AOF: everything is gone, queues included

@@ -11,6 +11,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from jobs import keys
 from tests.conftest import clean_env
 from tests.llm_server import LLMServer
 from tests.workers import WorkerProcess
@@ -59,13 +60,13 @@ def test_a_retry_after_an_oom_killed_horse_does_not_wait_for_its_own_lock(
         job_id = queue.enqueue("jobs.curriculum.generate_curriculum", {"topic": "Number theory"}).id
         worker.wait_for("job.started", job_id=job_id, timeout=60)
         deadline = time.monotonic() + 20
-        while not conn.keys("curriculum:lock:*") and time.monotonic() < deadline:
+        while not conn.keys(keys.lock("*")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert conn.keys("curriculum:lock:*"), "setup: the job holds its generation lock"
+        assert conn.keys(keys.lock("*")), "setup: the job holds its generation lock"
         os.kill(worker.work_horse(), signal.SIGKILL)
         failed = worker.wait_for("job.failed", job_id=job_id, timeout=30)
         assert failed["will_retry"] and failed["exc_type"] == "WorkHorseKilled"
-        assert conn.keys("curriculum:lock*") == [], "lock and holder record released with the dead horse"
+        assert conn.keys(keys.LOCK + "*") == [], "lock and holder record released with the dead horse"
         worker.wait_for("job.started", job_id=job_id, count=2, timeout=30)
         time.sleep(1)
         assert not worker.events("curriculum.waiting"), "the retry did not wait for its own dead attempt's lock"

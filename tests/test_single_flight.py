@@ -13,6 +13,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from jobs import keys
 from jobs.cache import Cache, content_key
 from jobs.generation import generate
 from jobs.generators import GeneratorConfig
@@ -132,11 +133,11 @@ def test_a_graceful_shutdown_requeue_releases_the_jobs_lock(conn: redis.Redis, r
             job_id = enqueue_plain(conn)
             worker.wait_for("job.started", job_id=job_id)
             deadline = time.monotonic() + 20
-            while not conn.keys("curriculum:lock:*") and time.monotonic() < deadline:
+            while not conn.keys(keys.lock("*")) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert conn.keys("curriculum:lock:*"), "the job holds its generation lock"
+            assert conn.keys(keys.lock("*")), "the job holds its generation lock"
             worker.terminate()
             assert worker.wait(timeout=30) == 0
             worker.wait_for("job.requeued", job_id=job_id, reason="shutdown")
-    assert conn.keys("curriculum:lock*") == [], "lock and holder record released with the requeue"
+    assert conn.keys(keys.LOCK + "*") == [], "lock and holder record released with the requeue"
     assert JsonJob.fetch(job_id, connection=conn).get_status() == "queued"

@@ -8,6 +8,7 @@ import redis
 from rq.executions import Execution
 from rq.job import JobStatus
 
+from jobs import keys
 from tests.conftest import failure
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.stalls import FENCE_ENDED_TTL_S, Leases, StallSweeper, fence_key, lease_key, started_registry_key
@@ -101,7 +102,7 @@ def test_taken_but_never_started_goes_back_without_a_stall(conn: redis.Redis) ->
     outcomes = sweeper(conn, max_stalls=0).sweep()
     assert [o.action for o in outcomes] == ["orphan_requeued"]
     assert conn.lrange(queue.key, 0, -1) == [job.id.encode()]
-    assert conn.hget(f"curriculum-worker:budget:{job.id}", "stalls") is None
+    assert conn.hget(keys.budget(job.id), "stalls") is None
 
 
 def test_orphan_mark_belongs_to_one_stay_in_the_intermediate_list(conn: redis.Redis) -> None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 from redis import Redis
 from redis.client import Pipeline
 
-KEY_PREFIX = "curriculum-worker:budget:"
+from jobs import keys
+
+KEY_PREFIX = keys.BUDGET
 BUDGET_TTL_S = 30 * 86_400
 RETRIES = "retries"
 STALLS = "stalls"

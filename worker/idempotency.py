@@ -24,12 +24,13 @@ from redis.client import Pipeline
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from jobs import keys
 from jobs.canonical import canonical_digest
 from jobs.generators import PROMPT_VERSION
 from worker.errors import WorkerError
 from worker.jsonjob import JsonJob
 
-KEY_PREFIX = "curriculum:idempotency"
+KEY_PREFIX = keys.IDEMPOTENCY  # wire contract: never changes
 # Statuses after which a job will never produce a result: the next duplicate gets a new job.
 DEAD = frozenset({"failed", "stopped", "canceled"})
 _ATTEMPTS = 20
@@ -45,7 +46,7 @@ def idempotency_document(body: dict[str, Any]) -> dict[str, Any]:
 
 def idempotency_key(body: dict[str, Any]) -> str:
     """Redis key for a request already validated and normalized by ``parse_request``."""
-    return f"{KEY_PREFIX}:{canonical_digest(idempotency_document(body))}"
+    return keys.idempotency(canonical_digest(idempotency_document(body)))
 
 
 def reusable(connection: Redis, job_id: str) -> tuple[str, str] | None:

@@ -36,6 +36,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.suspension import WORKERS_SUSPENDED
 
+from jobs import keys as service_keys
 from worker.metrics import RECORDER
 from worker.scripts import TAKE
 from worker.stalls import requeue_front
@@ -49,7 +50,7 @@ SUSPENDED = (b"suspended", "suspended")  # the take script's reply while `rq sus
 DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
 POISON_TAKES = 3
 #: Our own key per job: how often a worker took it without starting it (deleted when it starts).
-TAKES_KEY_PREFIX = "curriculum-worker:takes:"
+TAKES_KEY_PREFIX = service_keys.TAKES
 TAKES_TTL_S = 86_400
 LOGGED_ID_CHARS = 80
 

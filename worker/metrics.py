@@ -40,9 +40,11 @@ from typing import Any
 import redis
 from redis import Redis
 
+from jobs import keys
+
 logger = logging.getLogger(__name__)
 
-PREFIX = "curriculum-worker:metrics"
+PREFIX = keys.METRICS
 OUTCOMES = ("finished", "failed", "retried", "stalled", "refused", "requeued")
 #: Histogram bucket upper bounds in ms (1-2-5 steps from 5 ms to 83 min); beyond: ``inf``.
 BOUNDS_MS: tuple[float, ...] = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
@@ -76,11 +78,8 @@ def bucket_of(value_ms: float) -> str:
     return "inf"
 
 
-def job_base(queue: str) -> str:
-    return f"{PREFIX}:job:{queue}"
-
-
-LLM_BASE = f"{PREFIX}:llm"
+job_base = keys.metrics_job
+LLM_BASE = keys.METRICS_LLM
 
 
 def minute_key(base: str, minute: int) -> str:

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from redis import Redis
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
+from jobs import keys
 from worker import scripts
 
-WATCH_KEY = "curriculum-worker:scheduler-watch"
+WATCH_KEY = keys.SCHEDULER_WATCH
 #: Shortest time a holder's heartbeat must stand still before it counts as dead (RQ beats every 1 s).
 MIN_STALE_S = 5
 

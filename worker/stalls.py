@@ -40,13 +40,14 @@ from rq.queue import Queue
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
+from jobs import keys as service_keys
 from worker import budget, scripts
 from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
-LEASES = "curriculum-worker:leases:{}"
-SUSPECTS = "curriculum-worker:lease-suspects:{}"
-ORPHANS = "curriculum-worker:orphans:{}"
-FENCE_PREFIX = "curriculum-worker:fence:"
+LEASES = service_keys.LEASES + "{}"
+SUSPECTS = service_keys.LEASE_SUSPECTS + "{}"
+ORPHANS = service_keys.ORPHANS + "{}"
+FENCE_PREFIX = service_keys.FENCE
 #: A fence outlives its run's end this long, so the parent can tell "my horse finished" from
 #: "a sweep took my job" when its last heartbeat finds the lease gone.
 FENCE_ENDED_TTL_S = 600

@@ -16,6 +16,7 @@ import click
 import redis
 from redis import Redis
 
+from jobs import keys
 from worker import reporting
 from worker.commands.common import redis_url_source
 from worker.connection import connect, endpoint
@@ -23,7 +24,7 @@ from worker.probe import ServerFacts, server_warnings
 from worker.settings import Settings
 
 PINGS = 40
-SCRATCH_PREFIX = "curriculum-worker:doctor:"
+SCRATCH_PREFIX = keys.DOCTOR_SCRATCH
 
 
 def latency_ms(connection: Redis, count: int = PINGS) -> dict[str, float]:

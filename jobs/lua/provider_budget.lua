@@ -20,8 +20,7 @@
 --   13..15 request limit, remaining, reset ms (limit -1: header absent), 16 prompt estimate
 -- leave ARGV: 2 token
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- include: now_ms.lua
 local S = KEYS[1]
 local DAY_MS = 86400000
 local FIRST_CWND = 4  -- calls in flight AIMD starts from (no headers, no LLM_*_PER_MINUTE)

@@ -1,0 +1,3 @@
+-- Included: `now`, Redis TIME in whole milliseconds (so no host's clock matters).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
