@@ -21,11 +21,13 @@ from bench import (
     overhead,
     probe_cost,
     provider_budget,
+    round_trips,
 )
 from bench.common import machine, write_results
 
 BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, Any]], str]]] = [
     ("overhead", lambda: overhead.measure(n=200, m=50, rounds=2), overhead.render),
+    ("round_trips", lambda: round_trips.measure(n=100), round_trips.render),
     ("curriculum_latency", lambda: curriculum_latency.measure(latency_s=0.2, repeats=3), curriculum_latency.render),
     ("cache", lambda: cache.measure(latency_s=0.2, repeats=5), cache.render),
     ("capacity", lambda: capacity.measure(latency_s=0.5), capacity.render),
