@@ -26,10 +26,14 @@ CHANNEL_PREFIX = keys.JOB_EVENTS  # wire contract: never changes
 channel = keys.job_events
 
 
+def announcement(job_id: str, status: str, progress: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(channel, message) announcing a job's new status or progress, for a caller that batches it."""
+    return channel(job_id), json.dumps({"job_id": job_id, "status": status, "progress": progress})
+
+
 def publish(connection: Redis, job_id: str, status: str, progress: dict[str, Any] | None = None) -> None:
     """Announce a job's new status or progress; a Redis error is logged and ignored."""
-    message = json.dumps({"job_id": job_id, "status": status, "progress": progress})
     try:
-        connection.publish(channel(job_id), message)
+        connection.publish(*announcement(job_id, status, progress))
     except redis.RedisError as exc:
         logger.debug("job event not published: %s", exc, extra={"event": "job.notify_failed", "job_id": job_id})

@@ -14,7 +14,7 @@ from typing import Any
 from rq.exceptions import StopRequested
 from rq.job import Job
 
-from worker.metrics import RECORDER
+from worker.metrics import RECORDER, Announcement
 
 logger = logging.getLogger("worker.events")
 MAX_ERROR_CHARS = 500
@@ -55,9 +55,10 @@ def job_started(job: Job) -> None:
     _emit(logging.INFO, "job.started", job)
 
 
-def job_finished(job: Job, duration_ms: int) -> None:
+def job_finished(job: Job, duration_ms: int, announce: Announcement | None = None) -> None:
+    """Logged, counted, and ``announce`` (the job's end, ``jobs.notify``) sent with the counts."""
     _emit(logging.INFO, "job.finished", job, duration_ms=duration_ms)
-    RECORDER.job_event(job, "finished", ran=True, duration_ms=duration_ms)
+    RECORDER.job_event(job, "finished", ran=True, duration_ms=duration_ms, announce=announce)
 
 
 def job_failed(job: Job, exc: BaseException | None, *, attempt: int, will_retry: bool,

@@ -137,6 +137,10 @@ def _ms_between(start: datetime | None, end: datetime | None) -> float | None:
     return max(0.0, (end - start).total_seconds() * 1000)
 
 
+#: A Pub/Sub message sent with a job's counts: (channel, message), see ``jobs.notify``.
+Announcement = tuple[str, str]
+
+
 class Recorder:
     """Writes events into Redis; swallows (and rate-limits the logging of) Redis errors."""
 
@@ -146,25 +150,29 @@ class Recorder:
         self._last_error_log = -math.inf
 
     def job(self, connection: Redis, queue: str, outcome: str, *, run_ms: float | None = None,
-            wait_ms: float | None = None) -> None:
+            wait_ms: float | None = None, announce: Announcement | None = None) -> None:
+        """Count a job's outcome; ``announce``, a Pub/Sub (channel, message), goes out in the same
+        round trip (``jobs.notify``), and goes out even when metrics are off."""
         if self.enabled:
-            self._write(connection, job_base(queue), *job_counts(outcome, run_ms, wait_ms))
+            self._write(connection, job_base(queue), *job_counts(outcome, run_ms, wait_ms), announce=announce)
+        elif announce is not None:
+            self._write(connection, None, {}, {}, announce=announce)
 
     def job_event(self, job: Any, outcome: str, *, queue: str | None = None, ran: bool = False,
-                  duration_ms: float | None = None) -> None:
+                  duration_ms: float | None = None, announce: Announcement | None = None) -> None:
         """Record ``outcome`` for an RQ job; ``ran``: this attempt was started, so its wait is known.
 
         Run time (finished jobs only) is RQ's ``ended_at - started_at`` when both are set, else
         ``duration_ms``; wait is ``started_at - enqueued_at`` of this attempt.
         """
-        if not self.enabled or job.connection is None:
+        if job.connection is None or not (self.enabled or announce):
             return
         run_ms = None
         if outcome == "finished":
             run_ms = _ms_between(job.started_at, job.ended_at)
             run_ms = duration_ms if run_ms is None else run_ms
         wait_ms = _ms_between(job.enqueued_at, job.started_at) if ran else None
-        self.job(job.connection, queue or job.origin, outcome, run_ms=run_ms, wait_ms=wait_ms)
+        self.job(job.connection, queue or job.origin, outcome, run_ms=run_ms, wait_ms=wait_ms, announce=announce)
 
     def model_call(self, connection: Redis, latency_ms: float, error: str | None) -> None:
         if self.enabled:
@@ -175,10 +183,14 @@ class Recorder:
             counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
             self._write(connection, LLM_BASE, counts, {})
 
-    def _write(self, connection: Redis, base: str, counts: Mapping[str, int], sums: Mapping[str, float]) -> None:
+    def _write(self, connection: Redis, base: str | None, counts: Mapping[str, int], sums: Mapping[str, float],
+               announce: Announcement | None = None) -> None:
         try:
             with connection.pipeline(transaction=False) as pipe:
-                add_counts(pipe, base, counts, sums, self.clock())
+                if base is not None:
+                    add_counts(pipe, base, counts, sums, self.clock())
+                if announce is not None:
+                    pipe.publish(*announce)
                 pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self._log_error(exc)
@@ -188,7 +200,7 @@ class Recorder:
         if now - self._last_error_log < ERROR_LOG_INTERVAL_S:
             return
         self._last_error_log = now
-        logger.warning("metrics not recorded: %s (%s); jobs are unaffected", type(exc).__name__, exc,
+        logger.warning("metrics (or a job event) not recorded: %s (%s); jobs are unaffected", type(exc).__name__, exc,
                        extra={"event": "metrics.unavailable", "exc_type": type(exc).__name__})
 
 

@@ -592,8 +592,9 @@ class CurriculumWorker(Worker):
             job.webhooks = []  # RQ sends them next: this run's outcome is not the job's
             self._dropped(job, "finished", stale)
             return
-        events.job_finished(job, duration_ms=self.elapsed_ms())
-        notify.publish(self.connection, job.id, JobStatus.FINISHED.value)
+        # The end's announcement rides with the job's counts: one round trip for both.
+        events.job_finished(job, duration_ms=self.elapsed_ms(),
+                            announce=notify.announcement(job.id, JobStatus.FINISHED.value))
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
