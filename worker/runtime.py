@@ -56,7 +56,8 @@ from worker.scheduler_watch import SchedulerWatch
 from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
-from worker.stalls import Leases, fence_key, requeue_front
+from worker.stalls import Leases, fence_key
+from worker.storage import requeue
 from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
@@ -524,8 +525,8 @@ class CurriculumWorker(Worker):
                 pipe.execute()
             if purpose != REQUEUE:
                 return
-            if execution is not None and not requeue_front(self.connection, queue.name, job.id,
-                                                           execution.composite_key):
+            if execution is not None and not requeue(self.connection, queue.name, job.id,
+                                                     run=execution.composite_key, fence_key=fence_key(job.id)):
                 self._dropped(job, "requeued", "this run no longer holds the job")
                 return
             release_held(self.connection, job.id)

@@ -4,7 +4,7 @@ redis-py's ``register_script`` hashes the source each time it is called; calling
 was a measurable part of the take's cost. Each ``Lua`` here reads its file once, hashes it once
 (a ``redis.commands.core.Script``), and runs it with EVALSHA on whichever client is passed (loading
 it on the server only after a NOSCRIPT reply, as redis-py does). A line ``-- include: name.lua``
-is replaced by that file (shared Lua functions: ``now``, ``iso``, ``requeue_front``).
+is replaced by that file (shared Lua functions: ``now``, ``iso``, ``requeue_front``, ``fail``).
 ``tests/test_packaging.py`` checks that the built package carries the files.
 """
 
