@@ -33,7 +33,7 @@ from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import CurriculumWorker
 from worker.scripts import source
 from worker.settings import Settings
-from worker.stalls import RESULTS_PREFIX, queue_keys, started_registry_key
+from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
 QUEUE = "curriculum_generation"
 

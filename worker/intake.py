@@ -181,8 +181,7 @@ class Intake:
             raise  # Redis or a stop, not the job: orphan recovery has the job
         except Exception as exc:
             if not connection.exists(Job.key_for(taken.job_id)):
-                connection.lrem(queue_keys(queue.name)[1], 0, taken.job_id)
-                connection.delete(takes_key(taken.job_id))
+                storage.drop_taken(connection, queue.name, taken.job_id, takes_key=takes_key(taken.job_id))
                 return None
             reason = f"poison: the job hash cannot be read ({type(exc).__name__})"
             fail_unread(connection, queue.name, taken.job_id, reason, worker_name=worker_name,

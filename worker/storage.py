@@ -1,5 +1,5 @@
-"""RQ's storage format, as this service writes it: key builders, and the one take, requeue and
-fail-by-id.
+"""RQ's storage format, as this service writes it: key builders, and the one take, requeue, drop
+of a taken job, and fail-by-id.
 
 RQ writes its own keys through its classes. Where the service moves a job itself (it takes jobs
 through RQ's intermediate lists, puts them back after a stall, a pause or a stop, and fails the
@@ -108,6 +108,15 @@ def requeue(connection: Redis, queue_name: str, job_id: str, *, run: str | None 
     job_key = Job.key_for(job_id)
     keys = [queue_key, intermediate, Queue.redis_queues_keys, job_key, fence_key or job_key, takes_key or job_key]
     return bool(REQUEUE(connection, keys, [job_id, run if fence_key and run else "", "1" if takes_key else "0"]))
+
+
+def drop_taken(connection: Redis, queue_name: str, job_id: str, *, takes_key: str) -> None:
+    """A taken job that is not to run nor go back (canceled, or its hash gone): out of RQ's
+    intermediate list, its take count gone, in one transaction."""
+    with connection.pipeline() as pipe:
+        pipe.lrem(queue_keys(queue_name)[1], 0, job_id)
+        pipe.delete(takes_key)
+        pipe.execute()
 
 
 # --- fail ----------------------------------------------------------------------------------------
