@@ -23,7 +23,7 @@ from worker.client import enqueue_curriculum
 from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import build_worker
 from worker.settings import Settings
-from worker.stalls import queue_keys, requeue_front
+from worker.storage import queue_keys, requeue
 
 QUEUE = "curriculum_generation"
 
@@ -152,12 +152,12 @@ def test_a_job_canceled_while_its_horse_starts_is_not_run(redis_url: str, conn: 
 
 
 def test_requeue_front_never_puts_a_canceled_job_back(conn: redis.Redis) -> None:
-    """Shutdown's give-back and requeue use requeue_front, which leaves a canceled job canceled, off the queue."""
+    """Shutdown's give-back and requeue use storage.requeue, which leaves a canceled job canceled, off the queue."""
     job = canary(conn, 0)
     queue_key, intermediate = queue_keys(QUEUE)
     conn.lmove(queue_key, intermediate, "LEFT", "RIGHT")
     cancel_job(conn, job.id)
-    requeue_front(conn, QUEUE, job.id)
+    requeue(conn, QUEUE, job.id)
     assert status(conn, job.id) == "canceled"
     assert conn.llen(queue_key) == 0 and conn.llen(intermediate) == 0
 

@@ -22,7 +22,10 @@ from tests.conftest import clean_env
 from tests.workers import WorkerProcess
 from worker.fencing import Fence, StaleRun, fenced_client
 from worker.jsonjob import JsonJob, JsonQueue
+from worker.runtime import build_worker
+from worker.settings import Settings
 from worker.stalls import StallSweeper, fence_key
+from worker.storage import started_registry_key
 
 QUEUE = "curriculum_generation"
 
@@ -164,3 +167,66 @@ def test_a_paused_run_resumed_after_a_sibling_reran_its_job_is_killed_not_record
     assert latest is not None and after is not None and after.id == latest.id
     assert count(conn, job, RETURNS_FIELD) == 1, "the stale run never returned"
     assert not stale.events("job.finished") and stale.process.poll() is None
+
+
+def test_a_runs_last_heartbeat_is_written_with_its_outcome(redis_url: str, conn: redis.Redis) -> None:
+    """RQ's separate last_heartbeat write at a run's end is dropped (it could not be fenced); the
+    fenced outcome transaction saves that value, for a finished and for a failed job alike."""
+    queue = JsonQueue(QUEUE, connection=conn)
+    ok, bad = queue.enqueue("jobs.diagnostics.canary", 0), queue.enqueue("jobs.diagnostics.canary", -1)
+    worker = build_worker(Settings.from_env({"REDIS_URL": redis_url}), redis.Redis.from_url(redis_url))
+    worker.work(burst=True)
+    worker.connection.close()
+    for job, status in ((ok, "finished"), (bad, "failed")):
+        fetched = JsonJob.fetch(job.id, connection=conn)
+        assert fetched.get_status() == status
+        assert fetched.ended_at is not None and fetched.last_heartbeat is not None
+        assert fetched.last_heartbeat >= fetched.ended_at, "the run's end stamp, saved with its outcome"
+
+
+def snapshot(conn: redis.Redis, job: Job) -> dict[str, tuple[object, int]]:
+    """Every key the run's heartbeats and outcome could touch: RQ's job hash, results, started
+    registry and execution keys, each with its content and TTL."""
+    keys = [job.key, f"rq:results:{job.id}", started_registry_key(QUEUE), f"rq:executions:{job.id}",
+            *(key.decode() for key in conn.scan_iter(f"rq:execution:{job.id}:*"))]
+    out: dict[str, tuple[object, int]] = {}
+    for key in keys:
+        kind = conn.type(key).decode()
+        content: object = {"hash": conn.hgetall, "zset": lambda k: conn.zrange(k, 0, -1, withscores=True),
+                           "stream": conn.xrange, "none": lambda k: None}[kind](key)
+        out[key] = (content, conn.ttl(key))
+    return out
+
+
+@pytest.mark.slow
+def test_a_stale_run_resumed_after_a_sibling_reran_its_job_writes_nothing(
+        conn: redis.Redis, redis_url: str, workers: list[WorkerProcess]) -> None:
+    """Worker and horse paused past the lease while a sibling re-ran the job: resumed, the stale
+    horse returns and its parent heart-beats, yet neither writes the job's hash, result, started
+    registry entry or execution keys (nor extends a TTL); status and result stay the sibling's."""
+    job = JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", 3)
+    stale = start(workers, redis_url)
+    stale.wait_for("job.started", job_id=job.id, timeout=60)
+    horse = stale.work_horse()
+    os.kill(horse, signal.SIGSTOP)
+    os.kill(stale.pid, signal.SIGSTOP)
+    with resumed_at_exit(stale.pid, horse):
+        sweep_until_requeued(conn, job.id)
+        sibling = start(workers, redis_url)
+        sibling.wait_for("job.finished", job_id=job.id, timeout=60)
+        sibling.stop()
+        before = snapshot(conn, job)
+        latest = JsonJob.fetch(job.id, connection=conn).latest_result()
+        os.kill(horse, signal.SIGCONT)  # the horse first: its sleep is over, it returns at once
+        dropped = stale.wait_for("job.outcome_dropped", job_id=job.id, timeout=30)
+        assert dropped["outcome"] == "finished"
+        os.kill(stale.pid, signal.SIGCONT)  # its pending monitor alarm makes it heart-beat now
+        stale.wait_for("worker.stopping_job", job_id=job.id, timeout=30)
+    after = snapshot(conn, job)
+    assert {key: content for key, (content, _) in after.items()} == {key: c for key, (c, _) in before.items()}
+    assert all(after[key][1] <= ttl for key, (_, ttl) in before.items()), "no TTL was extended"
+    assert conn.zcard(started_registry_key(QUEUE)) == 0, "no started-registry entry re-added"
+    fetched = JsonJob.fetch(job.id, connection=conn)
+    assert fetched.get_status() == "finished" and conn.xlen(f"rq:results:{job.id}") == 1
+    after_result = fetched.latest_result()
+    assert latest is not None and after_result is not None and after_result.id == latest.id

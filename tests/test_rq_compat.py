@@ -33,7 +33,7 @@ from worker.jsonjob import JsonJob, JsonQueue
 from worker.runtime import CurriculumWorker
 from worker.scripts import source
 from worker.settings import Settings
-from worker.stalls import RESULTS_PREFIX, queue_keys, started_registry_key
+from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
 
 QUEUE = "curriculum_generation"
 
@@ -56,7 +56,13 @@ RELIES: dict[str, tuple[str, str]] = {
         "get_heartbeat_ttl: RQ's started-registry TTL, past our lease"),
     "rq.worker.Worker.prepare_execution": ("7a4f367e58bfe13a", "prepare_execution: the lease is granted after it"),
     "rq.worker.Worker.maintain_heartbeats": ("102f728bf2927b00",
-        "maintain_heartbeats: lease renewal, shutdown deadline"),
+        "maintain_heartbeats: lease renewal, shutdown deadline; one transaction, fenced"),
+    "rq.worker.Worker.handle_execution_ended": ("663a461e6a0b9486",
+        "handle_execution_ended: its only write is job.heartbeat's, dropped; the fenced outcome saves it"),
+    "rq.job.Job.heartbeat": ("e8e42e59f136a6b6", "unsent: with no pipeline it writes through job.connection, one HSET"),
+    "rq.job.Job._handle_success": ("29529450b6aabed7",
+        "the success transaction saves the whole job, last_heartbeat included"),
+    "rq.job.Job.to_dict": ("221e1c98dea6377e", "job.save writes last_heartbeat (handle_execution_ended's value)"),
     "rq.worker.Worker.cleanup_execution": ("75e78ab672bbb9f5",
         "cleanup_execution: the lease goes in the same pipeline"),
     "rq.worker.Worker.handle_job_failure": ("ad545766f1e0b09a",
@@ -115,10 +121,10 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.job.Job.retry": ("a47ae2890cdaacd8", "budget: a retry keeps started_at"),
     "rq.job.Job.prepare_for_execution": ("3ae47458347e5fd8",
         "status started, started_at, worker_name: read by the sweep"),
-    "rq.job.Job._handle_failure": ("e0e8e9aeb27b8162", "vetting.refuse; the sweep's failure mirrors it in Lua"),
-    "rq.registry.FailedJobRegistry.add": ("8b5dd947fefc5b66", "the sweep's failure mirrors it in Lua"),
-    "rq.results.Result.serialize": ("a8d6cd2052554d2a", "the sweep writes these fields with XADD"),
-    "rq.results.Result.save": ("ea71f0b85f391681", "the sweep's XADD MAXLEN 10 and EXPIRE mirror it"),
+    "rq.job.Job._handle_failure": ("e0e8e9aeb27b8162", "fail_job (fail.lua: vetting, intake, sweep) mirrors it"),
+    "rq.registry.FailedJobRegistry.add": ("8b5dd947fefc5b66", "fail_job (worker/lua/fail.lua) mirrors it"),
+    "rq.results.Result.serialize": ("a8d6cd2052554d2a", "storage.failure_args serializes them; fail_job XADDs them"),
+    "rq.results.Result.save": ("ea71f0b85f391681", "fail_job's XADD MAXLEN 10 and EXPIRE mirror it"),
     "rq.job.Job.restore": ("cad6eab714d0b79e",
         "vetting reads the callback attributes it sets; what raises on a bad hash is intake's poison"),
     "rq.job.Job.send_webhooks": ("b267e0cef97a4065", "vetting: webhooks are sent with each one's own timeout"),

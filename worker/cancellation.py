@@ -16,10 +16,9 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from jobs import notify
-from worker import events
+from worker import events, storage
 from worker.cancel import canceled_before_start
 from worker.intake import takes_key
-from worker.storage import queue_keys
 
 
 def was_canceled(job: Job) -> bool:
@@ -33,10 +32,7 @@ def was_canceled(job: Job) -> bool:
 
 def drop_taken(connection: Redis, job: Job, queue_name: str) -> None:
     """A canceled job a worker had taken: out of the intermediate list, its take count gone; logged."""
-    with connection.pipeline() as pipe:
-        pipe.lrem(queue_keys(queue_name)[1], 0, job.id)
-        pipe.delete(takes_key(job.id))
-        pipe.execute()
+    storage.drop_taken(connection, queue_name, job.id, takes_key=takes_key(job.id))
     events.job_canceled(job, queue_name)
 
 

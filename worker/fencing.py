@@ -7,7 +7,8 @@ sweep has already put back, and maybe a sibling already ran. Its work horse must
 Each run carries a token: RQ's execution composite key (``<job id>:<execution id>``), written to
 the job's fence key (``worker.stalls.fence_key``) when the lease is granted. The sweep deletes the
 fence when it takes a lease back; a new run overwrites it. Every transaction RQ writes a job's
-status or result in, while the adapter holds the fence, is a ``FencedPipeline``: it WATCHes the
+status or result in, and RQ's heartbeat of the running job, while the adapter holds the fence, is a
+``FencedPipeline``: it WATCHes the
 fence key and reads it before MULTI, so the write commits only if the fence still names this run
 when EXEC runs; otherwise ``StaleRun`` is raised and nothing is written.
 

@@ -26,7 +26,6 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from redis import Redis
@@ -34,19 +33,16 @@ from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.exceptions import DequeueTimeout, StopRequested
 from rq.job import Job
 from rq.queue import Queue
-from rq.suspension import WORKERS_SUSPENDED
 
 from jobs import keys as service_keys
+from worker import storage
 from worker.metrics import RECORDER
-from worker.scripts import TAKE
-from worker.stalls import requeue_front
-from worker.storage import fail_by_id, queue_keys
+from worker.storage import SUSPENDED, TakeCount, Taken, fail_by_id, queue_keys
 from worker.vetting import MAX_JOB_ID_CHARS
 
 logger = logging.getLogger("worker.events")
 
 POLL_S = 1
-SUSPENDED = (b"suspended", "suspended")  # the take script's reply while `rq suspend` is in force
 DEFAULT_LIMIT = 4 * 1024 * 1024  # JOB_MAX_PAYLOAD_BYTES's default
 POISON_TAKES = 3
 #: Our own key per job: how often a worker took it without starting it (deleted when it starts).
@@ -54,22 +50,7 @@ TAKES_KEY_PREFIX = service_keys.TAKES
 TAKES_TTL_S = 86_400
 LOGGED_ID_CHARS = 80
 
-@dataclass(frozen=True)
-class Taken:
-    """A job id just moved into its queue's intermediate list, with what the take script measured."""
-
-    queue_key: str
-    job_id: str
-    takes: int
-    stored_bytes: int
-    data: bytes | None  # the compressed payload; None when the hash is over the limit
-    foreign_origin: str | None = None  # the origin it had, when that was not the queue it came from
-
-    @classmethod
-    def of(cls, reply: list[Any]) -> Taken:
-        queue_key, job_id, takes, total, data, origin = reply
-        return cls(_text(queue_key), _text(job_id), int(takes), int(total), data if data else None,
-                   _text(origin) if origin else None)
+TAKE_COUNT = TakeCount(TAKES_KEY_PREFIX, TAKES_TTL_S)
 
 
 def _never() -> bool:
@@ -78,31 +59,25 @@ def _never() -> bool:
 
 def take(connection: Redis, queue_names: Sequence[str], timeout: float | None,
          limit: int = DEFAULT_LIMIT, stop: Callable[[], bool] = _never) -> Taken | None:
-    """The next job id, moved atomically into its queue's intermediate list; ``None`` when all queues
-    are empty and ``timeout`` is None, or once ``stop()`` is true; ``DequeueTimeout`` when nothing
-    came within ``timeout``."""
-    lists = [key for name in queue_names for key in queue_keys(name)]
-    keys = [WORKERS_SUSPENDED, *lists]
-    args: list[Any] = [TAKES_KEY_PREFIX, TAKES_TTL_S, Job.redis_job_namespace_prefix, limit,
-                       Queue.redis_queue_namespace_prefix]
+    """The next job id, moved atomically into its queue's intermediate list (``worker.storage.take``);
+    ``None`` when all queues are empty and ``timeout`` is None, or once ``stop()`` is true;
+    ``DequeueTimeout`` when nothing came within ``timeout``."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        found = TAKE(connection, keys, [*args, "take"])
-        if found and found not in SUSPENDED:
-            return Taken.of(found)
-        if deadline is None or stop():
+        remaining = None if deadline is None else deadline - time.monotonic()
+        stopping = remaining is None or stop()
+        # While idle, block on the first queue for at most POLL_S (never past the deadline, never
+        # once stopping), then try every queue again.
+        block_s = 0 if stopping or remaining is None or remaining <= 0 else max(1, math.ceil(min(remaining, POLL_S)))
+        found = storage.take(connection, queue_names, limit=limit, count=TAKE_COUNT, block_s=block_s)
+        if isinstance(found, Taken):
+            return found
+        if stopping or remaining is None:
             return None  # burst: nothing to take (or `rq suspend`, which ends a burst worker too)
-        remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DequeueTimeout(timeout, lists[0::2])
-        if found in SUSPENDED:  # `rq suspend`: take nothing, look again in a second
+            raise DequeueTimeout(timeout, [queue_keys(name)[0] for name in queue_names])
+        if found == SUSPENDED:  # `rq suspend`: take nothing, look again in a second
             time.sleep(min(remaining, POLL_S))
-            continue
-        job_id = connection.blmove(lists[0], lists[1], max(1, math.ceil(min(remaining, POLL_S))))
-        if job_id is not None:
-            counted = TAKE(connection, keys[:3], [*args, "count", job_id])
-            if counted not in SUSPENDED:
-                return Taken.of(counted)
 
 
 def takes_key(job_id: str) -> str:
@@ -111,8 +86,7 @@ def takes_key(job_id: str) -> str:
 
 def give_back(connection: Redis, queue_name: str, job_id: str) -> None:
     """A job taken but never started goes back to the front of its queue, its take uncounted."""
-    requeue_front(connection, queue_name, job_id)
-    connection.decr(takes_key(job_id))
+    storage.requeue(connection, queue_name, job_id, takes_key=takes_key(job_id))
 
 
 def size_refusal(taken: Taken, limit: int) -> str | None:
@@ -208,14 +182,9 @@ class Intake:
             raise  # Redis or a stop, not the job: orphan recovery has the job
         except Exception as exc:
             if not connection.exists(Job.key_for(taken.job_id)):
-                connection.lrem(queue_keys(queue.name)[1], 0, taken.job_id)
-                connection.delete(takes_key(taken.job_id))
+                storage.drop_taken(connection, queue.name, taken.job_id, takes_key=takes_key(taken.job_id))
                 return None
             reason = f"poison: the job hash cannot be read ({type(exc).__name__})"
             fail_unread(connection, queue.name, taken.job_id, reason, worker_name=worker_name,
                         ttl_s=self.failure_ttl_s)
             return None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -22,12 +22,12 @@ import select
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
 import redis
-from redis import Redis
+from redis import Redis, WatchError
 from redis.client import Pipeline
 from rq.exceptions import StopRequested
 from rq.executions import Execution
@@ -56,7 +56,8 @@ from worker.scheduler_watch import SchedulerWatch
 from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
 from worker.stall_guard import StallGuard
-from worker.stalls import Leases, fence_key, requeue_front
+from worker.stalls import Leases, fence_key
+from worker.storage import requeue
 from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ RQ_GRACE_S = 60
 #: (rq-dashboard's workers page, rq-exporter, `rq info`) read it and would show a busy worker as
 #: idle, so the adapter writes it when a job starts and removes it when the job ends.
 CURRENT_JOB_FIELD = "current_job"
+LEASE_LOST = "lease lost: a sweep took the job back"
 
 
 class IntakeQueue(JsonQueue):
@@ -433,10 +435,18 @@ class CurriculumWorker(Worker):
         events.outcome_dropped(job, outcome, str(why))
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """RQ's heartbeat of the running job, fenced: once the run has lost its job (a pause past its
+        lease), RQ's transaction no longer extends the execution's TTL, its registry entries or the
+        job's ``last_heartbeat``, which now belong to the run that replaced it."""
         try:
-            super().maintain_heartbeats(job, execution)
+            with self._fenced():
+                super().maintain_heartbeats(job, execution)
             if not self.leases.renew(job.origin, execution.composite_key) and not self._holds_job():
-                self._kill_running_job(LET_GO, "lease lost: a sweep took the job back")
+                self._kill_running_job(LET_GO, LEASE_LOST)
+        except StaleRun:
+            self._kill_running_job(LET_GO, LEASE_LOST)
+        except WatchError:
+            pass  # the horse ended the run (its outcome touched the fence) during this beat
         except redis.RedisError as exc:
             # A missed heartbeat costs nothing unless it lasts a whole lease; the job keeps running.
             logger.warning("heartbeat missed: %s", exc, extra={"event": "worker.heartbeat_missed"})
@@ -524,8 +534,8 @@ class CurriculumWorker(Worker):
                 pipe.execute()
             if purpose != REQUEUE:
                 return
-            if execution is not None and not requeue_front(self.connection, queue.name, job.id,
-                                                           execution.composite_key):
+            if execution is not None and not requeue(self.connection, queue.name, job.id,
+                                                     run=execution.composite_key, fence_key=fence_key(job.id)):
                 self._dropped(job, "requeued", "this run no longer holds the job")
                 return
             release_held(self.connection, job.id)
@@ -595,6 +605,17 @@ class CurriculumWorker(Worker):
         # The end's announcement rides with the job's counts: one round trip for both.
         events.job_finished(job, duration_ms=self.elapsed_ms(),
                             announce=notify.announcement(job.id, JobStatus.FINISHED.value))
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of a run, minus its write of the job's ``last_heartbeat``.
+
+        RQ writes it on a round trip of its own, outside the outcome transaction, so it cannot be
+        fenced: a run that lost its job would write into the hash of the run that replaced it (or
+        recreate one that run deleted, without a TTL). Every outcome that keeps the hash saves the
+        whole job, ``last_heartbeat`` included, in its fenced transaction (RQ's ``_handle_success``,
+        ``FailedJobRegistry.add``, a retry's enqueue): the value stays on the job object until then."""
+        with unsent(job):
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
@@ -676,6 +697,18 @@ class CurriculumWorker(Worker):
                        extra={"event": "worker.stopping_job", "job_id": job_id, "reason": why})
         self.shutdown.killing(job_id, outcome)
         self.kill_horse()
+
+
+@contextlib.contextmanager
+def unsent(job: Job) -> Iterator[None]:
+    """RQ's writes through the job's own client inside the block are buffered, then dropped."""
+    connection = job.connection
+    with connection.pipeline(transaction=False) as dropped:  # leaving it discards what it holds
+        job.connection = dropped
+        try:
+            yield
+        finally:
+            job.connection = connection
 
 
 def preload_job_code(settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 The loader is ``jobs.lua`` (shared with the jobs' own scripts): a ``Lua`` here reads its file once,
 hashes it once and runs it with EVALSHA on whichever client is passed. A line ``-- include: name.lua``
-is replaced by that file of ``worker/lua`` (shared Lua functions: ``now``, ``iso``, ``requeue_front``).
+is replaced by that file of ``worker/lua`` (shared Lua functions: ``now``, ``iso``, ``requeue_front``, ``fail``).
 ``tests/test_packaging.py`` checks that the built package carries the files.
 """
 

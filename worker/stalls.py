@@ -27,7 +27,6 @@ RQ's cleanup never reaches a job this sweep would recover while any worker runs.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +36,10 @@ from redis.client import Pipeline
 from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry
-from rq.results import Result
 
 from jobs import keys as service_keys
 from worker import budget, scripts
-from worker.storage import RESULTS_PREFIX, queue_keys, started_registry_key
+from worker.storage import RESULTS_PREFIX, failed_registry_key, failure_args, queue_keys, started_registry_key
 
 LEASES = service_keys.LEASES + "{}"
 SUSPECTS = service_keys.LEASE_SUSPECTS + "{}"
@@ -76,15 +73,6 @@ def queue_stalled_count(pipe: Any, queue_name: str, now: float | None = None) ->
     """Add the count of ended leases of ``queue_name`` to a pipeline (read-only: ZCOUNT)."""
     low, high = stalled_score_range(now)
     pipe.zcount(lease_key(queue_name), low, high)
-
-
-def requeue_front(connection: Redis, queue_name: str, job_id: str, run: str | None = None) -> bool:
-    """Put a job back at the front of its queue (idempotent: never on the queue twice). For a started
-    job, only if ``run`` (its execution's composite key) still holds the job's fence: False if not."""
-    queue_key, intermediate = queue_keys(queue_name)
-    keys = [queue_key, intermediate, Queue.redis_queues_keys, Job.redis_job_namespace_prefix + job_id,
-            fence_key(job_id)]
-    return bool(scripts.REQUEUE(connection, keys, [job_id, run or ""]))
 
 
 class Leases:
@@ -146,11 +134,8 @@ class StallSweeper:
         self.confirm_s = confirm_s
         self.orphan_after_s = orphan_after_s
         self.failure_ttl_s = failure_ttl_s
-        reason = f"JobStalled: {STALLED_TOO_OFTEN} (limit {max_stalls})"
-        self._exc_info = zlib.compress(reason.encode())
-        fields = Result("", Result.Type.FAILED, connection, exc_string=reason).serialize()
-        fields.pop("worker_name", None)
-        self._result_fields = [part for pair in fields.items() for part in pair]
+        # The stalled run's worker and execution are added to the failure Result in the script.
+        self._failure = failure_args(connection, f"JobStalled: {STALLED_TOO_OFTEN} (limit {max_stalls})", None)
 
     def sweep(self) -> list[StallOutcome]:
         outcomes = []
@@ -162,10 +147,10 @@ class StallSweeper:
     def _settle_leases(self, name: str) -> list[StallOutcome]:
         queue_key, intermediate = queue_keys(name)
         keys = [lease_key(name), SUSPECTS.format(name), started_registry_key(name), queue_key, intermediate,
-                FailedJobRegistry.key_template.format(name), Queue.redis_queues_keys]
+                failed_registry_key(name), Queue.redis_queues_keys]
         args: list[Any] = [self.max_stalls, self.failure_ttl_s, SWEEP_BATCH, Job.redis_job_namespace_prefix,
                            budget.KEY_PREFIX, self.confirm_s, budget.BUDGET_TTL_S,
-                           RESULTS_PREFIX, FENCE_PREFIX, self._exc_info, *self._result_fields]
+                           RESULTS_PREFIX, FENCE_PREFIX, *self._failure]
         return [StallOutcome(_text(job_id), name, _text(action), int(stalls), _text(worker))
                 for job_id, action, stalls, worker in scripts.SWEEP(self.connection, keys, args)]
 

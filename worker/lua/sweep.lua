@@ -1,32 +1,25 @@
 -- Settles every lease of one queue that two sweeps, confirm_s apart, found ended; atomically, so
 -- several workers sweeping at once never requeue a job twice and a sweeper dying half-way cannot
--- leave a job in no list or registry. A job past its stall limit is failed in the same step, with
--- its reason (RQ's failure Result, serialized by RQ in Python and passed in) and ended_at.
+-- leave a job in no list or registry. A job past its stall limit is failed in the same step, by
+-- fail_job (fail.lua, the one failure worker.storage.fail_by_id writes too), with the failure TTL
+-- every refusal uses (JOB_FAILURE_TTL), the stalled run's worker and execution in its Result.
 --   KEYS: leases, suspects, RQ started registry, queue, intermediate, RQ failed registry, RQ queues
---   ARGV: max stalls, default failure ttl, batch, RQ job prefix, budget prefix, confirm_s,
---         budget ttl, RQ results prefix, fence prefix, exc_info (RQ's zlib format), then the
---         failure Result's fields as name, value pairs (the fields worker.storage.fail_by_id writes)
+--   ARGV: max stalls, failure ttl, batch, RQ job prefix, budget prefix, confirm_s, budget ttl,
+--         RQ results prefix, fence prefix, then worker.storage.failure_args: exc_info and the
+--         failure Result's fields as name, value pairs
 -- include: now.lua
--- include: iso.lua
+-- include: fail.lua
 -- include: requeue_front.lua
 
-local now, secs, micros = redis_now()
+local now = redis_now()
 
-local function fail(job_id, job_key, execution_id, worker, stalls)
-  local ttl = tonumber(redis.call('HGET', job_key, 'failure_ttl') or '') or tonumber(ARGV[2])
+local function fail(job_id, job_key, execution_id, worker)
   redis.call('LREM', KEYS[5], 0, job_id)
-  redis.call('HSET', job_key, 'status', 'failed', 'ended_at', iso(secs, micros), 'exc_info', ARGV[10])
-  redis.call('ZADD', KEYS[6], ttl < 0 and '+inf' or now + ttl, job_id)
   local result = {}
   for i = 11, #ARGV do table.insert(result, ARGV[i]) end
   table.insert(result, 'worker_name'); table.insert(result, worker)
   table.insert(result, 'execution_id'); table.insert(result, execution_id)
-  local results_key = ARGV[8] .. job_id
-  redis.call('XADD', results_key, 'MAXLEN', 10, '*', unpack(result))
-  if ttl > 0 then
-    redis.call('EXPIRE', job_key, ttl)
-    redis.call('EXPIRE', results_key, ttl)
-  end
+  fail_job(job_id, job_key, KEYS[6], ARGV[8] .. job_id, tonumber(ARGV[2]), ARGV[10], result)
   redis.call('HSET', ARGV[5] .. job_id, 'failure', 'stalled')
 end
 
@@ -48,7 +41,7 @@ local function settle(member)
     requeue_front(KEYS[4], KEYS[5], KEYS[7], job_key, job_id)
     return {job_id, 'requeued', stalls, worker}
   end
-  fail(job_id, job_key, execution_id, worker, stalls)
+  fail(job_id, job_key, execution_id, worker)
   return {job_id, 'failed', stalls, worker}
 end
 
