@@ -46,6 +46,8 @@ RELIES: dict[str, tuple[str, str]] = {
     "rq.worker.Worker.heartbeat": ("c4b63f8a50ca1def", "heartbeat: the tick and the reconnect policy; timeout cap"),
     "rq.worker.Worker.check_for_suspension": ("a76665d9edfd2c6d", "check_for_suspension: reconnect policy"),
     "rq.worker.Worker.run_maintenance_tasks": ("284cd29591c4499e", "run_maintenance_tasks: reconnect policy"),
+    "rq.worker.Worker._install_signal_handlers": ("1304e3cd31eb0f59",
+        "_install_signal_handlers: a start-up signal whose exit Python dropped stops the worker here"),
     "rq.worker.Worker._start_scheduler": ("a13b7b6ec099d91d", "_start_scheduler: reconnect policy (positional args)"),
     "rq.worker.Worker.dequeue_job_and_maintain_ttl": ("c9303b96de2519cf",
         "dequeue: RQ's own retry loop, max_connection_wait_time"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from jobs import context
-from tests.conftest import clean_env
+from tests.conftest import ROOT, clean_env
 from tests.workers import WorkerProcess
 from worker.intake import takes_key
 from worker.jsonjob import JsonQueue
@@ -148,3 +149,36 @@ def test_teardown_never_waits_out_the_pubsub_sleep(redis_url: str, conn: redis.R
         done.start()
         done.join(timeout=15)  # far below the 60 s sleep the bug waited out
         assert not done.is_alive() and not thread.is_alive()
+
+
+#: ``run`` with a SIGTERM delivered inside the first fork's at-fork hook (RQ's scheduler, forked
+#: before RQ installs its handlers): the start-up handler's SystemExit is raised there, and Python
+#: drops an exception raised in an at-fork hook ("Exception ignored in ...").
+SIGTERM_INSIDE_FORK_HOOK = """
+import os, signal
+fired = []
+def sigterm_after_first_fork():
+    if not fired:
+        fired.append(True)
+        os.kill(os.getpid(), signal.SIGTERM)
+os.register_at_fork(after_in_parent=sigterm_after_first_fork)
+from worker.cli import main
+main(["run"])
+"""
+
+
+def test_a_start_up_sigterm_whose_exit_python_drops_still_stops_the_worker(redis_url: str) -> None:
+    """A SIGTERM landing in an at-fork hook during start-up (its SystemExit dropped) still ends the worker, exit 0."""
+    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1",
+                    CURRICULUM_GENERATOR="offline")
+    process = subprocess.Popen([sys.executable, "-c", SIGTERM_INSIDE_FORK_HOOK], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"still running 20 s after a start-up SIGTERM; log:\n{output[-3000:]}") from None
+    assert "SystemExit" in output, output[-3000:]  # the signal did land inside the hook: its exit was dropped
+    assert process.returncode == 0, output[-3000:]
+    assert '"event": "worker.stopping"' in output and "worker.shutdown_overrun" not in output

@@ -54,7 +54,7 @@ from worker.periodic import PeriodicPass
 from worker.registration import Registration
 from worker.scheduler_watch import SchedulerWatch
 from worker.settings import Settings
-from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog
+from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog, signal_while_starting
 from worker.stall_guard import StallGuard
 from worker.stalls import Leases, fence_key
 from worker.storage import requeue
@@ -621,6 +621,19 @@ class CurriculumWorker(Worker):
         return int((time.monotonic() - self._job_started_at) * 1000) if self._job_started_at else 0
 
     # --- signals ---------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        signum = signal_while_starting()
+        if signum is not None:
+            # Signalled while starting, and the exit was dropped (see worker.shutdown): stop as
+            # from idle. RQ's loop checks the flag before its first take.
+            self.stop_signum = signum
+            self.shutdown.begin(busy=False)
+            self.watchdog.start()
+            self._stop_requested = True
+            events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=False,
+                                timeout_s=self.settings.worker_shutdown_timeout_s)
 
     def request_stop(self, signum: int, frame: Any) -> None:
         if self.stop_signum is None:

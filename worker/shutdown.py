@@ -18,12 +18,40 @@ import threading
 import time
 from collections.abc import Callable
 
+from worker.errors import EXIT_INTERRUPTED
+
 PR_SET_PDEATHSIG = 1
 #: What happens to a job whose work horse we kill on purpose.
 REQUEUE = "requeue"  # shutdown: back at the front of its queue
 LET_GO = "let go"  # lease lost: a sweep already requeued or failed it; do nothing more
 
 _forking_pid = 0
+#: A stop signal that came while the worker was starting (see ``exit_while_starting``).
+_signal_while_starting: int | None = None
+
+
+def exit_while_starting(signum: int, frame: object) -> None:
+    """SIGTERM/SIGINT before the worker's own handlers are in place: leave at once, exit 0 (130
+    for Ctrl+C), no job being held yet.
+
+    The signal is also remembered. Python drops (prints and ignores) an exception raised inside an
+    at-fork hook or a ``__del__``, and start-up forks (RQ's scheduler; logging runs a hook after
+    every fork): the worker would then go on as if never signalled. Whoever installs the real
+    handlers next asks ``signal_while_starting`` and stops.
+    """
+    global _signal_while_starting
+    _signal_while_starting = signum
+    raise SystemExit(EXIT_INTERRUPTED if signum == signal.SIGINT else 0)
+
+
+def install_start_up_handlers() -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, exit_while_starting)
+
+
+def signal_while_starting() -> int | None:
+    """The start-up signal whose exit was dropped, if any (see ``exit_while_starting``)."""
+    return _signal_while_starting
 
 
 def install_die_with_parent() -> None:

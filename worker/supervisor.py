@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE
+from worker.shutdown import signal_while_starting
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class Supervisor:
         """Start the children and supervise them until all have exited; the tree's exit code."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
+        early = signal_while_starting()
+        if early is not None:  # its SystemExit was dropped (see worker.shutdown): stop now
+            self._on_signal(early, None)
         # Objects imported so far are never collected nor moved: their pages stay shared after fork.
         gc.freeze()
         _event("supervisor.started", concurrency=self.concurrency, pid=os.getpid(), burst=self.burst)

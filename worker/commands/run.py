@@ -12,18 +12,14 @@ import redis
 from worker import metrics, reporting
 from worker.commands.common import check_queue_names, redis_url_source
 from worker.connection import connect, diagnose, endpoint
-from worker.errors import EXIT_INTERRUPTED, Interrupted, RedisUnavailable, WorkerError
+from worker.errors import Interrupted, RedisUnavailable, WorkerError
 from worker.logs import Redactor, secret_values
 from worker.runtime import CurriculumWorker, build_worker, preload_job_code, unique_worker_name
 from worker.settings import MAX_CONCURRENCY, Settings
-from worker.shutdown import install_die_with_parent
+from worker.shutdown import install_die_with_parent, install_start_up_handlers
 from worker.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
-
-
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(EXIT_INTERRUPTED if signum == signal.SIGINT else 0)
 
 
 @click.command()
@@ -37,8 +33,7 @@ def run(settings: Settings, queues: tuple[str, ...], burst: bool, concurrency: i
     """Start the worker (what the Procfile and render.yaml start)."""
     # A deploy may signal a worker that is still starting (no job held yet): leave cleanly, exit 0,
     # until RQ installs its own handlers in work().
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _exit_cleanly)
+    install_start_up_handlers()
     install_die_with_parent()
     source = redis_url_source()
     logger.info("config.redis_url %s from %s", settings.redis_url_redacted, source,
