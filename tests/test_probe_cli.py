@@ -309,6 +309,40 @@ def test_watch_repeats_until_interrupted(redis_url: str) -> None:
     assert len(reports) >= 3 and all(r["status"] == "unhealthy" for r in reports)
 
 
+#: ``stats --watch`` whose second pause drops an object whose ``__del__`` sends SIGINT: the
+#: KeyboardInterrupt is raised inside ``__del__``, where Python prints and drops it.
+CTRL_C_INSIDE_DEL = """
+import os, signal, sys, time, types
+import worker.commands.stats as stats
+pauses = []
+class Trap:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+def sleep(seconds):
+    pauses.append(seconds)
+    if len(pauses) == 2:
+        Trap()
+    time.sleep(seconds)
+stats.time = types.SimpleNamespace(sleep=sleep, time=time.time)
+from worker.cli import main
+main(["stats", "--json", "--watch", "0.2"])
+"""
+
+
+def test_watch_ends_on_a_ctrl_c_python_dropped(redis_url: str) -> None:
+    """A Ctrl+C whose KeyboardInterrupt Python drops (raised in a __del__) still ends --watch, exit 130."""
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_INSIDE_DEL], env=env_for(redis_url),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("stats --watch still running 20 s after a Ctrl+C") from None
+    assert "KeyboardInterrupt" in stderr, stderr  # it was raised inside __del__, and dropped
+    assert process.returncode == 130, stderr
+
+
 def test_min_workers_auto_follows_instances_and_concurrency(redis_url: str) -> None:
     """--min-workers auto expects WORKER_INSTANCES x WORKER_CONCURRENCY workers; other words are exit 2."""
     result = run_cli("stats", "--json", "--min-workers", "auto",

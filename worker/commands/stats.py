@@ -12,6 +12,7 @@ an old ``healthy 1``). ``--window`` picks the span of the rates and percentiles 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -141,17 +142,34 @@ class _Check:
                          + (" (--strict)" if self.strict else ""))
 
     def watch(self, render: Renderer, interval: float) -> WorkerError | None:
-        """Re-check until Ctrl+C (exit 130, as every command); a Redis outage is shown and waited out."""
-        while True:
-            if render is render_table and sys.stdout.isatty():
-                click.clear()
-            try:
-                self.once(render)
-            except RedisUnavailable as exc:
-                click.echo(f"error: {exc}", err=True)
-                if render is render_prometheus:
-                    click.echo(render_prometheus_down())
-            time.sleep(interval)
+        """Re-check until Ctrl+C (exit 130, as every command); a Redis outage is shown and waited out.
+
+        Ctrl+C is also remembered: Python drops a KeyboardInterrupt raised inside a ``__del__`` or
+        a weakref callback (a closing socket's), and the loop must end all the same."""
+        interrupted: list[int] = []
+
+        def on_interrupt(signum: int, frame: object) -> None:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            while not interrupted:
+                self._show(render)
+                time.sleep(interval)
+            raise KeyboardInterrupt
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _show(self, render: Renderer) -> None:
+        if render is render_table and sys.stdout.isatty():
+            click.clear()
+        try:
+            self.once(render)
+        except RedisUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            if render is render_prometheus:
+                click.echo(render_prometheus_down())
 
 
 # -- renderers ----------------------------------------------------------------------------------
