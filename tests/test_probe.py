@@ -49,14 +49,15 @@ def start_job(conn: redis.Redis, queue: Queue) -> tuple[Worker, Execution]:
     execution = worker.prepare_execution(job)
     worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
     worker.set_state("busy")
-    Leases(conn, 60).grant(queue.name, execution.composite_key)  # what our worker adds: its lease
+    Leases(conn, 60).grant(queue.name, execution.composite_key, worker.key)  # what our worker adds: its lease
     return worker, execution
 
 
 def stall(conn: redis.Redis, queue: Queue, execution: Execution) -> None:
     """Expire an execution's lease, as if its worker stopped heartbeating long ago (leases are ours,
     in ``worker.stalls``; RQ's started-registry entry keeps its own, later, expiry)."""
-    Leases(conn, -100).grant(queue.name, execution.composite_key)
+    worker_key = Worker.redis_worker_namespace_prefix + execution.worker_name
+    Leases(conn, -100).grant(queue.name, execution.composite_key, worker_key)
 
 
 def age_head_job(conn: redis.Redis, queue: Queue, seconds: float) -> None:

@@ -7,6 +7,7 @@ import time
 import redis
 from rq.executions import Execution
 from rq.job import JobStatus
+from rq.worker import Worker
 
 from jobs import keys
 from tests.conftest import failure
@@ -26,7 +27,7 @@ def taken_then_abandoned(conn: redis.Redis, status: JobStatus, lease_s: float = 
         execution = Execution.create(job, ttl=600, pipeline=pipe, worker_name="gone-worker")
         job.set_status(status, pipeline=pipe)
         pipe.execute()
-    Leases(conn, lease_s).grant(QUEUE, execution.composite_key)
+    Leases(conn, lease_s).grant(QUEUE, execution.composite_key, Worker.redis_worker_namespace_prefix + "gone-worker")
     return str(job.id)
 
 
@@ -155,7 +156,7 @@ def test_a_run_keeps_its_fence_when_it_ends_and_loses_it_when_swept(conn: redis.
     swept = taken_then_abandoned(conn, JobStatus.STARTED)
     assert [action for _, action, _ in sweep_twice(conn)] == ["requeued"]
     assert conn.exists(fence_key(swept)) == 0, "a requeued job belongs to no run"
-    leases.grant(QUEUE, f"{swept}:next-run")
+    leases.grant(QUEUE, f"{swept}:next-run", Worker.redis_worker_namespace_prefix + "next-worker")
     old = conn.zrange(lease_key(QUEUE), 0, -1)[0].decode()
     with conn.pipeline() as pipe:
         leases.release(pipe, QUEUE, f"{swept}:old-run")  # a stale run's release leaves the new fence

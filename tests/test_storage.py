@@ -12,6 +12,7 @@ import redis
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from rq.worker import Worker
 
 from tests.conftest import failure
 from worker import vetting
@@ -90,7 +91,7 @@ def failed_by_the_sweep(conn: redis.Redis, ttl_s: int) -> str:
         execution = Execution.create(job, ttl=600, pipeline=pipe, worker_name="w1")
         job.prepare_for_execution("w1", pipeline=pipe)
         pipe.execute()
-    Leases(conn, -5).grant(QUEUE, execution.composite_key)
+    Leases(conn, -5).grant(QUEUE, execution.composite_key, Worker.redis_worker_namespace_prefix + "w1")
     sweeper = StallSweeper(conn, [QUEUE], max_stalls=0, confirm_s=0, orphan_after_s=600, failure_ttl_s=ttl_s)
     outcomes = sweeper.sweep() + sweeper.sweep()
     assert [(o.job_id, o.action) for o in outcomes] == [(job.id, "failed")]

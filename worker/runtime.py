@@ -57,7 +57,7 @@ from worker.settings import Settings
 from worker.shutdown import LET_GO, REQUEUE, WATCHDOG_GRACE_S, Shutdown, Watchdog, signal_while_starting
 from worker.stall_guard import StallGuard
 from worker.stalls import Leases, fence_key
-from worker.storage import requeue
+from worker.storage import CURRENT_JOB_FIELD, requeue
 from worker.vetting import Vetting, bound_webhooks
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,6 @@ RQ_GRACE_S = 60
 #: jobs in the worker's executions set instead and no longer writes it; tools built on RQ 2
 #: (rq-dashboard's workers page, rq-exporter, `rq info`) read it and would show a busy worker as
 #: idle, so the adapter writes it when a job starts and removes it when the job ends.
-CURRENT_JOB_FIELD = "current_job"
 LEASE_LOST = "lease lost: a sweep took the job back"
 
 
@@ -416,11 +415,11 @@ class CurriculumWorker(Worker):
     def prepare_execution(self, job: Job) -> Execution:
         execution = super().prepare_execution(job)
         # A started job stops counting takes (worker.intake); a job not started in its current life
-        # starts a new retry/stall budget (worker.budget). Both in the grant's round trip.
+        # starts a new retry/stall budget (worker.budget). Both, and the worker hash's current_job
+        # (for dashboards), in the grant's round trip.
         obsolete = [takes_key(job.id), *budget.obsolete_at_start(job.id, job.started_at)]
-        self.leases.grant(job.origin, execution.composite_key, obsolete)
+        self.leases.grant(job.origin, execution.composite_key, self.key, obsolete)
         self._run = (fence_key(job.id), execution.composite_key)
-        self.connection.hset(self.key, CURRENT_JOB_FIELD, job.id)
         return execution
 
     def _fenced(self) -> contextlib.AbstractContextManager[None]:

@@ -39,7 +39,14 @@ from rq.queue import Queue
 
 from jobs import keys as service_keys
 from worker import budget, scripts
-from worker.storage import RESULTS_PREFIX, failed_registry_key, failure_args, queue_keys, started_registry_key
+from worker.storage import (
+    CURRENT_JOB_FIELD,
+    RESULTS_PREFIX,
+    failed_registry_key,
+    failure_args,
+    queue_keys,
+    started_registry_key,
+)
 
 LEASES = service_keys.LEASES + "{}"
 SUSPECTS = service_keys.LEASE_SUSPECTS + "{}"
@@ -86,11 +93,14 @@ class Leases:
     def _keys(queue_name: str, member: str) -> list[str]:
         return [lease_key(queue_name), SUSPECTS.format(queue_name), fence_key(member.rsplit(":", 1)[0])]
 
-    def grant(self, queue_name: str, member: str, obsolete: Sequence[str] = ()) -> None:
-        """The lease of a new run, which also becomes the job's fence (``worker.fencing``); the
-        ``obsolete`` keys (the run's start ends their use) are deleted in the same step."""
-        keys = [*self._keys(queue_name, member), *obsolete]
-        scripts.LEASE(self.connection, keys, [member, self.lease_s, "grant", FENCE_MAX_TTL_S])
+    def grant(self, queue_name: str, member: str, worker_key: str, obsolete: Sequence[str] = ()) -> None:
+        """The lease of a new run, which also becomes the job's fence (``worker.fencing``); in the
+        same step the job becomes ``current_job`` of the worker hash ``worker_key`` and the
+        ``obsolete`` keys (the run's start ends their use) are deleted."""
+        keys = [*self._keys(queue_name, member), worker_key, *obsolete]
+        job_id = member.split(":", 1)[0]  # the member is RQ's execution composite key, job id first
+        scripts.LEASE(self.connection, keys,
+                      [member, self.lease_s, "grant", FENCE_MAX_TTL_S, job_id, CURRENT_JOB_FIELD])
 
     def renew(self, queue_name: str, member: str) -> bool:
         """False when the lease is gone: a sweep took the job back from this worker."""

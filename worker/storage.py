@@ -29,6 +29,8 @@ from rq.suspension import WORKERS_SUSPENDED
 
 from worker.scripts import FAIL_BY_ID, REQUEUE, TAKE
 
+#: The worker hash field naming its running job: RQ 1.x wrote it and dashboards still read it.
+CURRENT_JOB_FIELD = "current_job"
 RESULTS_PREFIX = f"{RQ_KEY_PREFIX}:results:"  # RQ's Result.get_key(job_id), pinned in test_rq_compat
 #: The take's reply while `rq suspend` is in force.
 SUSPENDED = "suspended"

@@ -1,5 +1,7 @@
--- KEYS: leases, suspects, fence, then (grant only) keys the start of the run makes obsolete
--- ARGV: member, lease seconds, 'grant' | 'renew', fence TTL
+-- KEYS: leases, suspects, fence, then (grant only) the worker's RQ hash and the keys the start
+--       of the run makes obsolete
+-- ARGV: member, lease seconds, 'grant' | 'renew', fence TTL, then (grant only) the job id and the
+--       worker hash's field for it (current_job, for dashboards), written in the same round trip
 -- Returns 0 when a renewal finds the lease gone: a sweep took the job back. A grant makes the
 -- member the job's fence and deletes the obsolete keys (the job's take count; its budget in a
 -- new life), saving the run those round trips; a renewal leaves the fence untouched (a write to
@@ -12,6 +14,7 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if ARGV[3] == 'grant' then
   redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
-  for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+  redis.call('HSET', KEYS[4], ARGV[6], ARGV[5])
+  for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
 end
 return 1
