@@ -118,7 +118,12 @@ def near_misses(environ: Iterable[str], known: Iterable[str]) -> list[tuple[str,
     for name in sorted(environ):
         if name in known_names:
             continue
-        distance, closest = min((edit_distance(name.upper(), k), k) for k in sorted(known_names))
+        # Names whose lengths differ by more than the limit cannot be within it: skipping them keeps
+        # this (every variable of the process against every known name) off the start-up's bill.
+        candidates = sorted(k for k in known_names if abs(len(k) - len(name)) <= MAX_TYPO_DISTANCE)
+        if not candidates:
+            continue
+        distance, closest = min((edit_distance(name.upper(), k), k) for k in candidates)
         if distance <= MAX_TYPO_DISTANCE:
             found.append((name, closest))
     return found
