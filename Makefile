@@ -18,7 +18,7 @@ ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info >= (3, 11))'),Tr
 $(error Python 3.11 or newer is needed, '$(PYTHON)' is $(PY_VERSION); name another: make PYTHON=python3.11)
 endif
 endif
-ifneq ($(filter test test-valkey,$(MAKECMDGOALS)),)
+ifneq ($(filter test test-valkey test-latest,$(MAKECMDGOALS)),)
 ifeq ($(shell command -v redis-server),)
 $(error redis-server not found; the tests start their own. Install it: apt-get install redis-server (Debian/Ubuntu) or brew install redis (macOS))
 endif

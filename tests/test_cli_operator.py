@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -16,6 +18,8 @@ from rq.serializers import JSONSerializer
 
 from tests.conftest import ROOT, clean_env, run_cli
 from tests.workers import WorkerProcess
+from worker import client
+from worker.commands import ctrl_c
 from worker.commands.failed import parse_age
 from worker.jsonjob import JsonJob, JsonQueue
 
@@ -67,6 +71,23 @@ def test_ctrl_c_while_waiting_says_the_job_goes_on(redis_url: str, conn: redis.R
     assert f"job {job_id} goes on" in err and f"curriculum-worker status {job_id}" in err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert queued_ids(conn) == [job_id]
+
+
+class SignalsWhenCollected:
+    """Sends this process SIGINT from its finalizer: the signal lands inside a ``__del__``."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_ctrl_c_landing_in_a_finalizer_still_ends_the_wait(conn: redis.Redis) -> None:
+    """SIGINT inside a __del__ (where Python drops KeyboardInterrupt): the wait still ends in KeyboardInterrupt."""
+    job_id, _ = client.enqueue_curriculum(conn, {"topic": "Tides"})
+    with ctrl_c.recorded() as pressed, pytest.raises(KeyboardInterrupt):
+        SignalsWhenCollected()  # collected at once, like the probe's pipelines just before the wait
+        client.wait_for(conn, job_id, timeout_s=30, interrupted=pressed.is_set)
+    assert pressed.is_set()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_wait_prints_a_summary_and_json_on_request(redis_url: str, conn: redis.Redis) -> None:

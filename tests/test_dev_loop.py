@@ -85,13 +85,13 @@ def test_ctrl_c_stops_the_run_after_an_in_process_worker(tmp_path: Path) -> None
         import time
         from pathlib import Path
 
-        from rq import SimpleWorker
         from rq.serializers import JSONSerializer
+        from tests.workers import PlainSimpleWorker
         from worker.jsonjob import JsonQueue
 
         def test_in_process_worker(conn):
             queue = JsonQueue("q", connection=conn)
-            SimpleWorker([queue], connection=conn, serializer=JSONSerializer).work(burst=True)
+            PlainSimpleWorker([queue], connection=conn, serializer=JSONSerializer).work(burst=True)
 
         def test_long(conn):
             Path({str(marker)!r}).write_text("started")

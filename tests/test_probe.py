@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker, Worker
+from rq import Queue, Worker
 from rq.executions import Execution
 from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
+from tests.workers import PlainSimpleWorker
 from worker import probe
 from worker.stalls import Leases
 
@@ -73,7 +74,7 @@ def populate(conn: redis.Redis) -> dict[str, Any]:
     q = json_queue(conn)
     q.enqueue(CANARY)                 # finished
     q.enqueue(CANARY, -1)             # failed: canary refuses a negative sleep
-    SimpleWorker([q], connection=conn, serializer=JSONSerializer).work(burst=True)
+    PlainSimpleWorker([q], connection=conn, serializer=JSONSerializer).work(burst=True)
     q.enqueue(CANARY)                 # started, live lease
     q.enqueue(CANARY)                 # started, then stalled
     _, _live = start_job(conn, q)

@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rq import SimpleWorker
+
 from tests.conftest import ROOT
+from worker.runtime import end_pubsub_thread_on_unsubscribe
 
 
 def children(pid: int) -> list[int]:
@@ -111,3 +114,15 @@ class WorkerProcess:
                 worker.stop()
             worker.log_path.unlink(missing_ok=True)
         cls.created.clear()
+
+
+class PlainSimpleWorker(SimpleWorker):
+    """RQ's own SimpleWorker, run in a test's process, whose ``work()`` returns when its queues are done.
+
+    A plain RQ worker's stop waits up to 60 s for its pubsub thread under redis-py 8.2; the worker's
+    fix (``end_pubsub_thread_on_unsubscribe``) spares the tests that minute each.
+    """
+
+    def unsubscribe(self) -> None:
+        end_pubsub_thread_on_unsubscribe(self.pubsub_thread)
+        super().unsubscribe()

@@ -108,11 +108,14 @@ def failure_reason(job: Job) -> str | None:
 
 
 def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, poll_s: float = 5.0,
-             on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             on_progress: Callable[[dict[str, Any]], None] | None = None,
+             interrupted: Callable[[], bool] | None = None, check_s: float = 0.5) -> dict[str, Any]:
     """Wait until the job ends (or ``timeout_s`` passes); returns its status object.
 
     The job is read again on each of its push messages (``jobs.notify``), and every ``poll_s``
     in case one was lost. Subscribing comes before the first read, so no change falls in between.
+    With ``interrupted``, it is asked at least every ``check_s`` and KeyboardInterrupt raised once
+    it says yes (a CLI's record of a Ctrl+C whose own exception was lost, see ``ctrl_c``).
     """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last_progress = None
@@ -126,16 +129,25 @@ def wait_for(connection: Redis, job_id: str, *, timeout_s: float | None = None, 
             left = None if deadline is None else deadline - time.monotonic()
             if outcome["status"] in TERMINAL or (left is not None and left <= 0):
                 return outcome
-            _next_message(pubsub, poll_s if left is None else min(poll_s, left))
+            _next_message(pubsub, poll_s if left is None else min(poll_s, left), interrupted, check_s)
 
 
-def _next_message(pubsub: PubSub, timeout_s: float) -> None:
+def _next_message(pubsub: PubSub, timeout_s: float, interrupted: Callable[[], bool] | None,
+                  check_s: float) -> None:
     """Block until a message arrives or ``timeout_s`` passes; then drop what else queued up."""
-    try:
-        message = pubsub.get_message(timeout=timeout_s)
-    except redis.ResponseError:
-        time.sleep(timeout_s)  # this Redis user may not subscribe (an ACL): polling alone still ends
-        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if interrupted is not None and interrupted():
+            raise KeyboardInterrupt
+        left = max(0.0, deadline - time.monotonic())
+        step = left if interrupted is None else min(left, check_s)
+        try:
+            message = pubsub.get_message(timeout=step)
+        except redis.ResponseError:
+            time.sleep(step)  # this Redis user may not subscribe (an ACL): polling alone still ends
+            message = None
+        if message is not None or step >= left:
+            break
     while message is not None:
         message = pubsub.get_message(timeout=0)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 from redis import Redis, WatchError
-from redis.client import Pipeline
+from redis.client import Pipeline, PubSubWorkerThread
 from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
@@ -98,6 +98,20 @@ def unique_worker_name(token: str | None = None, pid: int | None = None) -> str:
     """
     host = socket.gethostname().split(".")[0][:40] or "host"
     return f"{host}.{pid or os.getpid()}.{token or secrets.token_hex(3)}"
+
+
+def end_pubsub_thread_on_unsubscribe(thread: PubSubWorkerThread | None) -> None:
+    """Let RQ's pubsub thread end as soon as the unsubscribe reply arrives, not up to 60 s later.
+
+    RQ's ``unsubscribe`` unsubscribes, then stops its pubsub thread. Since redis-py 8.2 that stop
+    joins the thread, which may by then be waiting out RQ's 60 s ``get_message`` sleep (nothing
+    subscribed wakes it): every stop of a plain RQ worker takes a minute. With the thread's run flag
+    cleared first, the reply to RQ's UNSUBSCRIBE ends it. (``_running`` is the flag ``stop()``
+    clears, 8.1 and 8.2.) Called before ``super().unsubscribe()``; tests that run a plain RQ worker
+    in-process use it too.
+    """
+    if thread is not None:
+        thread._running.clear()
 
 
 class CurriculumWorker(Worker):
@@ -201,13 +215,7 @@ class CurriculumWorker(Worker):
             events.worker_event("worker.stopped", self.name, **counts)
 
     def unsubscribe(self) -> None:
-        # RQ unsubscribes, then stops its pubsub thread. Since redis-py 8.2 that stop joins the
-        # thread, which may by then be waiting out RQ's 60 s get_message sleep (nothing subscribed
-        # wakes it): every stop took a minute. With its run flag cleared first, the thread ends
-        # when the unsubscribe reply arrives. (``_running`` is the flag stop() clears, 8.1 and 8.2.)
-        thread = self.pubsub_thread
-        if thread is not None:
-            thread._running.clear()
+        end_pubsub_thread_on_unsubscribe(self.pubsub_thread)
         super().unsubscribe()
 
     def _job_counts(self) -> dict[str, int]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO, NoReturn
 
 import click
 from redis import Redis
 
 from worker import client, probe
+from worker.commands import ctrl_c
 from worker.commands.common import check_queue_names, emit_json
 from worker.commands.views import curriculum_lines, status_lines
 from worker.connection import connect
@@ -101,7 +103,14 @@ def enqueue(settings: Settings, file: BinaryIO | None, topics: tuple[str, ...], 
     requests = read_requests(file, topics)
     connection = connect(settings)
     queue_name = queue or settings.worker_queues[0]
-    waiter = Waiter(connection, as_json, timeout_s)
+    with ctrl_c.recorded() as pressed:
+        waiter = Waiter(connection, as_json, timeout_s, interrupted=pressed.is_set)
+        _enqueue_and_wait(settings, connection, requests, waiter, wait=wait, queue_name=queue_name, no_dedupe=no_dedupe)
+
+
+def _enqueue_and_wait(settings: Settings, connection: Redis, requests: list[dict[str, Any]], waiter: Waiter, *,
+                      wait: bool, queue_name: str, no_dedupe: bool) -> None:
+    as_json = waiter.as_json
     try:
         for request in requests:
             job_id, status = client.enqueue_curriculum(connection, request, queue=queue_name, settings=settings,
@@ -130,8 +139,10 @@ def warn_if_unserved(connection: Redis, settings: Settings, queue: str) -> None:
 class Waiter:
     """Follows the enqueued jobs to their end, one after the other, within one overall timeout."""
 
-    def __init__(self, connection: Redis, as_json: bool, timeout_s: float | None) -> None:
+    def __init__(self, connection: Redis, as_json: bool, timeout_s: float | None, *,
+                 interrupted: Callable[[], bool]) -> None:
         self.connection = connection
+        self.interrupted_by = interrupted
         self.as_json = as_json
         self.timeout_s = timeout_s
         self.pending: list[str] = []
@@ -156,7 +167,7 @@ class Waiter:
         # A progress bar is for a person at a terminal; in a pipe or a CI log it is noise.
         bar = not self.as_json and sys.stderr.isatty()
         outcome = client.wait_for(self.connection, job_id, timeout_s=timeout_s,
-                                  on_progress=self.show_progress if bar else None)
+                                  on_progress=self.show_progress if bar else None, interrupted=self.interrupted_by)
         self.end_progress_line()
         if outcome["status"] not in client.TERMINAL:
             raise WaitTimedOut(f"timed out after {self.timeout_s:g} s; job {job_id} is {outcome['status']} and "
