@@ -12,7 +12,6 @@ an old ``healthy 1``). ``--window`` picks the span of the rates and percentiles 
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import redis
 
 from jobs import llm_gate, provider_budget_view
 from worker import budget_exposition, exposition, metrics_window, probe
+from worker.commands import ctrl_c
 from worker.commands.common import redis_url_source
 from worker.connection import connect, diagnose, endpoint
 from worker.errors import RedisUnavailable, Unhealthy, WorkerError
@@ -144,22 +144,13 @@ class _Check:
     def watch(self, render: Renderer, interval: float) -> WorkerError | None:
         """Re-check until Ctrl+C (exit 130, as every command); a Redis outage is shown and waited out.
 
-        Ctrl+C is also remembered: Python drops a KeyboardInterrupt raised inside a ``__del__`` or
-        a weakref callback (a closing socket's), and the loop must end all the same."""
-        interrupted: list[int] = []
-
-        def on_interrupt(signum: int, frame: object) -> None:
-            interrupted.append(signum)
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGINT, on_interrupt)
-        try:
-            while not interrupted:
+        A Ctrl+C that lands in a finalizer, where Python would drop it, still ends the loop
+        (``worker.commands.ctrl_c``)."""
+        with ctrl_c.recorded() as pressed:
+            while not pressed.is_set():
                 self._show(render)
-                time.sleep(interval)
-            raise KeyboardInterrupt
-        finally:
-            signal.signal(signal.SIGINT, previous)
+                time.sleep(interval)  # not pressed.wait: the handler sets it from this very thread
+        raise KeyboardInterrupt
 
     def _show(self, render: Renderer) -> None:
         if render is render_table and sys.stdout.isatty():
