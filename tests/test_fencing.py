@@ -117,6 +117,24 @@ def resumed_at_exit(*pids: int) -> Iterator[None]:
                 os.kill(pid, signal.SIGCONT)
 
 
+@contextlib.contextmanager
+def rerun_while_paused(conn: redis.Redis, redis_url: str, workers: list[WorkerProcess],
+                       job: Job) -> Iterator[tuple[WorkerProcess, int, WorkerProcess]]:
+    """A worker and its horse paused mid-run while the sweep takes the job back and a sibling runs
+    it to the end; yields (the stale worker, its horse's pid, the sibling), both paused processes
+    resumed at exit whatever happens."""
+    stale = start(workers, redis_url)
+    stale.wait_for("job.started", job_id=job.id, timeout=60)
+    horse = stale.work_horse()
+    os.kill(horse, signal.SIGSTOP)
+    os.kill(stale.pid, signal.SIGSTOP)
+    with resumed_at_exit(stale.pid, horse):
+        sweep_until_requeued(conn, job.id)
+        sibling = start(workers, redis_url)
+        sibling.wait_for("job.finished", job_id=job.id, timeout=60)
+        yield stale, horse, sibling
+
+
 @pytest.mark.slow
 def test_a_paused_worker_whose_horse_finishes_late_does_not_finish_the_requeued_job(
         conn: redis.Redis, redis_url: str, workers: list[WorkerProcess]) -> None:
@@ -147,15 +165,7 @@ def test_a_paused_run_resumed_after_a_sibling_reran_its_job_is_killed_not_record
     """Worker and horse paused while a sibling re-ran the job: on SIGCONT the stale horse is killed,
     and the sibling's result stays the job's one and latest result."""
     job = counted_canary(conn, 3)
-    stale = start(workers, redis_url)
-    stale.wait_for("job.started", job_id=job.id, timeout=60)
-    horse = stale.work_horse()
-    os.kill(horse, signal.SIGSTOP)
-    os.kill(stale.pid, signal.SIGSTOP)
-    with resumed_at_exit(stale.pid, horse):
-        sweep_until_requeued(conn, job.id)
-        sibling = start(workers, redis_url)
-        sibling.wait_for("job.finished", job_id=job.id, timeout=60)
+    with rerun_while_paused(conn, redis_url, workers, job) as (stale, _, _):
         latest = JsonJob.fetch(job.id, connection=conn).latest_result()
         os.kill(stale.pid, signal.SIGCONT)  # the parent first: its next heartbeat finds the job lost
         stopping = stale.wait_for("worker.stopping_job", job_id=job.id, timeout=30)
@@ -205,15 +215,7 @@ def test_a_stale_run_resumed_after_a_sibling_reran_its_job_writes_nothing(
     horse returns and its parent heart-beats, yet neither writes the job's hash, result, started
     registry entry or execution keys (nor extends a TTL); status and result stay the sibling's."""
     job = JsonQueue(QUEUE, connection=conn).enqueue("jobs.diagnostics.canary", 3)
-    stale = start(workers, redis_url)
-    stale.wait_for("job.started", job_id=job.id, timeout=60)
-    horse = stale.work_horse()
-    os.kill(horse, signal.SIGSTOP)
-    os.kill(stale.pid, signal.SIGSTOP)
-    with resumed_at_exit(stale.pid, horse):
-        sweep_until_requeued(conn, job.id)
-        sibling = start(workers, redis_url)
-        sibling.wait_for("job.finished", job_id=job.id, timeout=60)
+    with rerun_while_paused(conn, redis_url, workers, job) as (stale, horse, sibling):
         sibling.stop()
         before = snapshot(conn, job)
         latest = JsonJob.fetch(job.id, connection=conn).latest_result()
