@@ -62,6 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).")
     if shutil.which(SERVER_BINARY) is None:
         raise pytest.UsageError(f"TEST_REDIS_SERVER={SERVER_BINARY} is not an executable server binary")
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started in the background by a non-interactive shell (`make test &`, nohup), which ignores
+        # SIGINT and passes that on to every process it starts. The tests press Ctrl+C on the CLI
+        # and on workers: with a handler here, their processes start with SIGINT at its default.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
