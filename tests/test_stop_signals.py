@@ -182,3 +182,35 @@ def test_a_start_up_sigterm_whose_exit_python_drops_still_stops_the_worker(redis
     assert "SystemExit" in output, output[-3000:]  # the signal did land inside the hook: its exit was dropped
     assert process.returncode == 0, output[-3000:]
     assert '"event": "worker.stopping"' in output and "worker.shutdown_overrun" not in output
+
+
+#: ``run`` whose first forked child (RQ's scheduler) signals its parent from inside its own at-fork
+#: hook and stays in the hook a while: the parent stops and, tearing down, sends the child SIGTERM,
+#: which lands in the child's hook too (inherited start-up handler, no handler of its own yet).
+SIGTERM_TO_A_CHILD_STILL_IN_ITS_FORK_HOOK = """
+import os, signal, time
+forked = []
+def stop_the_parent_then_linger():
+    if not forked:
+        os.kill(os.getppid(), signal.SIGTERM)
+        time.sleep(3)
+os.register_at_fork(after_in_parent=lambda: forked.append(True), after_in_child=stop_the_parent_then_linger)
+from worker.cli import main
+main(["run"])
+"""
+
+
+def test_a_child_signalled_before_its_own_handlers_ends_and_the_worker_exits(redis_url: str) -> None:
+    """RQ's scheduler, signalled by its stopping parent while still in an at-fork hook, ends: the worker exits 0."""
+    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1",
+                    CURRICULUM_GENERATOR="offline")
+    process = subprocess.Popen([sys.executable, "-c", SIGTERM_TO_A_CHILD_STILL_IN_ITS_FORK_HOOK], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"still running 30 s after SIGTERM (waiting on its scheduler); log:\n{output[-3000:]}") \
+            from None
+    assert process.returncode == 0, output[-3000:]

@@ -26,6 +26,8 @@ REQUEUE = "requeue"  # shutdown: back at the front of its queue
 LET_GO = "let go"  # lease lost: a sweep already requeued or failed it; do nothing more
 
 _forking_pid = 0
+#: The process that installed the start-up handlers (its forked children inherit them).
+_starting_pid = 0
 #: A stop signal that came while the worker was starting (see ``exit_while_starting``).
 _signal_while_starting: int | None = None
 
@@ -39,12 +41,20 @@ def exit_while_starting(signum: int, frame: object) -> None:
     every fork): the worker would then go on as if never signalled. Whoever installs the real
     handlers next asks ``signal_while_starting`` and stops.
     """
+    if os.getpid() != _starting_pid:
+        # A child forked during start-up (RQ's scheduler) that has no handlers of its own yet: a
+        # stop meant for it (its parent's teardown sends one) ends it here and now. An exception
+        # could be dropped by an at-fork hook the child is still in, and the parent, joining it,
+        # would wait for ever.
+        os._exit(0)
     global _signal_while_starting
     _signal_while_starting = signum
     raise SystemExit(EXIT_INTERRUPTED if signum == signal.SIGINT else 0)
 
 
 def install_start_up_handlers() -> None:
+    global _starting_pid
+    _starting_pid = os.getpid()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, exit_while_starting)
 
