@@ -635,22 +635,12 @@ class CurriculumWorker(Worker):
         if signum is not None:
             # Signalled while starting, and the exit was dropped (see worker.shutdown): stop as
             # from idle. RQ's loop checks the flag before its first take.
-            self.stop_signum = signum
-            self.shutdown.begin(busy=False)
-            self.watchdog.start()
-            self._stop_requested = True
-            events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=False,
-                                timeout_s=self.settings.worker_shutdown_timeout_s)
+            self._begin_stop(signum, busy=False)
 
     def request_stop(self, signum: int, frame: Any) -> None:
-        if self.stop_signum is None:
-            self.stop_signum = signum
         # Busy means a job to give a deadline to: held from execute_job's start, or RQ's own BUSY.
         busy = self._handling_job or self._rq_state() == WorkerStatus.BUSY
-        self.shutdown.begin(busy)
-        self.watchdog.start()
-        events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
-                            timeout_s=self.settings.worker_shutdown_timeout_s)
+        self._begin_stop(signum, busy)
         if busy:
             # Check the deadline every second from now on, not once per heartbeat interval: the
             # monitor loop wakes on SIGALRM, so also bring its pending alarm forward (only when
@@ -658,10 +648,19 @@ class CurriculumWorker(Worker):
             self.job_monitoring_interval = 1
             if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN, None):
                 signal.alarm(1)
-        # Idle, RQ raises StopRequested from here; should a catch-all in a library swallow it
-        # (logging's Handler.emit catches Exception), the flag still ends RQ's loop at its next check.
-        self._stop_requested = True
         super().request_stop(signum, frame)
+
+    def _begin_stop(self, signum: int, busy: bool) -> None:
+        """The stop's bookkeeping: its signal, deadline, watchdog and log line, and RQ's flag. Idle,
+        RQ raises StopRequested from its handler; should a catch-all in a library swallow it
+        (logging's Handler.emit catches Exception), the flag still ends RQ's loop at its next check."""
+        if self.stop_signum is None:
+            self.stop_signum = signum
+        self.shutdown.begin(busy)
+        self.watchdog.start()
+        events.worker_event("worker.stopping", self.name, signal=signal.Signals(signum).name, busy=busy,
+                            timeout_s=self.settings.worker_shutdown_timeout_s)
+        self._stop_requested = True
 
     def set_shutdown_requested_date(self) -> None:
         """RQ records the stop request in Redis from inside the signal handler; with Redis out of
