@@ -167,20 +167,28 @@ main(["run"])
 """
 
 
-def test_a_start_up_sigterm_whose_exit_python_drops_still_stops_the_worker(redis_url: str) -> None:
-    """A SIGTERM landing in an at-fork hook during start-up (its SystemExit dropped) still ends the worker, exit 0."""
+def run_driver(redis_url: str, script: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run a driver ``script`` (it ends by calling the CLI's ``run``) with ``start``'s settings;
+    fail, with its log, if it is still running after ``timeout_s``."""
     env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1",
                     CURRICULUM_GENERATOR="offline")
-    process = subprocess.Popen([sys.executable, "-c", SIGTERM_INSIDE_FORK_HOOK], env=env, cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        output, _ = process.communicate(timeout=20)
+        output, _ = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        raise AssertionError(f"still running 20 s after a start-up SIGTERM; log:\n{output[-3000:]}") from None
+        raise AssertionError(f"still running {timeout_s} s after SIGTERM; log:\n{output[-3000:]}") from None
+    return subprocess.CompletedProcess(process.args, process.returncode, output)
+
+
+def test_a_start_up_sigterm_whose_exit_python_drops_still_stops_the_worker(redis_url: str) -> None:
+    """A SIGTERM landing in an at-fork hook during start-up (its SystemExit dropped) still ends the worker, exit 0."""
+    done = run_driver(redis_url, SIGTERM_INSIDE_FORK_HOOK, timeout_s=20)
+    output = done.stdout
     assert "SystemExit" in output, output[-3000:]  # the signal did land inside the hook: its exit was dropped
-    assert process.returncode == 0, output[-3000:]
+    assert done.returncode == 0, output[-3000:]
     assert '"event": "worker.stopping"' in output and "worker.shutdown_overrun" not in output
 
 
@@ -202,15 +210,5 @@ main(["run"])
 
 def test_a_child_signalled_before_its_own_handlers_ends_and_the_worker_exits(redis_url: str) -> None:
     """RQ's scheduler, signalled by its stopping parent while still in an at-fork hook, ends: the worker exits 0."""
-    env = clean_env(REDIS_URL=redis_url, LOG_FORMAT="json", WORKER_HEARTBEAT_INTERVAL="1",
-                    CURRICULUM_GENERATOR="offline")
-    process = subprocess.Popen([sys.executable, "-c", SIGTERM_TO_A_CHILD_STILL_IN_ITS_FORK_HOOK], env=env, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        raise AssertionError(f"still running 30 s after SIGTERM (waiting on its scheduler); log:\n{output[-3000:]}") \
-            from None
-    assert process.returncode == 0, output[-3000:]
+    done = run_driver(redis_url, SIGTERM_TO_A_CHILD_STILL_IN_ITS_FORK_HOOK, timeout_s=30)
+    assert done.returncode == 0, done.stdout[-3000:]
